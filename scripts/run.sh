@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds and runs the dashboard: installs what is missing, builds an optimised binary and site,
+# then serves on http://127.0.0.1:3000 with a SQLite file under ./data/.
+# Flags and environment variables go to the server: scripts/run.sh --help lists them.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$root"
+
+scripts/setup.sh
+echo "[run] building the release binary and site (the first build takes several minutes)"
+cargo leptos build --release --precompress
+export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-$root/target/site}"
+exec "$root/target/release/burnin-server" "$@"

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing the dashboard needs, and only what is missing.
+# Idempotent: a second run changes nothing. Sources: crates.io, npm and Debian's packages only;
+# nothing is downloaded from anywhere else (cargo-leptos is built with `no_downloads`).
+#
+# Usage: scripts/setup.sh [--with-test-tools]
+#   --with-test-tools  also install Chromium and OpenSSH server (for the test suite)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+CARGO_LEPTOS_VERSION="0.3.7"
+with_test_tools=false
+for arg in "$@"; do
+  case "$arg" in
+    --with-test-tools) with_test_tools=true ;;
+    *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# The wasm-bindgen CLI must be exactly the version the workspace pins (a mismatch fails at
+# build time with "schema version ... must exactly match").
+wasm_bindgen_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+if [[ -z "$wasm_bindgen_version" ]]; then
+  echo "setup.sh: cannot read the wasm-bindgen version from Cargo.lock" >&2
+  exit 1
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup.sh: cargo is missing; install Rust with rustup first (https://rustup.rs)" >&2
+  exit 1
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [[ "$(cargo-leptos --version 2>/dev/null || true)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]]; then
+  say "building cargo-leptos $CARGO_LEPTOS_VERSION (no_downloads); this takes a while"
+  # The tool's own release profile (fat LTO, one codegen unit) doubles its build time for no
+  # gain to us: it is a build driver, not a hot path.
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=2 \
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+fi
+
+if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $wasm_bindgen_version" ]]; then
+  say "building wasm-bindgen-cli $wasm_bindgen_version"
+  # Not --locked: its lockfile names a yanked crate version that the index no longer offers.
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install wasm-bindgen-cli --version "$wasm_bindgen_version" --force
+fi
+
+need_apt=()
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then need_apt+=(nodejs npm); fi
+if ! command -v python3 >/dev/null; then need_apt+=(python3); fi
+if $with_test_tools; then
+  command -v chromium >/dev/null || need_apt+=(chromium)
+  [[ -x /usr/sbin/sshd ]] || need_apt+=(openssh-server)
+fi
+if ((${#need_apt[@]})); then
+  say "installing Debian packages: ${need_apt[*]}"
+  sudo_cmd=()
+  if [[ "$(id -u)" != 0 ]]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+# npm: Playwright (tests) and binaryen's wasm-opt (release builds). Debian's binaryen (108)
+# produces wasm that fails to hydrate in Chromium; npm's 132 does not.
+if [[ ! -x end2end/node_modules/.bin/wasm-opt || ! -x end2end/node_modules/.bin/playwright \
+      || end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]]; then
+  say "installing npm packages (Playwright, binaryen)"
+  (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+say "ready: cargo-leptos $CARGO_LEPTOS_VERSION, wasm-bindgen $wasm_bindgen_version, wasm-opt $(end2end/node_modules/.bin/wasm-opt --version | awk '{print $3}')"

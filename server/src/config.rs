@@ -1,0 +1,134 @@
+//! Configuration: flags, each with an environment variable and a default shown in `--help`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "burnin-server",
+    version,
+    about = "The burn-in dashboard: burns in drives in TrueNAS servers over SSH and the TrueNAS API."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Clone, Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard (the default).
+    Serve,
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct Config {
+    /// Address and port to listen on. Use 0.0.0.0:3000 to accept other machines (put a TLS
+    /// reverse proxy in front).
+    #[arg(long, env = "BURNIN_LISTEN", default_value = "127.0.0.1:3000", global = true)]
+    pub listen: SocketAddr,
+
+    /// Database URL. A SQLite file is created, with its folder, if missing.
+    #[arg(
+        long,
+        env = "BURNIN_DATABASE_URL",
+        default_value = "sqlite://data/burnin.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Folder with the built site (wasm, JS, CSS, static assets), as cargo-leptos writes it.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
+    pub site_root: PathBuf,
+
+    /// Extra origins (scheme://host[:port]) browsers may use to reach the dashboard, e.g. the
+    /// address of a reverse proxy that rewrites the Host header. Comma-separated.
+    #[arg(long, env = "BURNIN_PUBLIC_ORIGINS", value_delimiter = ',', global = true)]
+    pub public_origins: Vec<String>,
+
+    /// Deployment environment: `production` logs JSON, `development` logs readable lines.
+    #[arg(long, env = "BURNIN_ENV", value_enum, default_value_t = Environment::Development, global = true)]
+    pub environment: Environment,
+
+    /// Log format; `auto` follows the environment.
+    #[arg(long, env = "BURNIN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto, global = true)]
+    pub log_format: LogFormat,
+
+    /// Log filter in tracing's EnvFilter syntax, e.g. `info,burnin_server=debug`.
+    #[arg(long, env = "BURNIN_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    /// Seconds running requests get to finish after SIGTERM or SIGINT.
+    #[arg(long, env = "BURNIN_SHUTDOWN_GRACE_SECS", default_value_t = 10, global = true)]
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Text,
+}
+
+impl Config {
+    /// Defaults, as `--help` shows them; for tests and embedding.
+    pub fn defaults() -> Config {
+        Cli::parse_from(["burnin-server"]).config
+    }
+
+    pub fn json_logs(&self) -> bool {
+        match self.log_format {
+            LogFormat::Json => true,
+            LogFormat::Text => false,
+            LogFormat::Auto => self.environment == Environment::Production,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_listen_on_loopback_with_a_sqlite_file_under_data() {
+        let config = Config::defaults();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.database_url, "sqlite://data/burnin.db");
+        assert!(!config.json_logs());
+    }
+
+    #[test]
+    fn production_logs_json_unless_told_otherwise() {
+        let cli = Cli::parse_from(["burnin-server", "--environment", "production"]);
+        assert!(cli.config.json_logs());
+        let cli = Cli::parse_from([
+            "burnin-server",
+            "--environment",
+            "production",
+            "--log-format",
+            "text",
+        ]);
+        assert!(!cli.config.json_logs());
+    }
+
+    #[test]
+    fn public_origins_split_on_commas() {
+        let cli = Cli::parse_from([
+            "burnin-server",
+            "--public-origins",
+            "https://burnin.example.net,http://10.0.0.5:3000",
+        ]);
+        assert_eq!(cli.config.public_origins.len(), 2);
+    }
+}

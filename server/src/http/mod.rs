@@ -1,0 +1,47 @@
+//! HTTP: the router, its middleware, and the small routes the server owns itself.
+
+mod guard;
+mod health;
+
+use std::sync::Arc;
+
+use axum::{Router, middleware, routing::get};
+use burnin_app::{App, backend::Backend, shell};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+
+pub use guard::{CrossSiteGuard, Origins};
+
+use crate::service::Services;
+
+/// What every handler can reach.
+#[derive(Clone, axum::extract::FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub services: Services,
+}
+
+/// The whole application: pages, server functions, health checks, static files.
+pub fn router(state: AppState, origins: Origins) -> Router {
+    let routes = generate_route_list(App);
+    let backend: Arc<dyn Backend> = Arc::new(state.services.clone());
+    let context = move || provide_context(backend.clone());
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .with_state(state)
+        // The last layer added runs first: every request is logged, every answer (refusals
+        // included) gets the security headers, and the guard runs before any handler.
+        .layer(middleware::from_fn_with_state(
+            Arc::new(CrossSiteGuard::new(origins)),
+            guard::refuse_cross_site,
+        ))
+        .layer(middleware::from_fn(guard::security_headers))
+        .layer(middleware::from_fn(guard::log_request))
+}

@@ -1,0 +1,136 @@
+//! The binary as an operator runs it: help, logs, signals.
+
+#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_burnin-server");
+
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> (Running, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("burnin.db").display());
+        let mut child = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--database-url", &url, "--shutdown-grace-secs", "2"])
+            .args(args)
+            .env_remove("BURNIN_LOG_FORMAT")
+            .env_remove("BURNIN_ENV")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        (Running { child, lines }, dir)
+    }
+
+    fn wait_for_line(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("no log line containing {needle:?}");
+    }
+
+    fn signal(&self, name: &str) {
+        let status =
+            Command::new("kill").args(["-s", name, &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[test]
+fn help_shows_every_default_and_its_environment_variable() {
+    let output = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for needle in [
+        "[env: BURNIN_LISTEN=] [default: 127.0.0.1:3000]",
+        "[env: BURNIN_DATABASE_URL=] [default: sqlite://data/burnin.db]",
+        "[env: BURNIN_ENV=] [default: development]",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let (mut server, _dir) = Running::start(&[]);
+    server.wait_for_line("serving the burn-in dashboard");
+    server.signal("TERM");
+    server.wait_for_line("SIGTERM");
+    assert!(server.wait_exit().success());
+}
+
+#[test]
+fn sigint_stops_the_server_cleanly() {
+    let (mut server, _dir) = Running::start(&[]);
+    server.wait_for_line("serving the burn-in dashboard");
+    server.signal("INT");
+    server.wait_for_line("SIGINT");
+    assert!(server.wait_exit().success());
+}
+
+#[test]
+fn production_logs_are_json_lines_with_dotted_fields() {
+    let (mut server, _dir) = Running::start(&["--environment", "production"]);
+    let line = server.wait_for_line("serving the burn-in dashboard");
+    let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+    assert_eq!(event["level"], "INFO");
+    assert!(event["http.address"].as_str().unwrap().starts_with("127.0.0.1:"), "{event}");
+    server.signal("TERM");
+    assert!(server.wait_exit().success());
+}
+
+#[test]
+fn a_port_in_use_fails_with_a_message_that_names_the_fix() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args(["--listen", &address, "--database-url"])
+        .arg(format!("sqlite://{}", dir.path().join("b.db").display()))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&address) && stderr.contains("--listen"), "{stderr}");
+}

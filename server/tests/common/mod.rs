@@ -1,0 +1,112 @@
+//! The test harness: a real server on a free loopback port against a temporary SQLite file.
+
+use std::{path::PathBuf, time::Duration};
+
+use burnin_server::config::Config;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub struct TestServer {
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    pub fn database_path(&self) -> PathBuf {
+        self.dir.path().join("burnin.db")
+    }
+
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self.database_path().display())
+    }
+
+    /// Starts a server on a fresh database; `seed` runs on the migrated database first.
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
+        let mut config = Config::defaults();
+        config.database_url = format!("sqlite://{}", dir.path().join("burnin.db").display());
+        config.site_root = dir.path().join("site");
+        config.shutdown_grace_secs = 1;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            burnin_server::serve(&config, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("http client");
+        let server = TestServer { base, dir, client, stop: Some(stop), task: Some(task) };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(response) = self.client.get(format!("{}/readyz", self.base)).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "server did not become ready");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stopped cleanly");
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Inserts a host and drives straight into the database, the way the inventory will.
+pub async fn seed_drives(database_url: &str, rows: &[(&str, &str, &str)]) {
+    use sqlx::sqlite::SqlitePoolOptions;
+    let pool = SqlitePoolOptions::new().connect(database_url).await.expect("open database");
+    sqlx::query("INSERT OR IGNORE INTO hosts (id, name) VALUES (1, 'nas-test')")
+        .execute(&pool)
+        .await
+        .expect("insert host");
+    for (serial, devname, model) in rows {
+        sqlx::query(
+            "INSERT INTO drives (host_id, serial, devname, model, size_bytes, kind, pool_kind)
+             VALUES (1, $1, $2, $3, 8001563222016, 'HDD', 'free')",
+        )
+        .bind(serial)
+        .bind(devname)
+        .bind(model)
+        .execute(&pool)
+        .await
+        .expect("insert drive");
+    }
+    pool.close().await;
+}

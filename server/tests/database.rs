@@ -1,0 +1,53 @@
+//! Opening the database: creation, migrations, and refusing a schema from the future.
+
+#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+use burnin_server::db::{Db, DbError, binary_schema_version};
+
+#[tokio::test]
+async fn a_missing_file_and_folder_are_created_and_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/folder/burnin.db");
+    let db = Db::open(&format!("sqlite://{}", path.display())).await.unwrap();
+    assert!(path.exists());
+    let (version,): (i64,) = sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(version, binary_schema_version());
+    // Opening again is a no-op, not an error.
+    drop(db);
+    Db::open(&format!("sqlite://{}", path.display())).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_the_binary_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("burnin.db").display());
+    let db = Db::open(&url).await.unwrap();
+    let future = binary_schema_version() + 1;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES ($1, 'from a newer release', 1, x'00', 0)",
+    )
+    .bind(future)
+    .execute(db.pool())
+    .await
+    .unwrap();
+    drop(db);
+
+    let error = Db::open(&url).await.unwrap_err();
+    assert!(
+        matches!(error, DbError::SchemaNewer { database, .. } if database == future),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("newer than this binary"), "{message}");
+    assert!(message.contains("restore a backup"), "the message names no fix: {message}");
+}
+
+#[tokio::test]
+async fn an_unusable_url_names_the_expected_form() {
+    let error = Db::open("postgres-but-not-really://x").await.unwrap_err();
+    assert!(error.to_string().contains("sqlite://data/burnin.db"), "{error}");
+}

@@ -1,0 +1,315 @@
+//! Drives as the dashboard shows them.
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of medium a drive is. Decides which tests are offered: a surface test wears flash,
+/// so it is not offered by default for SSD and NVMe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DriveKind {
+    Hdd,
+    Ssd,
+    Nvme,
+    Unknown,
+}
+
+impl DriveKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriveKind::Hdd => "HDD",
+            DriveKind::Ssd => "SSD",
+            DriveKind::Nvme => "NVMe",
+            DriveKind::Unknown => "?",
+        }
+    }
+
+    /// Parses the stored form; anything unrecognised is `Unknown` rather than an error, since
+    /// the value comes from a NAS we do not control.
+    pub fn parse(s: &str) -> DriveKind {
+        match s.to_ascii_uppercase().as_str() {
+            "HDD" => DriveKind::Hdd,
+            "SSD" => DriveKind::Ssd,
+            "NVME" => DriveKind::Nvme,
+            _ => DriveKind::Unknown,
+        }
+    }
+}
+
+/// Whether a drive belongs to something that holds data. Anything but `Free` means "hands off"
+/// for destructive work.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PoolMembership {
+    /// Not in any pool the NAS knows of.
+    Free,
+    /// Member of an imported pool.
+    Pool { name: String },
+    /// Member of a pool that is exported but importable: its data is intact.
+    ExportedPool { name: String },
+    /// Holds the NAS's boot pool.
+    Boot,
+    /// The NAS did not say (yet).
+    Unknown,
+}
+
+impl PoolMembership {
+    pub fn label(&self) -> String {
+        match self {
+            PoolMembership::Free => "free".to_owned(),
+            PoolMembership::Pool { name } => format!("pool {name}"),
+            PoolMembership::ExportedPool { name } => format!("exported pool {name}"),
+            PoolMembership::Boot => "boot".to_owned(),
+            PoolMembership::Unknown => "unknown".to_owned(),
+        }
+    }
+
+    /// The CSS modifier the UI uses for the badge.
+    pub fn css(&self) -> &'static str {
+        match self {
+            PoolMembership::Free => "free",
+            PoolMembership::Pool { .. } => "pool",
+            PoolMembership::ExportedPool { .. } => "exported",
+            PoolMembership::Boot => "boot",
+            PoolMembership::Unknown => "unknown",
+        }
+    }
+}
+
+/// The drive's own SMART overall-health self-assessment, as last read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmartHealth {
+    Passed,
+    Failed,
+    Unknown,
+}
+
+impl SmartHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmartHealth::Passed => "passed",
+            SmartHealth::Failed => "failed",
+            SmartHealth::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> SmartHealth {
+        match s {
+            "passed" => SmartHealth::Passed,
+            "failed" => SmartHealth::Failed,
+            _ => SmartHealth::Unknown,
+        }
+    }
+}
+
+/// Where a drive stands in the burn-in workflow, as the dashboard groups it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriveState {
+    /// Present, no burn-in running or recorded.
+    Idle,
+    Queued,
+    Running,
+    Passed,
+    Failed,
+    /// The drive is no longer reported by its host; kept for its history.
+    Absent,
+}
+
+impl DriveState {
+    pub const ALL: [DriveState; 6] = [
+        DriveState::Idle,
+        DriveState::Queued,
+        DriveState::Running,
+        DriveState::Passed,
+        DriveState::Failed,
+        DriveState::Absent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriveState::Idle => "idle",
+            DriveState::Queued => "queued",
+            DriveState::Running => "running",
+            DriveState::Passed => "passed",
+            DriveState::Failed => "failed",
+            DriveState::Absent => "absent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DriveState> {
+        DriveState::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+}
+
+/// One row of the drive table: what the dashboard and `GET /api/v1/drives` show.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriveRow {
+    pub id: i64,
+    pub host_id: i64,
+    pub host_name: String,
+    /// Current device name on the host (`sda`, `ada3`, `nvme0n1`). Changes across reboots; never
+    /// an identity.
+    pub devname: String,
+    pub serial: String,
+    pub model: String,
+    pub size_bytes: u64,
+    pub kind: DriveKind,
+    pub temperature_c: Option<f64>,
+    pub smart_health: SmartHealth,
+    pub pool: PoolMembership,
+    pub state: DriveState,
+    pub location: String,
+    pub notes: String,
+}
+
+/// Filters shared by the UI and the JSON API, so the two cannot disagree about what a filter
+/// means.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriveFilter {
+    pub host_id: Option<i64>,
+    pub state: Option<DriveState>,
+    /// Case-insensitive substring of serial, model, location or device name.
+    pub search: Option<String>,
+}
+
+impl DriveFilter {
+    pub fn matches(&self, row: &DriveRow) -> bool {
+        if self.host_id.is_some_and(|id| id != row.host_id) {
+            return false;
+        }
+        if self.state.is_some_and(|state| state != row.state) {
+            return false;
+        }
+        match self.search.as_deref().map(str::trim) {
+            None | Some("") => true,
+            Some(needle) => {
+                let needle = needle.to_lowercase();
+                [&row.serial, &row.model, &row.location, &row.devname]
+                    .iter()
+                    .any(|field| field.to_lowercase().contains(&needle))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> DriveRow {
+        DriveRow {
+            id: 1,
+            host_id: 7,
+            host_name: "nas1".into(),
+            devname: "sdc".into(),
+            serial: "ZL2ABC01".into(),
+            model: "ST12000NM0008".into(),
+            size_bytes: 12_000_138_625_024,
+            kind: DriveKind::Hdd,
+            temperature_c: Some(34.0),
+            smart_health: SmartHealth::Passed,
+            pool: PoolMembership::Free,
+            state: DriveState::Idle,
+            location: "Bay 4".into(),
+            notes: String::new(),
+        }
+    }
+
+    fn check(filter: DriveFilter, expected: bool) {
+        assert_eq!(filter.matches(&row()), expected, "{filter:?}");
+    }
+
+    #[test]
+    fn filter_matches_search_in_any_text_field_ignoring_case() {
+        check(DriveFilter::default(), true);
+        check(DriveFilter { search: Some("zl2abc".into()), ..Default::default() }, true);
+        check(DriveFilter { search: Some("nm0008".into()), ..Default::default() }, true);
+        check(DriveFilter { search: Some("bay 4".into()), ..Default::default() }, true);
+        check(DriveFilter { search: Some("SDC".into()), ..Default::default() }, true);
+        check(DriveFilter { search: Some("  ".into()), ..Default::default() }, true);
+        check(DriveFilter { search: Some("WD80".into()), ..Default::default() }, false);
+    }
+
+    #[test]
+    fn filter_by_host_and_state_must_both_match() {
+        check(DriveFilter { host_id: Some(7), ..Default::default() }, true);
+        check(DriveFilter { host_id: Some(8), ..Default::default() }, false);
+        check(DriveFilter { state: Some(DriveState::Idle), ..Default::default() }, true);
+        check(DriveFilter { state: Some(DriveState::Failed), ..Default::default() }, false);
+        check(
+            DriveFilter { host_id: Some(7), state: Some(DriveState::Running), search: None },
+            false,
+        );
+    }
+
+    #[test]
+    fn drive_state_round_trips_through_its_string_form() {
+        for state in DriveState::ALL {
+            assert_eq!(DriveState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(DriveState::parse("bogus"), None);
+    }
+}
+
+/// How hot is too hot, per kind of drive. Defaults follow Multi-Report's (HDD 45/50 °C,
+/// SSD 50/60, NVMe 55/65; reference/anchors.md gotcha 29).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemperatureLimits {
+    pub warn_c: f64,
+    pub crit_c: f64,
+}
+
+/// A temperature's standing against its limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TemperatureLevel {
+    Normal,
+    Warn,
+    Crit,
+}
+
+impl TemperatureLimits {
+    pub fn default_for(kind: DriveKind) -> TemperatureLimits {
+        match kind {
+            DriveKind::Hdd | DriveKind::Unknown => TemperatureLimits { warn_c: 45.0, crit_c: 50.0 },
+            DriveKind::Ssd => TemperatureLimits { warn_c: 50.0, crit_c: 60.0 },
+            DriveKind::Nvme => TemperatureLimits { warn_c: 55.0, crit_c: 65.0 },
+        }
+    }
+
+    pub fn level(&self, celsius: f64) -> TemperatureLevel {
+        if celsius >= self.crit_c {
+            TemperatureLevel::Crit
+        } else if celsius >= self.warn_c {
+            TemperatureLevel::Warn
+        } else {
+            TemperatureLevel::Normal
+        }
+    }
+}
+
+#[cfg(test)]
+mod temperature_tests {
+    use super::*;
+
+    #[test]
+    fn temperature_levels_switch_at_the_limits() {
+        let hdd = TemperatureLimits::default_for(DriveKind::Hdd);
+        let cases = [
+            (30.0, TemperatureLevel::Normal),
+            (44.9, TemperatureLevel::Normal),
+            (45.0, TemperatureLevel::Warn),
+            (49.0, TemperatureLevel::Warn),
+            (50.0, TemperatureLevel::Crit),
+            (70.0, TemperatureLevel::Crit),
+        ];
+        for (celsius, level) in cases {
+            assert_eq!(hdd.level(celsius), level, "{celsius}");
+        }
+        assert_eq!(
+            TemperatureLimits::default_for(DriveKind::Nvme).level(60.0),
+            TemperatureLevel::Warn
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! `burnin`: the domain core of the burn-in dashboard.
+//!
+//! Pure Rust: no I/O, no async runtime, no clock. It compiles for the server and for the browser
+//! (wasm), so the types here are the words both sides speak. Logic that must be exactly right
+//! (parsers, rules, the verdict) lives here, where it can be table-tested without a network.
+
+pub mod drive;
+pub mod format;
+
+pub use drive::{
+    DriveFilter, DriveKind, DriveRow, DriveState, PoolMembership, SmartHealth, TemperatureLevel,
+    TemperatureLimits,
+};
