@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# The burn-in dashboard. Build: docker build -t burnin-dashboard .
+# Run:   docker run -p 3000:3000 -v burnin-data:/data burnin-dashboard
+
+# ---- builder: the same set-up script a workstation uses, so the two cannot drift ----
+FROM rust:1.95-slim-bookworm AS builder
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nodejs npm python3 ca-certificates pkg-config gcc \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Tools first, in their own layer: they change far less often than the code.
+COPY Cargo.toml Cargo.lock ./
+COPY scripts/setup.sh scripts/env.sh scripts/
+COPY end2end/package.json end2end/package-lock.json end2end/
+RUN scripts/setup.sh
+COPY . .
+RUN . scripts/env.sh \
+ && cargo leptos build --release --precompress \
+ && mkdir -p /out \
+ && cp target/release/burnin-server /out/ \
+ && cp -r target/site /out/site
+
+# ---- runtime: Debian slim, unprivileged, data in a volume ----
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin burnin \
+ && mkdir -p /data \
+ && chown burnin:burnin /data
+COPY --from=builder /out/burnin-server /usr/local/bin/burnin-server
+COPY --from=builder /out/site /usr/local/share/burnin/site
+ENV BURNIN_ENV=production \
+    BURNIN_LISTEN=0.0.0.0:3000 \
+    BURNIN_DATABASE_URL=sqlite:///data/burnin.db \
+    LEPTOS_SITE_ROOT=/usr/local/share/burnin/site
+USER burnin
+WORKDIR /data
+VOLUME ["/data"]
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD curl -fsS http://127.0.0.1:3000/healthz || exit 1
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/burnin-server"]
