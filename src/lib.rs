@@ -4,8 +4,11 @@
 //! (wasm), so the types here are the words both sides speak. Logic that must be exactly right
 //! (parsers, rules, the verdict) lives here, where it can be table-tested without a network.
 
+pub mod badblocks;
 pub mod drive;
 pub mod format;
+pub mod remote;
+pub mod smart;
 
 pub use drive::{
     DriveFilter, DriveKind, DriveRow, DriveState, PoolMembership, SmartHealth, TemperatureLevel,

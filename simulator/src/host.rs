@@ -1,0 +1,347 @@
+//! A simulated host's state: its drives, pools, files and processes. Shared by the API server
+//! and the SSH server behind one mutex, and brought up to date with [`HostState::advance`]
+//! before every read, so both doors always see the same moment.
+
+use std::collections::BTreeMap;
+
+use crate::{
+    clock::{SimTime, hash_str},
+    drive::DriveSim,
+    scenario::{HostSpec, Personality, PoolLayout, PoolSpec, Protocol},
+};
+
+/// Faults switched on and off by tests (and the binary's control), per host.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Faults {
+    /// New API connections are accepted and closed at once.
+    pub api_refuse: bool,
+    /// Every API answer is delayed this many milliseconds.
+    pub api_delay_ms: u64,
+    /// The WebSocket upgrade answers HTTP 500.
+    pub api_http_500: bool,
+    /// New SSH connections are accepted and closed at once.
+    pub ssh_refuse: bool,
+    /// SSH commands that run longer than an instant are cut off (channel closed without an
+    /// exit status) after this many real milliseconds.
+    pub ssh_drop_after_ms: Option<u64>,
+    /// The host does not answer at all: both listeners refuse.
+    pub offline: bool,
+}
+
+/// A ZFS pool as the simulator keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pool {
+    pub name: String,
+    pub guid: u64,
+    pub layout: PoolLayout,
+    /// Member drives, by serial.
+    pub members: Vec<String>,
+    pub imported: bool,
+}
+
+/// A process started through SSH that outlives the command that started it.
+#[derive(Clone, Debug)]
+pub struct Process {
+    pub pid: u32,
+    /// The job directory holding its pid, logs and exit code.
+    pub dir: String,
+    pub started: SimTime,
+    pub state: ProcessState,
+    pub program: crate::badblocks::SurfaceRun,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessState {
+    Running,
+    /// Finished and wrote its exit code.
+    Exited(i32),
+    /// Killed by a signal: no exit code file is written (its shell died with it).
+    Killed,
+}
+
+/// A TrueNAS job (CORE's `smart.test.manual_test` returns one).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiJob {
+    pub id: u64,
+    pub method: String,
+    pub arguments: serde_json::Value,
+    pub description: String,
+    pub state: ApiJobState,
+    pub percent: f64,
+    pub progress_description: Option<String>,
+    pub result: serde_json::Value,
+    pub error: Option<String>,
+    pub abortable: bool,
+    /// The drive (serial) whose self-test the job follows.
+    pub drive_serial: Option<String>,
+    pub started_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiJobState {
+    Waiting,
+    Running,
+    Success,
+    Failed,
+    Aborted,
+}
+
+impl ApiJobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiJobState::Waiting => "WAITING",
+            ApiJobState::Running => "RUNNING",
+            ApiJobState::Success => "SUCCESS",
+            ApiJobState::Failed => "FAILED",
+            ApiJobState::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// Everything about one simulated host.
+#[derive(Debug)]
+pub struct HostState {
+    pub name: String,
+    pub personality: Personality,
+    pub seed: u64,
+    pub drives: Vec<DriveSim>,
+    pub pools: Vec<Pool>,
+    pub boot_drives: Vec<String>,
+    /// Files written by SSH commands (job directories), by absolute path.
+    pub files: BTreeMap<String, Vec<u8>>,
+    pub processes: BTreeMap<u32, Process>,
+    pub next_pid: u32,
+    pub jobs: BTreeMap<u64, ApiJob>,
+    pub next_job_id: u64,
+    pub faults: Faults,
+    /// Bumped on every change an API client could notice in `disk.query`; the event pump
+    /// compares it to send `collection_update`s.
+    pub disk_generation: u64,
+    /// Last time [`HostState::advance`] ran.
+    pub now: SimTime,
+    pub api_key: String,
+    pub api_user: String,
+    /// Set when the key was seen over an insecure transport: TrueNAS revokes it.
+    pub api_key_revoked: bool,
+    /// The SSH host public key (OpenSSH line), for `ssh.config`.
+    pub ssh_host_key_pub: Option<String>,
+    pub ssh_port: u16,
+    /// Simulated seconds per real second (for wall-clock estimates like expected_result_time).
+    pub speed: f64,
+}
+
+impl HostState {
+    pub fn new(spec: &HostSpec, seed: u64) -> HostState {
+        let host_seed = seed ^ hash_str(&spec.name);
+        let mut counters = NameCounters::default();
+        let drives = spec
+            .drives
+            .iter()
+            .enumerate()
+            .map(|(index, drive)| {
+                let devname = drive
+                    .devname
+                    .clone()
+                    .unwrap_or_else(|| counters.next(spec.personality, drive.protocol));
+                DriveSim::new(drive.clone(), devname, host_seed ^ (index as u64 + 1))
+            })
+            .collect();
+        let pool = |pool: &PoolSpec, imported: bool| Pool {
+            name: pool.name.clone(),
+            guid: hash_str(&format!("{}/{}", spec.name, pool.name)) >> 1,
+            layout: pool.layout,
+            members: pool.members.clone(),
+            imported,
+        };
+        let mut pools: Vec<Pool> = spec.pools.iter().map(|p| pool(p, true)).collect();
+        pools.extend(spec.exported_pools.iter().map(|p| pool(p, false)));
+        HostState {
+            name: spec.name.clone(),
+            personality: spec.personality,
+            seed: host_seed,
+            drives,
+            pools,
+            boot_drives: spec.boot_drives.clone(),
+            files: BTreeMap::new(),
+            processes: BTreeMap::new(),
+            next_pid: 4000 + (host_seed % 1000) as u32,
+            jobs: BTreeMap::new(),
+            next_job_id: 1,
+            faults: Faults::default(),
+            disk_generation: 1,
+            now: 0.0,
+            api_key: spec.api_key.clone(),
+            api_user: spec.api_user.clone(),
+            api_key_revoked: false,
+            ssh_host_key_pub: None,
+            ssh_port: 22,
+            speed: 1.0,
+        }
+    }
+
+    /// Drives present on the host right now (a vanished drive is not listed anywhere).
+    pub fn present_drives(&self) -> impl Iterator<Item = &DriveSim> {
+        self.drives.iter().filter(|drive| drive.present)
+    }
+
+    pub fn drive_by_name(&self, devname: &str) -> Option<&DriveSim> {
+        self.present_drives().find(|drive| drive.devname == devname)
+    }
+
+    pub fn drive_by_name_mut(&mut self, devname: &str) -> Option<&mut DriveSim> {
+        self.drives.iter_mut().find(|drive| drive.present && drive.devname == devname)
+    }
+
+    pub fn drive_by_serial(&self, serial: &str) -> Option<&DriveSim> {
+        self.drives.iter().find(|drive| drive.spec.serial == serial)
+    }
+
+    /// The imported pool a drive belongs to.
+    pub fn imported_pool_of(&self, serial: &str) -> Option<&Pool> {
+        self.pools.iter().find(|pool| pool.imported && pool.members.iter().any(|m| m == serial))
+    }
+
+    /// The exported (importable) pool a drive belongs to.
+    pub fn exported_pool_of(&self, serial: &str) -> Option<&Pool> {
+        self.pools.iter().find(|pool| !pool.imported && pool.members.iter().any(|m| m == serial))
+    }
+
+    pub fn is_boot(&self, serial: &str) -> bool {
+        self.boot_drives.iter().any(|boot| boot == serial)
+    }
+
+    /// The partition a pool member's ZFS data lives on: SCALE puts it in partition 1, CORE in
+    /// partition 2 after a 2 GiB swap partition (reference §3, §4.4).
+    pub fn zfs_partition(&self, drive: &DriveSim) -> String {
+        let name = &drive.devname;
+        match (self.personality.is_core(), drive.spec.protocol) {
+            (true, _) => format!("{name}p2"),
+            (false, Protocol::Nvme) => format!("{name}p1"),
+            (false, _) => format!("{name}1"),
+        }
+    }
+
+    /// Whether a drive carries partitions (pool members and boot drives do).
+    pub fn has_partitions(&self, serial: &str) -> bool {
+        self.is_boot(serial)
+            || self.pools.iter().any(|pool| pool.members.iter().any(|m| m == serial))
+    }
+
+    /// Brings everything up to simulated time `now`: temperatures, counters, self-tests,
+    /// surface tests, API jobs. Idempotent for the same `now`; time never runs backwards.
+    pub fn advance(&mut self, now: SimTime) {
+        if now <= self.now {
+            return;
+        }
+        let busy: Vec<String> = self
+            .processes
+            .values()
+            .filter(|process| process.state == ProcessState::Running)
+            .map(|process| process.program.device_name.clone())
+            .collect();
+        for drive in &mut self.drives {
+            let under_surface_test = busy.contains(&drive.devname);
+            drive.advance(now, under_surface_test);
+        }
+        crate::badblocks::advance_processes(self, now);
+        crate::api::jobs::advance_jobs(self, now);
+        self.now = now;
+    }
+
+    /// Makes a drive vanish (pulled, or a bus reset); it keeps its state for a comeback.
+    pub fn remove_drive(&mut self, serial: &str) -> bool {
+        let Some(drive) = self.drives.iter_mut().find(|d| d.spec.serial == serial && d.present)
+        else {
+            return false;
+        };
+        drive.present = false;
+        self.disk_generation += 1;
+        true
+    }
+
+    /// Brings a vanished drive back under a new device name, as Linux does after a rescan.
+    pub fn return_drive(&mut self, serial: &str, devname: &str) -> bool {
+        if self.drives.iter().any(|d| d.present && d.devname == devname) {
+            return false;
+        }
+        let Some(drive) = self.drives.iter_mut().find(|d| d.spec.serial == serial && !d.present)
+        else {
+            return false;
+        };
+        drive.present = true;
+        drive.devname = devname.to_owned();
+        self.disk_generation += 1;
+        true
+    }
+
+    /// Exports an imported pool (its disks keep their data and show up in `zpool import`).
+    pub fn export_pool(&mut self, name: &str) -> bool {
+        let Some(pool) = self.pools.iter_mut().find(|p| p.name == name && p.imported) else {
+            return false;
+        };
+        pool.imported = false;
+        self.disk_generation += 1;
+        true
+    }
+
+    pub fn allocate_pid(&mut self) -> u32 {
+        let pid = self.next_pid;
+        self.next_pid += 1;
+        pid
+    }
+}
+
+/// Hands out device names in the order the OS would.
+#[derive(Default)]
+struct NameCounters {
+    sd: u32,
+    ada: u32,
+    da: u32,
+    nvme: u32,
+}
+
+impl NameCounters {
+    fn next(&mut self, personality: Personality, protocol: Protocol) -> String {
+        let take = |counter: &mut u32| {
+            let n = *counter;
+            *counter += 1;
+            n
+        };
+        match (personality.is_core(), protocol) {
+            (true, Protocol::Ata) => format!("ada{}", take(&mut self.ada)),
+            (true, Protocol::Scsi) => format!("da{}", take(&mut self.da)),
+            (true, Protocol::Nvme) => format!("nvd{}", take(&mut self.nvme)),
+            (false, Protocol::Nvme) => format!("nvme{}n1", take(&mut self.nvme)),
+            (false, _) => sd_name(take(&mut self.sd)),
+        }
+    }
+}
+
+/// `sda`…`sdz`, `sdaa`…, as the Linux kernel names SCSI disks.
+pub fn sd_name(index: u32) -> String {
+    let mut letters = Vec::new();
+    let mut n = index as i64;
+    loop {
+        letters.push((b'a' + (n % 26) as u8) as char);
+        n = n / 26 - 1;
+        if n < 0 {
+            break;
+        }
+    }
+    format!("sd{}", letters.iter().rev().collect::<String>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linux_disk_names_continue_past_z() {
+        assert_eq!(sd_name(0), "sda");
+        assert_eq!(sd_name(25), "sdz");
+        assert_eq!(sd_name(26), "sdaa");
+        assert_eq!(sd_name(27), "sdab");
+        assert_eq!(sd_name(52), "sdba");
+    }
+}
