@@ -161,6 +161,8 @@ pub struct DriveRow {
     pub state: DriveState,
     pub location: String,
     pub notes: String,
+    /// When the host last reported this drive (RFC 3339 UTC): the age of its data.
+    pub seen_at: Option<String>,
 }
 
 /// Filters shared by the UI and the JSON API, so the two cannot disagree about what a filter
@@ -213,6 +215,7 @@ mod tests {
             state: DriveState::Idle,
             location: "Bay 4".into(),
             notes: String::new(),
+            seen_at: None,
         }
     }
 

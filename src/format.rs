@@ -38,3 +38,68 @@ mod tests {
         }
     }
 }
+
+/// Seconds since the Unix epoch of an RFC 3339 UTC timestamp as the database writes them
+/// (`2026-11-22T14:05:09.123Z`). `None` for anything else.
+pub fn parse_utc(text: &str) -> Option<f64> {
+    let text = text.trim().strip_suffix('Z').or_else(|| text.trim().strip_suffix("+00:00"))?;
+    let (date, time) = text.split_once('T')?;
+    let mut date_parts = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (date_parts.next()??, date_parts.next()??, date_parts.next()??);
+    let mut time_parts = time.split(':');
+    let hour: i64 = time_parts.next()?.parse().ok()?;
+    let minute: i64 = time_parts.next()?.parse().ok()?;
+    let second: f64 = time_parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second >= 61.0
+    {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + hour * 3600 + minute * 60) as f64 + second)
+}
+
+/// "just now", "45 s", "12 min", "3 h", "2 d": how old a reading is.
+pub fn age(seconds: f64) -> String {
+    let seconds = seconds.max(0.0);
+    match seconds {
+        s if s < 5.0 => "just now".to_owned(),
+        s if s < 90.0 => format!("{s:.0} s ago"),
+        s if s < 5400.0 => format!("{:.0} min ago", s / 60.0),
+        s if s < 172_800.0 => format!("{:.0} h ago", s / 3600.0),
+        s => format!("{:.0} d ago", s / 86_400.0),
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn database_timestamps_parse_to_epoch_seconds() {
+        assert_eq!(parse_utc("1970-01-01T00:00:00Z"), Some(0.0));
+        assert_eq!(parse_utc("2026-11-22T14:05:09.500Z"), Some(1_795_356_309.5));
+        assert_eq!(parse_utc("2000-02-29T12:00:00Z"), Some(951_825_600.0));
+        assert_eq!(parse_utc("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_utc("yesterday"), None);
+    }
+
+    #[test]
+    fn ages_read_naturally() {
+        assert_eq!(age(2.0), "just now");
+        assert_eq!(age(45.0), "45 s ago");
+        assert_eq!(age(600.0), "10 min ago");
+        assert_eq!(age(7200.0), "2 h ago");
+        assert_eq!(age(3.0 * 86_400.0), "3 d ago");
+    }
+}

@@ -7,6 +7,8 @@
 pub mod badblocks;
 pub mod drive;
 pub mod format;
+pub mod host;
+pub mod live;
 pub mod remote;
 pub mod smart;
 

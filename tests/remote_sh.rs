@@ -42,8 +42,13 @@ impl Sandbox {
     }
 
     fn run(&self, command: &RemoteCommand) -> (i32, Vec<u8>) {
-        let path = format!("{}:{}", self.root.path().join("bin").display(), std::env::var("PATH").unwrap());
-        let output = Command::new("sh").arg("-c").arg(command.render()).env("PATH", path).output().unwrap();
+        let path = format!(
+            "{}:{}",
+            self.root.path().join("bin").display(),
+            std::env::var("PATH").unwrap()
+        );
+        let output =
+            Command::new("sh").arg("-c").arg(command.render()).env("PATH", path).output().unwrap();
         (output.status.code().unwrap_or(-1), output.stdout)
     }
 
@@ -79,14 +84,17 @@ fn start(sandbox: &Sandbox) -> u32 {
         blocks_at_once: 64,
         max_bad_blocks: None,
     });
-    let (code, out) = sandbox.run(&RemoteCommand::Start { os: Os::Linux, dir: sandbox.dir(), program });
+    let (code, out) =
+        sandbox.run(&RemoteCommand::Start { os: Os::Linux, dir: sandbox.dir(), program });
     assert_eq!(code, 0, "start failed: {}", String::from_utf8_lossy(&out));
     String::from_utf8(out).unwrap().trim().parse().unwrap()
 }
 
 fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
 }
 
 #[test]

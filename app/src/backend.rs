@@ -7,20 +7,58 @@
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
-use burnin::{DriveFilter, DriveRow};
+use burnin::{
+    DriveFilter, DriveRow,
+    host::{HostInput, HostTest, HostView},
+    live::Snapshot,
+};
 use leptos::prelude::use_context;
 
 use crate::AppError;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub type Answer<'a, T> = BoxFuture<'a, Result<T, AppError>>;
+
+/// Location and notes of a drive; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DriveEdit {
+    pub location: Option<String>,
+    pub notes: Option<String>,
+}
 
 pub trait Backend: Send + Sync + 'static {
     /// Drives matching `filter`, ordered by host then device name.
-    fn list_drives(&self, filter: DriveFilter) -> BoxFuture<'_, Result<Vec<DriveRow>, AppError>>;
+    fn list_drives(&self, filter: DriveFilter) -> Answer<'_, Vec<DriveRow>>;
+    fn get_drive(&self, id: i64) -> Answer<'_, DriveRow>;
+    /// Sets a drive's location and/or notes; audited as `actor`.
+    fn edit_drive(&self, id: i64, edit: DriveEdit, actor: String) -> Answer<'_, DriveRow>;
+    /// Everything the dashboard shows, at the live channel's current version.
+    fn snapshot(&self) -> Answer<'_, Snapshot>;
+
+    fn list_hosts(&self) -> Answer<'_, Vec<HostView>>;
+    fn get_host(&self, id: i64) -> Answer<'_, HostView>;
+    fn create_host(&self, input: HostInput, actor: String) -> Answer<'_, HostView>;
+    fn update_host(&self, id: i64, input: HostInput, actor: String) -> Answer<'_, HostView>;
+    fn delete_host(&self, id: i64, actor: String) -> Answer<'_, ()>;
+    fn set_host_enabled(&self, id: i64, enabled: bool, actor: String) -> Answer<'_, HostView>;
+    /// Tries the host's API with its stored settings and reports each step.
+    fn test_host(&self, id: i64) -> Answer<'_, HostTest>;
+    /// Pins the certificate fingerprint the operator confirmed.
+    fn trust_certificate(
+        &self,
+        id: i64,
+        fingerprint: String,
+        actor: String,
+    ) -> Answer<'_, HostView>;
 }
 
 /// The backend provided by the server for this request.
 pub fn backend() -> Result<Arc<dyn Backend>, AppError> {
     use_context::<Arc<dyn Backend>>()
         .ok_or_else(|| AppError::internal("the backend is missing from the request context"))
+}
+
+/// Who is acting, for the audit log. There are no user accounts yet: the UI records `web`.
+pub fn actor() -> String {
+    "web".to_owned()
 }

@@ -6,7 +6,9 @@
 
 #[cfg(feature = "ssr")]
 pub mod backend;
+mod components;
 mod error;
+pub mod live;
 pub mod pages;
 
 pub use error::{AppError, ErrorBody, ErrorKind};
@@ -83,11 +85,13 @@ pub fn App() -> impl IntoView {
                 <span class="version" title="Version">"v" {VERSION}</span>
                 <nav class="nav">
                     <A href="/">"Drives"</A>
+                    <A href="/hosts">"Hosts"</A>
                 </nav>
             </header>
             <main class="content">
                 <Routes fallback=pages::NotFound>
                     <Route path=StaticSegment("") view=pages::dashboard::DashboardPage/>
+                    <Route path=StaticSegment("hosts") view=pages::hosts::HostsPage/>
                 </Routes>
             </main>
         </Router>

@@ -63,6 +63,24 @@ pub struct Config {
     #[arg(long, env = "BURNIN_LOG", default_value = "info", global = true)]
     pub log: String,
 
+    /// The key that encrypts stored API keys, SSH keys and passwords; created on first start.
+    /// Defaults to master.key beside the SQLite database. Back it up with the database.
+    #[arg(long, env = "BURNIN_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
+
+    /// The built-in simulated TrueNAS fleet: `auto` starts it when no real host is
+    /// configured, `always` starts it beside real hosts, `never` never does.
+    #[arg(long, env = "BURNIN_SIMULATOR", value_enum, default_value_t = SimulatorMode::Auto, global = true)]
+    pub simulator: SimulatorMode,
+
+    /// Seconds between reads of each host's drive list (hosts without drive events).
+    #[arg(long, env = "BURNIN_POLL_INTERVAL_SECS", default_value_t = 30, global = true)]
+    pub poll_interval_secs: u64,
+
+    /// Seconds between temperature reads of each host.
+    #[arg(long, env = "BURNIN_TEMPERATURE_INTERVAL_SECS", default_value_t = 10, global = true)]
+    pub temperature_interval_secs: u64,
+
     /// Seconds running requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "BURNIN_SHUTDOWN_GRACE_SECS", default_value_t = 10, global = true)]
     pub shutdown_grace_secs: u64,
@@ -72,6 +90,13 @@ pub struct Config {
 pub enum Environment {
     Development,
     Production,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SimulatorMode {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -85,6 +110,25 @@ impl Config {
     /// Defaults, as `--help` shows them; for tests and embedding.
     pub fn defaults() -> Config {
         Cli::parse_from(["burnin-server"]).config
+    }
+
+    /// The folder of the SQLite file (`None` for in-memory databases).
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        let path = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() || path.contains(":memory:") {
+            return None;
+        }
+        Some(std::path::Path::new(path).parent().map(PathBuf::from).unwrap_or_default())
+    }
+
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file.clone().unwrap_or_else(|| {
+            self.data_dir().unwrap_or_else(|| PathBuf::from("data")).join("master.key")
+        })
     }
 
     pub fn json_logs(&self) -> bool {
@@ -120,6 +164,16 @@ mod tests {
             "text",
         ]);
         assert!(!cli.config.json_logs());
+    }
+
+    #[test]
+    fn the_master_key_lives_beside_the_database_unless_told_otherwise() {
+        let mut config = Config::defaults();
+        assert_eq!(config.master_key_path(), PathBuf::from("data/master.key"));
+        config.database_url = "sqlite:///srv/burnin/db.sqlite?mode=rwc".into();
+        assert_eq!(config.master_key_path(), PathBuf::from("/srv/burnin/master.key"));
+        config.master_key_file = Some(PathBuf::from("/run/secrets/burnin_key"));
+        assert_eq!(config.master_key_path(), PathBuf::from("/run/secrets/burnin_key"));
     }
 
     #[test]

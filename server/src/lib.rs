@@ -1,29 +1,74 @@
+#![recursion_limit = "512"]
 //! `burnin-server`: the burn-in dashboard's binary. Owns all I/O: HTTP, the database, and (as
 //! the issues land) the TrueNAS API client, SSH, and the background services.
 
+pub mod audit;
 pub mod config;
 pub mod db;
+pub mod demo;
+pub mod hosts;
 pub mod http;
 pub mod inventory;
+pub mod live;
+pub mod secrets;
 pub mod service;
 pub mod telemetry;
+pub mod truenas;
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use leptos::config::{Env, LeptosOptions};
 use tokio::net::TcpListener;
 
 use crate::{
-    config::{Config, Environment},
+    config::{Config, Environment, SimulatorMode},
     db::Db,
+    hosts::HostStore,
     http::{AppState, Origins},
+    inventory::{Inventory, InventoryOptions},
+    live::Hub,
+    secrets::MasterKey,
     service::Services,
 };
 
-/// Opens the database and builds the application state.
-pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
+/// A prepared application: its state, and the simulated fleet when the demo runs.
+pub struct Prepared {
+    pub state: AppState,
+    pub simulator: Option<burnin_simulator::Simulator>,
+}
+
+/// Opens the database and the secret store, starts the demo fleet when no real host is
+/// configured, and builds the application state.
+pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let db = Db::open(&config.database_url).await?;
+    let master = Arc::new(MasterKey::load_or_create(&config.master_key_path())?);
+    let hosts = HostStore::new(db.pool().clone(), master);
+    let hub = Hub::new();
+    let options = InventoryOptions {
+        poll_interval: Duration::from_secs(config.poll_interval_secs.max(1)),
+        temperature_interval: Duration::from_secs(config.temperature_interval_secs.max(1)),
+        ..InventoryOptions::default()
+    };
+    let inventory = Inventory::new(db.pool().clone(), hosts.clone(), hub.clone(), options);
+    let start_demo = match config.simulator {
+        SimulatorMode::Never => false,
+        SimulatorMode::Always => true,
+        SimulatorMode::Auto => hosts.count_real().await? == 0,
+    };
+    let simulator = if start_demo {
+        let dir =
+            config.data_dir().unwrap_or_else(|| std::path::PathBuf::from("data")).join("simulator");
+        Some(
+            demo::start(&dir, &hosts).await.context(
+                "starting the built-in simulated fleet (use --simulator never to skip it)",
+            )?,
+        )
+    } else {
+        None
+    };
+    let services = Services { db, hosts, hub, inventory };
+    services.load_hub().await.map_err(|error| anyhow::anyhow!(error.message))?;
     let leptos_options = LeptosOptions::builder()
         // Must match `output-name` in the workspace's [[workspace.metadata.leptos]].
         .output_name("burnin")
@@ -35,7 +80,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
             Environment::Development => Env::DEV,
         })
         .build();
-    Ok(AppState { leptos_options, services: Services { db } })
+    Ok(Prepared { state: AppState { leptos_options, services }, simulator })
 }
 
 /// Serves until `shutdown` resolves, then gives running requests `grace` to finish.
@@ -44,7 +89,19 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let state = prepare(config).await?;
+    run(prepare(config).await?, config, listener, shutdown).await
+}
+
+/// Serves a prepared application (see [`serve`]).
+pub async fn run(
+    prepared: Prepared,
+    config: &Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let Prepared { state, simulator } = prepared;
+    let inventory = state.services.inventory.clone();
+    inventory.start_all().await;
     let app = http::router(state, Origins::new(&config.public_origins));
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let address = listener.local_addr().context("listener has no local address")?;
@@ -69,6 +126,8 @@ pub async fn serve(
         result = server => result.context("the HTTP server stopped with an error")?,
         () = signal => tracing::warn!("grace period over: closing remaining connections"),
     }
+    inventory.stop_all().await;
+    drop(simulator);
     tracing::info!("stopped");
     Ok(())
 }

@@ -21,7 +21,16 @@ impl Running {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("burnin.db").display());
         let mut child = Command::new(BIN)
-            .args(["--listen", "127.0.0.1:0", "--database-url", &url, "--shutdown-grace-secs", "2"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                &url,
+                "--shutdown-grace-secs",
+                "2",
+                "--simulator",
+                "never",
+            ])
             .args(args)
             .env_remove("BURNIN_LOG_FORMAT")
             .env_remove("BURNIN_ENV")
@@ -126,7 +135,7 @@ fn a_port_in_use_fails_with_a_message_that_names_the_fix() {
     let address = taken.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(BIN)
-        .args(["--listen", &address, "--database-url"])
+        .args(["--listen", &address, "--simulator", "never", "--database-url"])
         .arg(format!("sqlite://{}", dir.path().join("b.db").display()))
         .output()
         .unwrap();

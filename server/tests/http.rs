@@ -42,6 +42,8 @@ async fn drives_in_the_database_are_rendered_on_the_server() {
         &[("ZL2SSR01", "sdc", "ST12000NM0008"), ("WDSSR02", "sdd", "WD80EFAX")],
     )
     .await;
+    // The live view is loaded from the database at start.
+    let server = TestServer::start_in(server.stop().await).await;
     let html = server.client.get(server.url("/")).send().await.unwrap().text().await.unwrap();
     for needle in ["ZL2SSR01", "WDSSR02", "ST12000NM0008", "nas-test", "8 TB"] {
         assert!(html.contains(needle), "{needle} missing from the page");

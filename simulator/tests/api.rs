@@ -24,7 +24,8 @@ async fn start(personalities: &[Personality]) -> Simulator {
 /// A plain HTTP/1.1 GET, returning status and body.
 async fn http_get(host: &SimHost, path: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(host.api_addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", host.api_addr);
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", host.api_addr);
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
@@ -57,11 +58,17 @@ async fn login_ex_accepts_the_key_and_refuses_a_wrong_one() {
     assert_eq!(denied["data"]["reason"], "Not authenticated");
 
     let wrong = client
-        .call("auth.login_ex", json!([{"mechanism": "API_KEY_PLAIN", "username": "root", "api_key": "1-WrongKey"}]))
+        .call(
+            "auth.login_ex",
+            json!([{"mechanism": "API_KEY_PLAIN", "username": "root", "api_key": "1-WrongKey"}]),
+        )
         .await
         .unwrap();
     assert_eq!(wrong["response_type"], "AUTH_ERR");
-    assert!(client.call("disk.query", json!([])).await.is_err(), "a failed login must not authenticate");
+    assert!(
+        client.call("disk.query", json!([])).await.is_err(),
+        "a failed login must not authenticate"
+    );
     client.login().await;
     assert!(client.call("disk.query", json!([])).await.is_ok());
 }
@@ -90,7 +97,10 @@ async fn disk_query_reports_pool_membership_with_extra_pools_only() {
     // 25.10 dropped the SMART fields (reference §2.1).
     assert!(free.get("togglesmart").is_none() && free.get("supports_smart").is_none());
 
-    let without = client.call("disk.query", json!([[["serial", "=", "POOL0001"]], {"get": true}])).await.unwrap();
+    let without = client
+        .call("disk.query", json!([[["serial", "=", "POOL0001"]], {"get": true}]))
+        .await
+        .unwrap();
     assert_eq!(without["pool"], Value::Null, "pool is null without extra.pools");
 }
 
@@ -99,14 +109,27 @@ async fn disk_details_splits_used_and_unused_and_names_exported_pools() {
     let sim = start(&[Personality::Scale2510]).await;
     let mut client = Client::jsonrpc(&sim.hosts[0].api_url()).await;
     client.login().await;
-    let details = client.call("disk.details", json!([{"join_partitions": false, "type": "BOTH"}])).await.unwrap();
+    let details = client
+        .call("disk.details", json!([{"join_partitions": false, "type": "BOTH"}]))
+        .await
+        .unwrap();
     let serials = |side: &str| -> Vec<String> {
-        details[side].as_array().unwrap().iter().map(|d| d["serial"].as_str().unwrap().to_owned()).collect()
+        details[side]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["serial"].as_str().unwrap().to_owned())
+            .collect()
     };
     let used = serials("used");
-    assert!(used.contains(&"POOL0001".into()) && used.contains(&"BOOT0001".into()) && used.contains(&"EXPD0001".into()));
+    assert!(
+        used.contains(&"POOL0001".into())
+            && used.contains(&"BOOT0001".into())
+            && used.contains(&"EXPD0001".into())
+    );
     assert_eq!(serials("unused"), vec!["FREE0001".to_owned(), "NVME0001".to_owned()]);
-    let exported = details["used"].as_array().unwrap().iter().find(|d| d["serial"] == "EXPD0001").unwrap();
+    let exported =
+        details["used"].as_array().unwrap().iter().find(|d| d["serial"] == "EXPD0001").unwrap();
     assert_eq!(exported["exported_zpool"], "oldbackup");
     assert_eq!(exported["imported_zpool"], Value::Null);
     assert_eq!(exported["partitions"].as_array().unwrap().len(), 1);
@@ -121,7 +144,8 @@ async fn pool_query_carries_the_topology_down_to_the_disks() {
     let sim = start(&[Personality::Scale2510, Personality::Core13]).await;
     for (index, (partition, core)) in [("sdb1", false), ("ada1p2", true)].into_iter().enumerate() {
         let url = sim.hosts[index].api_url();
-        let mut client = if core { Client::legacy(&url).await } else { Client::jsonrpc(&url).await };
+        let mut client =
+            if core { Client::legacy(&url).await } else { Client::jsonrpc(&url).await };
         client.login().await;
         let pools = client.call("pool.query", json!([])).await.unwrap();
         assert_eq!(pools.as_array().unwrap().len(), 1, "only imported pools");
@@ -179,7 +203,11 @@ async fn an_oversized_message_before_login_closes_the_socket() {
     let sim = start(&[Personality::Scale2510]).await;
     let mut client = Client::jsonrpc(&sim.hosts[0].api_url()).await;
     let padding = "x".repeat(9000);
-    client.send_raw(&format!(r#"{{"jsonrpc":"2.0","id":1,"method":"core.ping","params":["{padding}"]}}"#)).await;
+    client
+        .send_raw(&format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"core.ping","params":["{padding}"]}}"#
+        ))
+        .await;
     assert!(client.next_reply().await.is_none(), "the socket stays open");
 }
 
@@ -195,7 +223,8 @@ async fn core_speaks_the_legacy_protocol_with_freebsd_names() {
     assert_eq!(client.call("auth.login_with_api_key", json!(["1-Wrong"])).await, Ok(json!(false)));
     client.login().await;
     let disks = client.call("disk.query", json!([[], {"extra": {"pools": true}}])).await.unwrap();
-    let names: Vec<&str> = disks.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        disks.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["ada0", "ada1", "ada2", "ada3", "ada4", "nvd0"]);
     let info = client.call("system.info", json!([])).await.unwrap();
     assert!(info["version"].as_str().unwrap().starts_with("TrueNAS-13"));
@@ -213,9 +242,13 @@ async fn a_core_smart_test_is_a_job_whose_progress_moves_with_simulated_time() {
     client.login().await;
     let ready = client.exchange(json!({"msg": "sub", "id": "jobs", "name": "core.get_jobs"})).await;
     assert_eq!(ready, json!({"msg": "ready", "subs": ["jobs"]}));
-    let disk = client.call("disk.query", json!([[["name", "=", "ada2"]], {"get": true}])).await.unwrap();
+    let disk =
+        client.call("disk.query", json!([[["name", "=", "ada2"]], {"get": true}])).await.unwrap();
     let started = client
-        .call("smart.test.manual_test", json!([[{"identifier": disk["identifier"], "type": "SHORT"}]]))
+        .call(
+            "smart.test.manual_test",
+            json!([[{"identifier": disk["identifier"], "type": "SHORT"}]]),
+        )
         .await
         .unwrap();
     assert_eq!(started[0]["disk"], "ada2");
@@ -224,22 +257,37 @@ async fn a_core_smart_test_is_a_job_whose_progress_moves_with_simulated_time() {
 
     sim.clock.advance(60.0);
     let changed = client
-        .wait_notification(|event| event["msg"] == "changed" && event["id"] == job && event["fields"]["progress"]["percent"].as_f64().unwrap_or(0.0) >= 50.0)
+        .wait_notification(|event| {
+            event["msg"] == "changed"
+                && event["id"] == job
+                && event["fields"]["progress"]["percent"].as_f64().unwrap_or(0.0) >= 50.0
+        })
         .await;
     assert_eq!(changed["collection"], "core.get_jobs");
     assert_eq!(changed["fields"]["state"], "RUNNING");
 
     // A second test on the same drive is refused with smartctl's own words.
     let again = client
-        .call("smart.test.manual_test", json!([[{"identifier": disk["identifier"], "type": "LONG"}]]))
+        .call(
+            "smart.test.manual_test",
+            json!([[{"identifier": disk["identifier"], "type": "LONG"}]]),
+        )
         .await
         .unwrap();
-    assert!(again[0]["error"].as_str().unwrap().starts_with("Can't start self-test without aborting current test"));
+    assert!(
+        again[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Can't start self-test without aborting current test")
+    );
 
     sim.clock.advance(120.0);
     let jobs = client.call("core.get_jobs", json!([[["id", "=", job]]])).await.unwrap();
     assert_eq!(jobs[0]["state"], "SUCCESS");
-    let results = client.call("smart.test.results", json!([[["disk", "=", "ada2"]], {"get": true}])).await.unwrap();
+    let results = client
+        .call("smart.test.results", json!([[["disk", "=", "ada2"]], {"get": true}]))
+        .await
+        .unwrap();
     assert_eq!(results["tests"][0]["status"], "SUCCESS");
     assert_eq!(results["tests"][0]["description"], "Short offline");
     assert_eq!(results["current_test"], Value::Null);
@@ -250,19 +298,32 @@ async fn aborting_a_core_smart_job_aborts_the_self_test() {
     let sim = start(&[Personality::Core13]).await;
     let mut client = Client::legacy(&sim.hosts[0].api_url()).await;
     client.login().await;
-    let disk = client.call("disk.query", json!([[["serial", "=", "FREE0001"]], {"get": true}])).await.unwrap();
+    let disk = client
+        .call("disk.query", json!([[["serial", "=", "FREE0001"]], {"get": true}]))
+        .await
+        .unwrap();
     let started = client
-        .call("smart.test.manual_test", json!([[{"identifier": disk["identifier"], "type": "LONG"}]]))
+        .call(
+            "smart.test.manual_test",
+            json!([[{"identifier": disk["identifier"], "type": "LONG"}]]),
+        )
         .await
         .unwrap();
     let job = started[0]["job"].as_u64().unwrap();
     sim.clock.advance(3600.0);
-    let results = client.call("smart.test.results", json!([[["disk", "=", "ada4"]], {"get": true}])).await.unwrap();
+    let results = client
+        .call("smart.test.results", json!([[["disk", "=", "ada4"]], {"get": true}]))
+        .await
+        .unwrap();
     assert!(results["current_test"]["progress"].as_u64().unwrap() > 0);
     assert_eq!(client.call("core.job_abort", json!([job])).await, Ok(Value::Null));
-    let jobs = client.call("core.get_jobs", json!([[["id", "=", job]], {"get": true}])).await.unwrap();
+    let jobs =
+        client.call("core.get_jobs", json!([[["id", "=", job]], {"get": true}])).await.unwrap();
     assert_eq!(jobs["state"], "ABORTED");
-    let results = client.call("smart.test.results", json!([[["disk", "=", "ada4"]], {"get": true}])).await.unwrap();
+    let results = client
+        .call("smart.test.results", json!([[["disk", "=", "ada4"]], {"get": true}]))
+        .await
+        .unwrap();
     assert_eq!(results["tests"][0]["status_verbose"], "Aborted by host");
 }
 
@@ -271,9 +332,13 @@ async fn core_refuses_nvme_self_tests_through_the_api() {
     let sim = start(&[Personality::Core13]).await;
     let mut client = Client::legacy(&sim.hosts[0].api_url()).await;
     client.login().await;
-    let nvme = client.call("disk.query", json!([[["name", "=", "nvd0"]], {"get": true}])).await.unwrap();
+    let nvme =
+        client.call("disk.query", json!([[["name", "=", "nvd0"]], {"get": true}])).await.unwrap();
     let refused = client
-        .call("smart.test.manual_test", json!([[{"identifier": nvme["identifier"], "type": "SHORT"}]]))
+        .call(
+            "smart.test.manual_test",
+            json!([[{"identifier": nvme["identifier"], "type": "SHORT"}]]),
+        )
         .await
         .unwrap_err();
     assert_eq!(refused["type"], "VALIDATION");
@@ -330,13 +395,19 @@ async fn a_drive_that_comes_back_under_another_name_keeps_its_identifier() {
     let sim = start(&[Personality::Scale2510]).await;
     let mut client = Client::jsonrpc(&sim.hosts[0].api_url()).await;
     client.login().await;
-    let before = client.call("disk.query", json!([[["serial", "=", "FREE0001"]], {"get": true}])).await.unwrap();
+    let before = client
+        .call("disk.query", json!([[["serial", "=", "FREE0001"]], {"get": true}]))
+        .await
+        .unwrap();
     assert_eq!(before["name"], "sde");
     sim.hosts[0].with(|state| assert!(state.remove_drive("FREE0001")));
     let gone = client.call("disk.query", json!([[["serial", "=", "FREE0001"]]])).await.unwrap();
     assert_eq!(gone, json!([]));
     sim.hosts[0].with(|state| assert!(state.return_drive("FREE0001", "sdh")));
-    let after = client.call("disk.query", json!([[["serial", "=", "FREE0001"]], {"get": true}])).await.unwrap();
+    let after = client
+        .call("disk.query", json!([[["serial", "=", "FREE0001"]], {"get": true}]))
+        .await
+        .unwrap();
     assert_eq!(after["name"], "sdh");
     assert_eq!(after["identifier"], before["identifier"]);
 }
@@ -348,7 +419,10 @@ async fn faults_refuse_fail_delay_and_drop_the_api() {
     let url = format!("{}/api/current", host.api_url());
 
     host.set_faults(Faults { api_refuse: true, ..Faults::default() });
-    assert!(tokio_tungstenite::connect_async(&url).await.is_err(), "a refusing API accepted a WebSocket");
+    assert!(
+        tokio_tungstenite::connect_async(&url).await.is_err(),
+        "a refusing API accepted a WebSocket"
+    );
 
     host.set_faults(Faults { offline: true, ..Faults::default() });
     assert!(tokio_tungstenite::connect_async(&url).await.is_err(), "an offline host answered");
@@ -380,16 +454,21 @@ async fn simulated_time_runs_at_the_scenario_speed() {
     let sim = burnin_simulator::start(Config::new(spec)).await.unwrap();
     let mut client = Client::legacy(&sim.hosts[0].api_url()).await;
     client.login().await;
-    let disk = client.call("disk.query", json!([[["name", "=", "ada2"]], {"get": true}])).await.unwrap();
+    let disk =
+        client.call("disk.query", json!([[["name", "=", "ada2"]], {"get": true}])).await.unwrap();
     // A two-minute short test takes 0.2 s of real time at 600×.
     let started = Instant::now();
     let answer = client
-        .call("smart.test.manual_test", json!([[{"identifier": disk["identifier"], "type": "SHORT"}]]))
+        .call(
+            "smart.test.manual_test",
+            json!([[{"identifier": disk["identifier"], "type": "SHORT"}]]),
+        )
         .await
         .unwrap();
     let job = answer[0]["job"].as_u64().unwrap();
     loop {
-        let state = client.call("core.get_jobs", json!([[["id", "=", job]], {"get": true}])).await.unwrap();
+        let state =
+            client.call("core.get_jobs", json!([[["id", "=", job]], {"get": true}])).await.unwrap();
         if state["state"] == "SUCCESS" {
             break;
         }
@@ -409,7 +488,10 @@ async fn a_plain_api_key_over_an_insecure_link_is_revoked() {
     let sim = burnin_simulator::start(config).await.unwrap();
     let mut client = Client::jsonrpc(&sim.hosts[0].api_url()).await;
     let answer = client
-        .call("auth.login_ex", json!([{"mechanism": "API_KEY_PLAIN", "username": "root", "api_key": KEY}]))
+        .call(
+            "auth.login_ex",
+            json!([{"mechanism": "API_KEY_PLAIN", "username": "root", "api_key": KEY}]),
+        )
         .await
         .unwrap();
     assert_eq!(answer["response_type"], "EXPIRED");
@@ -426,8 +508,8 @@ fn local_non_loopback_ip() -> Option<std::net::IpAddr> {
 #[tokio::test]
 async fn a_tls_host_serves_wss_with_its_self_signed_certificate() {
     use std::sync::Arc;
-    use tokio_tungstenite::{Connector, connect_async_tls_with_config};
     use tokio_rustls::rustls::{ClientConfig, RootCertStore, pki_types::CertificateDer};
+    use tokio_tungstenite::{Connector, connect_async_tls_with_config};
 
     let mut spec = host("secure", Personality::Scale2510);
     spec.tls = true;
@@ -444,18 +526,25 @@ async fn a_tls_host_serves_wss_with_its_self_signed_certificate() {
         .with_root_certificates(roots)
         .with_no_client_auth();
     let url = format!("wss://localhost:{}/api/current", host.api_addr.port());
-    let (mut socket, _) = connect_async_tls_with_config(url, None, false, Some(Connector::Rustls(Arc::new(config))))
-        .await
-        .unwrap();
+    let (mut socket, _) =
+        connect_async_tls_with_config(url, None, false, Some(Connector::Rustls(Arc::new(config))))
+            .await
+            .unwrap();
     use futures_util::{SinkExt, StreamExt};
     socket
-        .send(tokio_tungstenite::tungstenite::Message::Text(r#"{"jsonrpc":"2.0","id":1,"method":"core.ping"}"#.into()))
+        .send(tokio_tungstenite::tungstenite::Message::Text(
+            r#"{"jsonrpc":"2.0","id":1,"method":"core.ping"}"#.into(),
+        ))
         .await
         .unwrap();
     let reply = socket.next().await.unwrap().unwrap();
     assert!(reply.to_text().unwrap().contains("pong"));
 
     // Without trusting the certificate, the handshake fails.
-    let untrusting = tokio_tungstenite::connect_async(format!("wss://localhost:{}/api/current", host.api_addr.port())).await;
+    let untrusting = tokio_tungstenite::connect_async(format!(
+        "wss://localhost:{}/api/current",
+        host.api_addr.port()
+    ))
+    .await;
     assert!(untrusting.is_err());
 }

@@ -38,7 +38,9 @@ pub struct DevicePath(String);
 pub enum CommandError {
     #[error("`{0}` is not a device path: expected /dev/ followed by letters, digits, `_` or `/`")]
     BadDevice(String),
-    #[error("`{0}` is not a job directory: expected an absolute path of letters, digits, `_`, `-`, `.` and `/`, without `..`")]
+    #[error(
+        "`{0}` is not a job directory: expected an absolute path of letters, digits, `_`, `-`, `.` and `/`, without `..`"
+    )]
     BadJobDir(String),
     #[error("{0} must be a power of two between 512 and 1048576")]
     BadBlockSize(u32),
@@ -271,15 +273,31 @@ pub enum Probe {
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum RemoteCommand {
     Smartctl(Smartctl),
-    Probe { os: Os, probe: Probe },
+    Probe {
+        os: Os,
+        probe: Probe,
+    },
     /// Starts `program` detached in `dir` and prints its pid.
-    Start { os: Os, dir: JobDir, program: Program },
+    Start {
+        os: Os,
+        dir: JobDir,
+        program: Program,
+    },
     /// Reports a job's state and the bytes of its logs from the given offsets.
-    Poll { dir: JobDir, stdout_offset: u64, stderr_offset: u64, max_bytes: u64 },
+    Poll {
+        dir: JobDir,
+        stdout_offset: u64,
+        stderr_offset: u64,
+        max_bytes: u64,
+    },
     /// Sends SIGTERM to the job's whole process group.
-    Stop { dir: JobDir },
+    Stop {
+        dir: JobDir,
+    },
     /// Removes a finished job's directory.
-    Remove { dir: JobDir },
+    Remove {
+        dir: JobDir,
+    },
 }
 
 /// Where a job's files live inside its directory.
@@ -417,8 +435,9 @@ fn render_start(os: Os, dir: &JobDir, program: &Program) -> String {
     // The job script records its own pid first (the pid is its process group: it is a session
     // leader), then runs the program with its streams in files, then records the exit code
     // atomically so a reader never sees a half-written one.
+    // LC_ALL=C: the progress parser reads badblocks' English messages.
     let script = format!(
-        "echo $$ >{pid}.tmp && mv {pid}.tmp {pid}; {program} >{out} 2>{err} </dev/null; \
+        "echo $$ >{pid}.tmp && mv {pid}.tmp {pid}; LC_ALL=C {program} >{out} 2>{err} </dev/null; \
          echo $? >{code}.tmp; mv {code}.tmp {code}",
         pid = files::PID,
         code = files::EXIT_CODE,
@@ -547,7 +566,7 @@ fn parse_start(rest: &str) -> Option<RemoteCommand> {
     // The script is one single-quoted word; find where it ends by re-splitting.
     let script_word = quote::first_word(after)?;
     let script = split_words(script_word)?.into_iter().next()?;
-    let program_line = script.split("; ").nth(1)?;
+    let program_line = script.split("; ").nth(1)?.strip_prefix("LC_ALL=C ")?;
     let program_line = program_line.split(" >").next()?;
     let words = split_words(program_line)?;
     let program = Program::Badblocks(parse_badblocks(&words)?);

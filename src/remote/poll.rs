@@ -32,7 +32,9 @@ pub struct PollReport {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PollParseError {
-    #[error("the poll answer does not start with `burnin-poll 1`; the NAS's shell may have printed something else first")]
+    #[error(
+        "the poll answer does not start with `burnin-poll 1`; the NAS's shell may have printed something else first"
+    )]
     NoHeader,
     #[error("the poll answer has an unreadable line: {0:?}")]
     BadLine(String),
@@ -40,13 +42,19 @@ pub enum PollParseError {
     Truncated,
 }
 
-pub(super) fn render(dir: &JobDir, stdout_offset: u64, stderr_offset: u64, max_bytes: u64) -> String {
+pub(super) fn render(
+    dir: &JobDir,
+    stdout_offset: u64,
+    stderr_offset: u64,
+    max_bytes: u64,
+) -> String {
     let chunk = |name: &str, file: &str, offset: u64| {
         format!(
             "s=$(wc -c 2>/dev/null <{file} || echo 0); s=$((s+0)); n=$((s-{offset})); \
              [ $n -lt 0 ] && n=0; [ $n -gt {max_bytes} ] && n={max_bytes}; \
-             echo \"--{name} $n\"; tail -c +{start} {file} 2>/dev/null | head -c $n"
-        , start = offset + 1)
+             echo \"--{name} $n\"; tail -c +{start} {file} 2>/dev/null | head -c $n",
+            start = offset + 1
+        )
     };
     format!(
         "cd {dir} 2>/dev/null || {{ echo 'burnin-poll 1'; echo 'state nojob'; exit 0; }}; \
@@ -104,8 +112,13 @@ impl PollReport {
         }
         let state_line = next_line(&mut rest).ok_or(PollParseError::Truncated)?;
         let state = parse_state(&state_line)?;
-        let mut report =
-            PollReport { state, stdout_size: 0, stderr_size: 0, stdout: Vec::new(), stderr: Vec::new() };
+        let mut report = PollReport {
+            state,
+            stdout_size: 0,
+            stderr_size: 0,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        };
         if state == JobState::NoJob {
             return Ok(report);
         }
@@ -124,8 +137,12 @@ fn parse_state(line: &str) -> Result<JobState, PollParseError> {
         return Err(bad());
     }
     match (words.next(), words.next()) {
-        (Some("running"), Some(pid)) => Ok(JobState::Running { pid: pid.parse().map_err(|_| bad())? }),
-        (Some("exited"), Some(code)) => Ok(JobState::Exited { code: code.parse().map_err(|_| bad())? }),
+        (Some("running"), Some(pid)) => {
+            Ok(JobState::Running { pid: pid.parse().map_err(|_| bad())? })
+        }
+        (Some("exited"), Some(code)) => {
+            Ok(JobState::Exited { code: code.parse().map_err(|_| bad())? })
+        }
         (Some("gone"), None) => Ok(JobState::Gone),
         (Some("nojob"), None) => Ok(JobState::NoJob),
         _ => Err(bad()),
@@ -170,7 +187,9 @@ pub fn render_report(report: &PollReport) -> Vec<u8> {
         }
     };
     out.extend_from_slice(state.as_bytes());
-    out.extend_from_slice(format!("stdout {}\nstderr {}\n", report.stdout_size, report.stderr_size).as_bytes());
+    out.extend_from_slice(
+        format!("stdout {}\nstderr {}\n", report.stdout_size, report.stderr_size).as_bytes(),
+    );
     out.extend_from_slice(format!("--stdout {}\n", report.stdout.len()).as_bytes());
     out.extend_from_slice(&report.stdout);
     out.extend_from_slice(format!("--stderr {}\n", report.stderr.len()).as_bytes());

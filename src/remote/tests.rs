@@ -20,7 +20,8 @@ fn surface(max_bad_blocks: Option<u32>) -> Badblocks {
 
 fn every_command() -> Vec<RemoteCommand> {
     let mut commands = Vec::new();
-    for device_type in [None, Some(DeviceType::Sat), Some(DeviceType::Nvme), Some(DeviceType::Scsi)] {
+    for device_type in [None, Some(DeviceType::Sat), Some(DeviceType::Nvme), Some(DeviceType::Scsi)]
+    {
         for action in [
             SmartctlAction::Report,
             SmartctlAction::AbortSelfTest,
@@ -40,11 +41,19 @@ fn every_command() -> Vec<RemoteCommand> {
     }
     for os in [Os::Linux, Os::FreeBsd] {
         for program in [surface(None), surface(Some(1))] {
-            commands.push(RemoteCommand::Start { os, dir: dir(), program: Program::Badblocks(program) });
+            commands.push(RemoteCommand::Start {
+                os,
+                dir: dir(),
+                program: Program::Badblocks(program),
+            });
         }
         let mut read_only = surface(None);
         read_only.mode = BadblocksMode::ReadOnly;
-        commands.push(RemoteCommand::Start { os, dir: dir(), program: Program::Badblocks(read_only) });
+        commands.push(RemoteCommand::Start {
+            os,
+            dir: dir(),
+            program: Program::Badblocks(read_only),
+        });
     }
     for probe in [
         Probe::BlockTree(device("sdc")),
@@ -64,7 +73,12 @@ fn every_command() -> Vec<RemoteCommand> {
     ] {
         commands.push(RemoteCommand::Probe { os: Os::Linux, probe });
     }
-    commands.push(RemoteCommand::Poll { dir: dir(), stdout_offset: 0, stderr_offset: 1234, max_bytes: 65536 });
+    commands.push(RemoteCommand::Poll {
+        dir: dir(),
+        stdout_offset: 0,
+        stderr_offset: 1234,
+        max_bytes: 65536,
+    });
     commands.push(RemoteCommand::Stop { dir: dir() });
     commands.push(RemoteCommand::Remove { dir: dir() });
     commands
@@ -110,7 +124,9 @@ fn smartctl_lines_read_like_a_person_would_type_them() {
 
 #[test]
 fn device_paths_and_job_dirs_reject_injection() {
-    for bad in ["sda", "/dev/", "/dev/sd a", "/dev/sda;reboot", "/dev/../sda", "/dev/$(id)", "/dev//sda"] {
+    for bad in
+        ["sda", "/dev/", "/dev/sd a", "/dev/sda;reboot", "/dev/../sda", "/dev/$(id)", "/dev//sda"]
+    {
         assert!(DevicePath::new(bad).is_err(), "{bad}");
     }
     assert!(DevicePath::new("/dev/disk/by-id/wwn-0x5000c500a1b2c3d4").is_ok());
@@ -132,7 +148,9 @@ fn badblocks_options_are_validated() {
 
 #[test]
 fn quoting_survives_every_awkward_character() {
-    for word in ["plain", "with space", "it's", "'", "", "$(reboot)", "a\"b", "back\\slash", "tab\there"] {
+    for word in
+        ["plain", "with space", "it's", "'", "", "$(reboot)", "a\"b", "back\\slash", "tab\there"]
+    {
         let quoted = quote(word);
         if word.contains(['"', '\\', '\t']) {
             // Outside the splitter's subset; the shell still reads them right.
@@ -150,15 +168,35 @@ fn poll_reports_round_trip_through_their_wire_form() {
             stdout_size: 10,
             stderr_size: 3000,
             stdout: b"1234\n5678\n".to_vec(),
-            stderr: b"Testing with pattern 0xaa:  12.50% done, 0:01 elapsed. (0/0/0 errors)\x08\x08".to_vec(),
+            stderr:
+                b"Testing with pattern 0xaa:  12.50% done, 0:01 elapsed. (0/0/0 errors)\x08\x08"
+                    .to_vec(),
         },
-        PollReport { state: JobState::Exited { code: 1 }, stdout_size: 0, stderr_size: 0, stdout: vec![], stderr: vec![] },
-        PollReport { state: JobState::Gone, stdout_size: 5, stderr_size: 5, stdout: b"no nl".to_vec(), stderr: b"x".to_vec() },
+        PollReport {
+            state: JobState::Exited { code: 1 },
+            stdout_size: 0,
+            stderr_size: 0,
+            stdout: vec![],
+            stderr: vec![],
+        },
+        PollReport {
+            state: JobState::Gone,
+            stdout_size: 5,
+            stderr_size: 5,
+            stdout: b"no nl".to_vec(),
+            stderr: b"x".to_vec(),
+        },
     ];
     for report in reports {
         assert_eq!(PollReport::parse(&poll::render_report(&report)), Ok(report.clone()));
     }
-    let no_job = PollReport { state: JobState::NoJob, stdout_size: 0, stderr_size: 0, stdout: vec![], stderr: vec![] };
+    let no_job = PollReport {
+        state: JobState::NoJob,
+        stdout_size: 0,
+        stderr_size: 0,
+        stdout: vec![],
+        stderr: vec![],
+    };
     assert_eq!(PollReport::parse(&poll::render_report(&no_job)), Ok(no_job));
 }
 

@@ -1,50 +1,56 @@
-//! The drives dashboard: every drive on every host, in one table.
+//! The drives dashboard: every drive on every host, live.
 
-use burnin::{DriveRow, DriveState, TemperatureLevel, TemperatureLimits, format};
+use std::collections::{BTreeSet, HashMap};
+
+use burnin::{DriveFilter, DriveRow, DriveState, host::HostStatus, live::Snapshot};
 use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
 
-use crate::AppError;
+use crate::{
+    AppError,
+    components::{
+        drawer::DriveDrawer,
+        table::{DriveTable, TableState},
+        time::use_clock,
+    },
+    live::{self, Link, LiveStore},
+};
 
-/// All known drives, for the dashboard table.
+/// Everything the dashboard shows, at the live channel's current version.
+#[server]
+pub async fn dashboard_snapshot() -> Result<Snapshot, AppError> {
+    crate::backend::backend()?.snapshot().await
+}
+
+/// All known drives (kept for scripts that used it; the page uses the snapshot).
 #[server]
 pub async fn list_drives() -> Result<Vec<DriveRow>, AppError> {
-    crate::backend::backend()?.list_drives(burnin::DriveFilter::default()).await
+    crate::backend::backend()?.list_drives(DriveFilter::default()).await
 }
+
+/// Sets a drive's location and/or notes.
+#[server(input = Json)]
+pub async fn edit_drive(
+    id: i64,
+    location: Option<String>,
+    notes: Option<String>,
+) -> Result<DriveRow, AppError> {
+    let backend = crate::backend::backend()?;
+    backend
+        .edit_drive(id, crate::backend::DriveEdit { location, notes }, crate::backend::actor())
+        .await
+}
+
+const PAGE_SIZES: [usize; 4] = [50, 100, 250, 1000];
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let drives = Resource::new(|| (), |_| list_drives());
-    let search = RwSignal::new(String::new());
-
+    let snapshot = Resource::new(|| (), |_| dashboard_snapshot());
     view! {
-        <section class="page-head">
-            <h1>"Drives"</h1>
-            <div class="toolbar">
-                <label class="search">
-                    <span class="visually-hidden">"Search drives"</span>
-                    <input
-                        type="search"
-                        name="search"
-                        placeholder="Search serial, model, location"
-                        autocomplete="off"
-                        prop:value=move || search.get()
-                        on:input=move |ev| search.set(event_target_value(&ev))
-                    />
-                </label>
-                <button
-                    type="button"
-                    class="button"
-                    on:click=move |_| drives.refetch()
-                    title="Reload the drive list from the server"
-                >
-                    "Refresh"
-                </button>
-            </div>
-        </section>
         <Suspense fallback=|| view! { <p class="loading">"Loading drives…"</p> }>
             {move || Suspend::new(async move {
-                match drives.await {
-                    Ok(rows) => view! { <DriveOverview rows search/> }.into_any(),
+                match snapshot.await {
+                    Ok(snapshot) => view! { <Dashboard snapshot/> }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
@@ -64,122 +70,208 @@ fn ErrorPanel(error: AppError) -> impl IntoView {
 }
 
 #[component]
-fn DriveOverview(rows: Vec<DriveRow>, search: RwSignal<String>) -> impl IntoView {
-    if rows.is_empty() {
-        return view! { <EmptyState/> }.into_any();
-    }
-    let total = rows.len();
-    let rows = StoredValue::new(rows);
-    let visible = Memo::new(move |_| {
-        let needle = search.get();
-        let filter = burnin::DriveFilter { search: Some(needle), ..Default::default() };
-        rows.with_value(|rows| {
-            rows.iter().filter(|row| filter.matches(row)).cloned().collect::<Vec<_>>()
-        })
+fn Dashboard(snapshot: Snapshot) -> impl IntoView {
+    let store = LiveStore::new(snapshot);
+    // Effects run only in the browser: open the live channel once hydrated.
+    Effect::new(move |previous: Option<()>| {
+        if previous.is_none() {
+            live::connect(store);
+        }
     });
+    let now = use_clock();
+    let search = RwSignal::new(String::new());
+    let host_filter = RwSignal::new(None::<i64>);
+    let state_filter = RwSignal::new(None::<DriveState>);
+    let page = RwSignal::new(0usize);
+    let page_size = RwSignal::new(100usize);
+    let error = RwSignal::new(None::<String>);
+    let state = TableState {
+        selected: RwSignal::new(BTreeSet::new()),
+        open: RwSignal::new(None),
+        host_status: Memo::new(move |_| {
+            store
+                .hosts
+                .with(|hosts| hosts.iter().map(|h| (h.id, h.status)).collect::<HashMap<_, _>>())
+        }),
+    };
+    // Filtering reads every row (so a renamed or moved drive re-filters); the DOM only
+    // changes for rows that enter or leave the page.
+    let visible = Memo::new(move |_| {
+        let filter = DriveFilter {
+            host_id: host_filter.get(),
+            state: state_filter.get(),
+            search: Some(search.get()),
+        };
+        store
+            .drive_ids
+            .get()
+            .into_iter()
+            .filter(|id| store.row(*id).is_some_and(|row| row.with(|r| filter.matches(r))))
+            .collect::<Vec<i64>>()
+    });
+    let pages = Memo::new(move |_| visible.with(Vec::len).div_ceil(page_size.get()).max(1));
+    Effect::new(move |_| {
+        if page.get() >= pages.get() {
+            page.set(pages.get() - 1);
+        }
+    });
+    let page_ids = Signal::derive(move || {
+        let size = page_size.get();
+        visible
+            .with(|ids| ids.iter().skip(page.get() * size).take(size).copied().collect::<Vec<_>>())
+    });
+    let total = Memo::new(move |_| store.drive_ids.with(Vec::len));
     view! {
-        <StatsBar rows=rows.get_value()/>
-        <p class="result-count" aria-live="polite">
-            {move || {
-                let shown = visible.with(Vec::len);
-                if shown == total {
-                    format!("{total} drives")
-                } else {
-                    format!("{shown} of {total} drives")
-                }
-            }}
-        </p>
-        <div class="table-wrap">
-            <table class="drives">
-                <thead>
-                    <tr>
-                        <th scope="col">"Host"</th>
-                        <th scope="col">"Device"</th>
-                        <th scope="col">"Serial"</th>
-                        <th scope="col">"Model"</th>
-                        <th scope="col" class="num">"Size"</th>
-                        <th scope="col">"Type"</th>
-                        <th scope="col" class="num">"Temp"</th>
-                        <th scope="col">"SMART"</th>
-                        <th scope="col">"Pool"</th>
-                        <th scope="col">"State"</th>
-                        <th scope="col">"Location"</th>
-                        <th scope="col">"Notes"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    <For each=move || visible.get() key=|row| row.id let:row>
-                        <DriveTableRow row/>
-                    </For>
-                </tbody>
-            </table>
-        </div>
+        <section class="page-head">
+            <h1>"Drives"</h1>
+            <LinkStatus link=store.link/>
+            <div class="toolbar">
+                <label class="search">
+                    <span class="visually-hidden">"Search drives"</span>
+                    <input
+                        type="search"
+                        name="search"
+                        placeholder="Search serial, model, location"
+                        autocomplete="off"
+                        prop:value=move || search.get()
+                        on:input=move |ev| {
+                            search.set(event_target_value(&ev));
+                            page.set(0);
+                        }
+                    />
+                </label>
+                <label>
+                    <span class="visually-hidden">"Host"</span>
+                    <select name="host" on:change=move |ev| {
+                        host_filter.set(event_target_value(&ev).parse().ok());
+                        page.set(0);
+                    }>
+                        <option value="">"All hosts"</option>
+                        {move || store.hosts.get().into_iter().map(|host| view! {
+                            <option value=host.id.to_string() selected=move || host_filter.get() == Some(host.id)>{host.name.clone()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    <span class="visually-hidden">"State"</span>
+                    <select name="state" on:change=move |ev| {
+                        state_filter.set(DriveState::parse(&event_target_value(&ev)));
+                        page.set(0);
+                    }>
+                        <option value="">"All states"</option>
+                        {DriveState::ALL.into_iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
+                    </select>
+                </label>
+            </div>
+        </section>
+        <StatsBar store/>
+        {move || error.get().map(|message| view! { <p class="notice error" role="alert">{message}</p> })}
+        <Show
+            when=move || { total.get() > 0 }
+            fallback=|| view! { <EmptyState/> }
+        >
+            <div class="list-head">
+                <p class="result-count" aria-live="polite">
+                    {move || {
+                        let shown = visible.with(Vec::len);
+                        let all = total.get();
+                        if shown == all { format!("{all} drives") } else { format!("{shown} of {all} drives") }
+                    }}
+                    {move || {
+                        let count = state.selected.with(BTreeSet::len);
+                        (count > 0).then(|| format!(" · {count} selected"))
+                    }}
+                </p>
+                <Pager page pages page_size/>
+            </div>
+            <DriveTable store ids=page_ids visible=Signal::derive(move || visible.get()) state error/>
+        </Show>
+        <DriveDrawer store open=state.open now/>
     }
     .into_any()
 }
 
 #[component]
-fn StatsBar(rows: Vec<DriveRow>) -> impl IntoView {
-    let counts: Vec<(DriveState, usize)> = DriveState::ALL
-        .into_iter()
-        .map(|state| (state, rows.iter().filter(|row| row.state == state).count()))
-        .filter(|(_, count)| *count > 0)
-        .collect();
+fn LinkStatus(link: RwSignal<Link>) -> impl IntoView {
     view! {
-        <ul class="stats" aria-label="Drives by state">
-            {counts
-                .into_iter()
-                .map(|(state, count)| {
-                    view! {
-                        <li class=format!("stat state-{}", state.as_str())>
-                            <span class="stat-count">{count}</span>
-                            <span class="stat-label">{state.as_str()}</span>
-                        </li>
-                    }
-                })
-                .collect_view()}
-        </ul>
+        <span class=move || match link.get() {
+            Link::Live => "link link-live",
+            Link::Connecting => "link link-connecting",
+            Link::Retrying(_) => "link link-lost",
+        } role="status">
+            {move || match link.get() {
+                Link::Live => "live".to_owned(),
+                Link::Connecting => "connecting…".to_owned(),
+                Link::Retrying(seconds) => format!("updates paused, retrying in {seconds} s"),
+            }}
+        </span>
     }
 }
 
 #[component]
-fn DriveTableRow(row: DriveRow) -> impl IntoView {
-    let (temperature_class, temperature) = match row.temperature_c {
-        Some(celsius) => {
-            let class = match TemperatureLimits::default_for(row.kind).level(celsius) {
-                TemperatureLevel::Normal => "temp",
-                TemperatureLevel::Warn => "temp temp-warn",
-                TemperatureLevel::Crit => "temp temp-crit",
-            };
-            (class, format!("{celsius:.0} °C"))
-        }
-        None => ("temp", "–".to_owned()),
-    };
-    let serial = row.serial.clone();
+fn Pager(page: RwSignal<usize>, pages: Memo<usize>, page_size: RwSignal<usize>) -> impl IntoView {
     view! {
-        <tr data-serial=serial>
-            <td>{row.host_name}</td>
-            <td class="mono">{row.devname}</td>
-            <td class="mono">{row.serial}</td>
-            <td>{row.model}</td>
-            <td class="num">{format::capacity(row.size_bytes)}</td>
-            <td>{row.kind.as_str()}</td>
-            <td class="num"><span class=temperature_class>{temperature}</span></td>
-            <td>
-                <span class=format!("badge smart-{}", row.smart_health.as_str())>
-                    {row.smart_health.as_str()}
-                </span>
-            </td>
-            <td>
-                <span class=format!("badge pool-{}", row.pool.css())>{row.pool.label()}</span>
-            </td>
-            <td>
-                <span class=format!("badge state-{}", row.state.as_str())>{row.state.as_str()}</span>
-            </td>
-            <td>{row.location}</td>
-            <td class="notes">{row.notes}</td>
-        </tr>
+        <nav class="pager" aria-label="Pages">
+            <button type="button" class="button" disabled=move || page.get() == 0 on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"‹ Prev"</button>
+            <span>{move || format!("Page {} of {}", page.get() + 1, pages.get())}</span>
+            <button type="button" class="button" disabled=move || page.get() + 1 >= pages.get() on:click=move |_| page.update(|p| *p += 1)>"Next ›"</button>
+            <label>
+                <span class="visually-hidden">"Rows per page"</span>
+                <select on:change=move |ev| {
+                    if let Ok(size) = event_target_value(&ev).parse() {
+                        page_size.set(size);
+                        page.set(0);
+                    }
+                }>
+                    {PAGE_SIZES.into_iter().map(|size| view! {
+                        <option value=size.to_string() selected=move || page_size.get() == size>{format!("{size} per page")}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+        </nav>
     }
+    .into_any()
+}
+
+#[component]
+fn StatsBar(store: LiveStore) -> impl IntoView {
+    let counts = Memo::new(move |_| {
+        let mut counts: Vec<(DriveState, usize)> =
+            DriveState::ALL.into_iter().map(|s| (s, 0)).collect();
+        for row in store.rows() {
+            if let Some(entry) = counts.iter_mut().find(|(s, _)| *s == row.state) {
+                entry.1 += 1;
+            }
+        }
+        counts
+    });
+    let hosts = Memo::new(move |_| {
+        store.hosts.with(|hosts| {
+            let online = hosts.iter().filter(|h| h.status == HostStatus::Online).count();
+            (online, hosts.len() - online)
+        })
+    });
+    view! {
+        <ul class="stats" aria-label="Summary">
+            {move || counts.get().into_iter().filter(|(_, n)| *n > 0).map(|(state, count)| view! {
+                <li class=format!("stat state-{}", state.as_str())>
+                    <span class="stat-count">{count}</span>
+                    <span class="stat-label">{state.as_str()}</span>
+                </li>
+            }).collect_view()}
+            <li class="stat hosts-online">
+                <span class="stat-count">{move || hosts.get().0}</span>
+                <span class="stat-label">"hosts online"</span>
+            </li>
+            {move || (hosts.get().1 > 0).then(|| view! {
+                <li class="stat hosts-offline">
+                    <span class="stat-count">{hosts.get().1}</span>
+                    <span class="stat-label">"hosts not online"</span>
+                </li>
+            })}
+        </ul>
+    }
+    .into_any()
 }
 
 #[component]
@@ -189,8 +281,9 @@ fn EmptyState() -> impl IntoView {
             <h2>"No drives yet"</h2>
             <p>
                 "Drives appear here as soon as a TrueNAS host reports them. "
-                "Connect a host, or start the dashboard with no hosts configured to get the "
-                "built-in simulated fleet for a tour."
+                <a href="/hosts">"Connect a host"</a>
+                ", or start the dashboard with no hosts configured to get the built-in simulated "
+                "fleet for a tour."
             </p>
         </section>
     }

@@ -1,4 +1,5 @@
 pub mod dashboard;
+pub mod hosts;
 
 use leptos::prelude::*;
 

@@ -1,5 +1,6 @@
 //! HTTP: the router, its middleware, and the small routes the server owns itself.
 
+mod api;
 mod guard;
 mod health;
 
@@ -12,13 +13,19 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 
 pub use guard::{CrossSiteGuard, Origins};
 
-use crate::service::Services;
+use crate::{live::Hub, service::Services};
 
 /// What every handler can reach.
 #[derive(Clone, axum::extract::FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub services: Services,
+}
+
+impl axum::extract::FromRef<AppState> for Hub {
+    fn from_ref(state: &AppState) -> Hub {
+        state.services.hub.clone()
+    }
 }
 
 /// The whole application: pages, server functions, health checks, static files.
@@ -30,6 +37,8 @@ pub fn router(state: AppState, origins: Origins) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/live", get(crate::live::live_socket))
+        .nest("/api/v1", api::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -1,3 +1,5 @@
+#![allow(dead_code, reason = "each test crate uses a different part of the harness")]
+
 //! The test harness: a real server on a free loopback port against a temporary SQLite file.
 
 use std::{path::PathBuf, time::Duration};
@@ -7,6 +9,9 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub struct TestServer {
     pub base: String,
+    /// The simulated hosts, when the server runs the demo fleet.
+    pub sim_hosts: Vec<burnin_simulator::SimHost>,
+    pub sim_clock: Option<burnin_simulator::SimClock>,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
@@ -22,22 +27,36 @@ impl TestServer {
         format!("sqlite://{}", self.database_path().display())
     }
 
-    /// Starts a server on a fresh database; `seed` runs on the migrated database first.
+    /// Starts a server on a fresh database, without the simulated fleet.
     pub async fn start() -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         Self::start_in(dir).await
     }
 
     pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
+        Self::start_with(dir, |_| {}).await
+    }
+
+    /// Starts a server with `adjust` applied to its configuration.
+    pub async fn start_with(
+        dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let mut config = Config::defaults();
+        config.simulator = burnin_server::config::SimulatorMode::Never;
         config.database_url = format!("sqlite://{}", dir.path().join("burnin.db").display());
         config.site_root = dir.path().join("site");
         config.shutdown_grace_secs = 1;
+        adjust(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = oneshot::channel::<()>();
+        let prepared = burnin_server::prepare(&config).await.expect("the server prepares");
+        let sim_hosts =
+            prepared.simulator.as_ref().map(|sim| sim.hosts.clone()).unwrap_or_default();
+        let sim_clock = prepared.simulator.as_ref().map(|sim| sim.clock.clone());
         let task = tokio::spawn(async move {
-            burnin_server::serve(&config, listener, async {
+            burnin_server::run(prepared, &config, listener, async {
                 let _ = stopped.await;
             })
             .await
@@ -46,7 +65,15 @@ impl TestServer {
             .timeout(Duration::from_secs(10))
             .build()
             .expect("http client");
-        let server = TestServer { base, dir, client, stop: Some(stop), task: Some(task) };
+        let server = TestServer {
+            base,
+            sim_hosts,
+            sim_clock,
+            dir,
+            client,
+            stop: Some(stop),
+            task: Some(task),
+        };
         server.wait_ready().await;
         server
     }
@@ -62,6 +89,38 @@ impl TestServer {
             assert!(tokio::time::Instant::now() < deadline, "server did not become ready");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// Polls `GET path` until `done` accepts the JSON answer, or fails after 20 s.
+    pub async fn wait_json(
+        &self,
+        path: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut last = serde_json::Value::Null;
+        loop {
+            if let Ok(response) = self.client.get(self.url(path)).send().await
+                && let Ok(value) = response.json::<serde_json::Value>().await
+            {
+                if done(&value) {
+                    return value;
+                }
+                last = value;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "condition on {path} not reached; last answer: {last}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn sim_host(&self, name: &str) -> &burnin_simulator::SimHost {
+        self.sim_hosts
+            .iter()
+            .find(|host| host.name() == name)
+            .expect("a simulated host of that name")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -7,7 +7,11 @@ use burnin_simulator::{Config, Scenario, fleet};
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "burnin-simulator", version, about = "Simulated TrueNAS hosts: the WebSocket API and SSH, for demos and tests.")]
+#[command(
+    name = "burnin-simulator",
+    version,
+    about = "Simulated TrueNAS hosts: the WebSocket API and SSH, for demos and tests."
+)]
 struct Cli {
     /// Scenario file (JSON). Without one, the built-in demo fleet runs.
     #[arg(long)]
@@ -45,8 +49,10 @@ fn parse_range(text: &str) -> Result<(u16, u16), String> {
 fn load(cli: &Cli) -> Result<Scenario, String> {
     let mut scenario = match &cli.scenario {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            serde_json::from_str(&text).map_err(|e| format!("{} is not a valid scenario: {e}", path.display()))?
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not a valid scenario: {e}", path.display()))?
         }
         None => fleet::demo("1-DemoScaleKey", "1-DemoCoreKey", &cli.authorized_key),
     };
@@ -73,7 +79,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = Config { scenario, bind: cli.bind, ports: cli.ports, state_dir: cli.state_dir.clone() };
+    let config =
+        Config { scenario, bind: cli.bind, ports: cli.ports, state_dir: cli.state_dir.clone() };
     let sim = match burnin_simulator::start(config).await {
         Ok(sim) => sim,
         Err(error) => {

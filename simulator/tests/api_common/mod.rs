@@ -83,20 +83,23 @@ pub struct Client {
 impl Client {
     /// JSON-RPC 2.0 at `/api/current`.
     pub async fn jsonrpc(base: &str) -> Client {
-        let (socket, _) = connect_async(format!("{base}/api/current")).await.expect("connect /api/current");
+        let (socket, _) =
+            connect_async(format!("{base}/api/current")).await.expect("connect /api/current");
         Client { socket, next_id: 1, legacy: false, notifications: VecDeque::new() }
     }
 
     /// The legacy protocol at `/websocket`, before the `connect` handshake.
     pub async fn legacy_unconnected(base: &str) -> Client {
-        let (socket, _) = connect_async(format!("{base}/websocket")).await.expect("connect /websocket");
+        let (socket, _) =
+            connect_async(format!("{base}/websocket")).await.expect("connect /websocket");
         Client { socket, next_id: 1, legacy: true, notifications: VecDeque::new() }
     }
 
     /// The legacy protocol at `/websocket`, after the `connect` handshake.
     pub async fn legacy(base: &str) -> Client {
         let mut client = Client::legacy_unconnected(base).await;
-        let connected = client.exchange(json!({"msg": "connect", "version": "1", "support": ["1"]})).await;
+        let connected =
+            client.exchange(json!({"msg": "connect", "version": "1", "support": ["1"]})).await;
         assert_eq!(connected["msg"], "connected", "{connected}");
         client
     }
@@ -108,7 +111,8 @@ impl Client {
     /// The next non-notification frame, or `None` when the socket closes.
     pub async fn next_reply(&mut self) -> Option<Value> {
         loop {
-            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next()).await.ok()??;
+            let frame =
+                tokio::time::timeout(Duration::from_secs(10), self.socket.next()).await.ok()??;
             match frame {
                 Ok(Message::Text(text)) => {
                     let value: Value = serde_json::from_str(&text).expect("JSON frame");
@@ -160,7 +164,10 @@ impl Client {
             assert_eq!(self.call("auth.login_with_api_key", json!([KEY])).await, Ok(json!(true)));
         } else {
             let answer = self
-                .call("auth.login_ex", json!([{"mechanism": "API_KEY_PLAIN", "username": "root", "api_key": KEY}]))
+                .call(
+                    "auth.login_ex",
+                    json!([{"mechanism": "API_KEY_PLAIN", "username": "root", "api_key": KEY}]),
+                )
                 .await
                 .expect("login_ex answers");
             assert_eq!(answer["response_type"], "SUCCESS", "{answer}");

@@ -1,0 +1,6 @@
+//! Components shared by pages.
+
+pub mod drawer;
+pub mod editable;
+pub mod table;
+pub mod time;

@@ -1,0 +1,127 @@
+//! `/api/v1`: the JSON API for automation (n8n flows, scripts). Thin handlers over the same
+//! service layer as the UI's server functions, so the two cannot disagree.
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State, rejection::JsonRejection},
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use burnin::{DriveFilter, DriveRow, DriveState, host::HostView};
+use burnin_app::{
+    AppError,
+    backend::{Backend, DriveEdit},
+};
+use serde::Deserialize;
+
+use super::AppState;
+use crate::service::Services;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/hosts", get(list_hosts))
+        .route("/drives", get(list_drives))
+        .route("/drives/{id}", get(get_drive).patch(patch_drive))
+        .fallback(not_found)
+}
+
+/// Who is acting, for the audit log: the `X-Burnin-Operator` header, or `api`.
+fn actor(headers: &HeaderMap) -> String {
+    headers
+        .get("x-burnin-operator")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && name.len() <= 64 && !name.chars().any(char::is_control))
+        .map(|name| format!("api:{name}"))
+        .unwrap_or_else(|| "api".to_owned())
+}
+
+/// The OpenAPI document describing this API.
+async fn openapi() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], include_str!("openapi.json"))
+        .into_response()
+}
+
+async fn not_found() -> AppError {
+    AppError::not_found("no such API route; see /api/v1/openapi.json for the routes")
+}
+
+/// Lists every host with its status (no secrets).
+async fn list_hosts(State(services): State<Services>) -> Result<Json<Vec<HostView>>, AppError> {
+    Ok(Json(services.list_hosts().await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct DriveQuery {
+    host_id: Option<i64>,
+    state: Option<String>,
+    search: Option<String>,
+}
+
+/// Lists drives, filtered as in the UI.
+async fn list_drives(
+    State(services): State<Services>,
+    query: Result<Query<DriveQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<DriveRow>>, AppError> {
+    let Query(query) = query.map_err(|rejection| {
+        AppError::bad_request(format!(
+            "invalid query: {}. Use host_id=<number>, state=<state>, search=<text>",
+            rejection.body_text()
+        ))
+    })?;
+    let state = match query.state.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(text) => Some(DriveState::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = DriveState::ALL.iter().map(|s| s.as_str()).collect();
+            AppError::bad_request(format!(
+                "unknown state {text:?}; use one of {}",
+                known.join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    Ok(Json(
+        services
+            .list_drives(DriveFilter { host_id: query.host_id, state, search: query.search })
+            .await?,
+    ))
+}
+
+fn parse_id(text: &str) -> Result<i64, AppError> {
+    text.parse()
+        .map_err(|_| AppError::bad_request(format!("{text:?} is not a drive id; ids are numbers")))
+}
+
+/// One drive.
+async fn get_drive(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+) -> Result<Json<DriveRow>, AppError> {
+    Ok(Json(services.get_drive(parse_id(&id)?).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DrivePatch {
+    location: Option<String>,
+    notes: Option<String>,
+}
+
+/// Sets a drive's location and/or notes.
+async fn patch_drive(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<DrivePatch>, JsonRejection>,
+) -> Result<Json<DriveRow>, AppError> {
+    let id = parse_id(&id)?;
+    let Json(patch) = body.map_err(|rejection| {
+        AppError::bad_request(format!(
+            "invalid body: {}. Send JSON like {{\"location\": \"Bay 3\", \"notes\": \"…\"}} with Content-Type: application/json",
+            rejection.body_text()
+        ))
+    })?;
+    let edit = DriveEdit { location: patch.location, notes: patch.notes };
+    Ok(Json(services.edit_drive(id, edit, actor(&headers)).await?))
+}

@@ -1,0 +1,277 @@
+//! The `drives` table.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use burnin::{DriveFilter, DriveKind, DriveRow, DriveState, PoolMembership, SmartHealth};
+use serde_json::json;
+use sqlx::{FromRow, SqlitePool};
+
+use super::Reported;
+use crate::{audit, db::DbError};
+
+#[derive(FromRow)]
+struct DriveRecord {
+    id: i64,
+    host_id: i64,
+    host_name: String,
+    devname: String,
+    serial: String,
+    model: String,
+    size_bytes: i64,
+    kind: String,
+    temperature_c: Option<f64>,
+    smart_health: String,
+    pool_kind: String,
+    pool_name: Option<String>,
+    state: String,
+    location: String,
+    notes: String,
+    last_seen_at: Option<String>,
+}
+
+impl DriveRecord {
+    fn into_row(self) -> DriveRow {
+        let pool_name = self.pool_name.unwrap_or_default();
+        let pool = match self.pool_kind.as_str() {
+            "free" => PoolMembership::Free,
+            "pool" => PoolMembership::Pool { name: pool_name },
+            "exported_pool" => PoolMembership::ExportedPool { name: pool_name },
+            "boot" => PoolMembership::Boot,
+            _ => PoolMembership::Unknown,
+        };
+        DriveRow {
+            id: self.id,
+            host_id: self.host_id,
+            host_name: self.host_name,
+            devname: self.devname,
+            serial: self.serial,
+            model: self.model,
+            size_bytes: u64::try_from(self.size_bytes).unwrap_or(0),
+            kind: DriveKind::parse(&self.kind),
+            temperature_c: self.temperature_c,
+            smart_health: SmartHealth::parse(&self.smart_health),
+            pool,
+            // A CHECK constraint keeps the column to known values; `Absent` is the safe reading
+            // of anything else, since it offers no actions.
+            state: DriveState::parse(&self.state).unwrap_or(DriveState::Absent),
+            location: self.location,
+            notes: self.notes,
+            seen_at: self.last_seen_at,
+        }
+    }
+}
+
+const SELECT: &str =
+    "SELECT d.id, d.host_id, h.name AS host_name, d.devname, d.serial, d.model, d.size_bytes,
+        d.kind, d.temperature_c, d.smart_health, d.pool_kind, d.pool_name, d.state,
+        d.location, d.notes, d.last_seen_at
+   FROM drives d JOIN hosts h ON h.id = d.host_id";
+
+/// Drives matching `filter`, ordered by host then device name.
+pub async fn list_drives(
+    pool: &SqlitePool,
+    filter: &DriveFilter,
+) -> Result<Vec<DriveRow>, DbError> {
+    let records: Vec<DriveRecord> = sqlx::query_as(&format!(
+        "{SELECT}
+          WHERE ($1 IS NULL OR d.host_id = $1)
+            AND ($2 IS NULL OR d.state = $2)
+          ORDER BY h.name, length(d.devname), d.devname, d.serial"
+    ))
+    .bind(filter.host_id)
+    .bind(filter.state.map(DriveState::as_str))
+    .fetch_all(pool)
+    .await?;
+    // The text search is the same function the browser runs, so the API and the page agree.
+    Ok(records.into_iter().map(DriveRecord::into_row).filter(|row| filter.matches(row)).collect())
+}
+
+pub async fn get_drive(pool: &SqlitePool, id: i64) -> Result<Option<DriveRow>, DbError> {
+    let record: Option<DriveRecord> =
+        sqlx::query_as(&format!("{SELECT} WHERE d.id = $1")).bind(id).fetch_optional(pool).await?;
+    Ok(record.map(DriveRecord::into_row))
+}
+
+fn pool_columns(pool: &PoolMembership) -> (&'static str, Option<&str>) {
+    match pool {
+        PoolMembership::Free => ("free", None),
+        PoolMembership::Pool { name } => ("pool", Some(name)),
+        PoolMembership::ExportedPool { name } => ("exported_pool", Some(name)),
+        PoolMembership::Boot => ("boot", None),
+        PoolMembership::Unknown => ("unknown", None),
+    }
+}
+
+fn kind_column(kind: DriveKind) -> &'static str {
+    match kind {
+        DriveKind::Hdd => "HDD",
+        DriveKind::Ssd => "SSD",
+        DriveKind::Nvme => "NVME",
+        DriveKind::Unknown => "UNKNOWN",
+    }
+}
+
+/// Writes what a host reported: known drives are updated (and follow their new device name
+/// or host), new ones inserted, and this host's drives it no longer reports marked absent.
+/// Returns the ids of every drive whose row was touched, for publishing.
+pub async fn apply_report(
+    pool: &SqlitePool,
+    host_id: i64,
+    reported: &[Reported],
+) -> Result<Vec<i64>, DbError> {
+    let mut tx = pool.begin().await?;
+    let mut present = BTreeSet::new();
+    for drive in reported {
+        let (pool_kind, pool_name) = pool_columns(&drive.pool);
+        let existing: Option<(i64,)> =
+            sqlx::query_as("SELECT id FROM drives WHERE serial = $1 AND lunid = $2")
+                .bind(&drive.serial)
+                .bind(&drive.lunid)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let id = match existing {
+            Some((id,)) => {
+                sqlx::query(
+                    "UPDATE drives SET host_id = $2, devname = $3, model = $4, size_bytes = $5, kind = $6,
+                            pool_kind = $7, pool_name = $8, identifier = $9, rotation_rpm = $10, bus = $11,
+                            slot = COALESCE($12, slot),
+                            state = CASE WHEN state = 'absent' THEN 'idle' ELSE state END,
+                            last_seen_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+                            updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                      WHERE id = $1",
+                )
+                .bind(id)
+                .bind(host_id)
+                .bind(&drive.devname)
+                .bind(&drive.model)
+                .bind(i64::try_from(drive.size_bytes).unwrap_or(i64::MAX))
+                .bind(kind_column(drive.kind))
+                .bind(pool_kind)
+                .bind(pool_name)
+                .bind(&drive.identifier)
+                .bind(drive.rotation_rpm.map(i64::from))
+                .bind(&drive.bus)
+                .bind(drive.slot.map(i64::from))
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+            None => sqlx::query(
+                "INSERT INTO drives (host_id, serial, lunid, devname, model, size_bytes, kind, pool_kind,
+                                     pool_name, identifier, rotation_rpm, bus, slot, last_seen_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                         strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            )
+            .bind(host_id)
+            .bind(&drive.serial)
+            .bind(&drive.lunid)
+            .bind(&drive.devname)
+            .bind(&drive.model)
+            .bind(i64::try_from(drive.size_bytes).unwrap_or(i64::MAX))
+            .bind(kind_column(drive.kind))
+            .bind(pool_kind)
+            .bind(pool_name)
+            .bind(&drive.identifier)
+            .bind(drive.rotation_rpm.map(i64::from))
+            .bind(&drive.bus)
+            .bind(drive.slot.map(i64::from))
+            .execute(&mut *tx)
+            .await?
+            .last_insert_rowid(),
+        };
+        present.insert(id);
+    }
+    let previous: Vec<(i64,)> =
+        sqlx::query_as("SELECT id FROM drives WHERE host_id = $1 AND state != 'absent'")
+            .bind(host_id)
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut touched: Vec<i64> = present.iter().copied().collect();
+    for (id,) in previous {
+        if !present.contains(&id) {
+            // Gone from its host: keep the row and its history; nothing about it is guessed.
+            sqlx::query("UPDATE drives SET state = 'absent', temperature_c = NULL WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            touched.push(id);
+        }
+    }
+    tx.commit().await?;
+    Ok(touched)
+}
+
+/// Stores temperatures by device name for one host's present drives; returns the ids
+/// whose value changed.
+pub async fn set_temperatures(
+    pool: &SqlitePool,
+    host_id: i64,
+    temperatures: &BTreeMap<String, Option<f64>>,
+) -> Result<Vec<i64>, DbError> {
+    let mut changed = Vec::new();
+    let mut tx = pool.begin().await?;
+    for (devname, celsius) in temperatures {
+        let row: Option<(i64, Option<f64>)> = sqlx::query_as(
+            "SELECT id, temperature_c FROM drives WHERE host_id = $1 AND devname = $2 AND state != 'absent'",
+        )
+        .bind(host_id)
+        .bind(devname)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id, current)) = row else { continue };
+        if current != *celsius {
+            sqlx::query(
+                "UPDATE drives SET temperature_c = $2, temperature_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = $1",
+            )
+            .bind(id)
+            .bind(celsius)
+            .execute(&mut *tx)
+            .await?;
+            changed.push(id);
+        }
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// Sets a drive's location and/or notes, and audits the change. Returns the new row, or
+/// `None` when the drive does not exist.
+pub async fn update_drive_text(
+    pool: &SqlitePool,
+    id: i64,
+    location: Option<&str>,
+    notes: Option<&str>,
+    actor: &str,
+) -> Result<Option<DriveRow>, DbError> {
+    let Some(before) = get_drive(pool, id).await? else { return Ok(None) };
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE drives SET location = COALESCE($2, location), notes = COALESCE($3, notes),
+                updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = $1",
+    )
+    .bind(id)
+    .bind(location)
+    .bind(notes)
+    .execute(&mut *tx)
+    .await?;
+    let mut detail = serde_json::Map::new();
+    if let Some(location) = location.filter(|l| *l != before.location) {
+        detail.insert("location".into(), json!({"from": before.location, "to": location}));
+    }
+    if let Some(notes) = notes.filter(|n| *n != before.notes) {
+        detail.insert("notes".into(), json!({"from": before.notes, "to": notes}));
+    }
+    if !detail.is_empty() {
+        detail.insert("drive_id".into(), json!(id));
+        audit::record(
+            &mut *tx,
+            actor,
+            "drive.edit",
+            &before.serial,
+            &serde_json::Value::Object(detail),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    get_drive(pool, id).await
+}

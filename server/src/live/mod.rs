@@ -1,0 +1,206 @@
+//! The live hub: the current dashboard state with a version number, and the WebSocket every
+//! browser tab holds open to receive it. The database is the truth; the hub is a view of it,
+//! fed only after a change is written.
+
+mod socket;
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use burnin::{
+    DriveRow,
+    host::HostView,
+    live::{ServerMessage, Snapshot},
+};
+use tokio::sync::{RwLock, broadcast};
+
+pub use socket::live_socket;
+
+/// A message and its JSON, serialised once for every subscriber.
+#[derive(Debug)]
+pub struct Outgoing {
+    pub message: ServerMessage,
+    pub json: String,
+}
+
+impl Outgoing {
+    fn new(message: ServerMessage) -> Arc<Outgoing> {
+        let json = serde_json::to_string(&message).unwrap_or_default();
+        Arc::new(Outgoing { message, json })
+    }
+}
+
+#[derive(Default)]
+struct State {
+    version: u64,
+    hosts: BTreeMap<i64, HostView>,
+    drives: BTreeMap<i64, DriveRow>,
+}
+
+/// Cheap to clone; all clones share one state.
+#[derive(Clone)]
+pub struct Hub {
+    state: Arc<RwLock<State>>,
+    sender: broadcast::Sender<Arc<Outgoing>>,
+}
+
+impl Default for Hub {
+    fn default() -> Hub {
+        Hub::new()
+    }
+}
+
+impl Hub {
+    pub fn new() -> Hub {
+        // Deep enough for a burst of a whole fleet's temperatures; a slower client gets a
+        // fresh snapshot instead of a backlog.
+        Hub { state: Arc::default(), sender: broadcast::channel(4096).0 }
+    }
+
+    /// Replaces everything (at start-up, from the database).
+    pub async fn load(&self, hosts: Vec<HostView>, drives: Vec<DriveRow>) {
+        let mut state = self.state.write().await;
+        state.hosts = hosts.into_iter().map(|host| (host.id, host)).collect();
+        state.drives = drives.into_iter().map(|row| (row.id, row)).collect();
+        state.version += 1;
+        let snapshot = snapshot_of(&state);
+        let _ = self.sender.send(Outgoing::new(ServerMessage::Snapshot(snapshot)));
+    }
+
+    pub async fn snapshot(&self) -> Snapshot {
+        snapshot_of(&*self.state.read().await)
+    }
+
+    /// The current snapshot and a receiver for every delta after it, taken atomically.
+    pub async fn subscribe(&self) -> (Snapshot, broadcast::Receiver<Arc<Outgoing>>) {
+        let state = self.state.read().await;
+        (snapshot_of(&state), self.sender.subscribe())
+    }
+
+    pub fn subscribers(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
+    /// Publishes a drive as written to the database; nothing is sent when nothing changed.
+    pub async fn drive(&self, row: DriveRow) {
+        let mut state = self.state.write().await;
+        let message = match state.drives.get(&row.id) {
+            Some(current) if *current == row => return,
+            Some(current) if only_temperature_differs(current, &row) => {
+                ServerMessage::Temperature {
+                    v: state.version + 1,
+                    id: row.id,
+                    c: row.temperature_c,
+                }
+            }
+            _ => ServerMessage::Drive { v: state.version + 1, drive: row.clone() },
+        };
+        state.version += 1;
+        state.drives.insert(row.id, row);
+        let _ = self.sender.send(Outgoing::new(message));
+    }
+
+    pub async fn drive_removed(&self, id: i64) {
+        let mut state = self.state.write().await;
+        if state.drives.remove(&id).is_none() {
+            return;
+        }
+        state.version += 1;
+        let _ =
+            self.sender.send(Outgoing::new(ServerMessage::DriveRemoved { v: state.version, id }));
+    }
+
+    pub async fn host(&self, host: HostView) {
+        let mut state = self.state.write().await;
+        if state.hosts.get(&host.id) == Some(&host) {
+            return;
+        }
+        state.version += 1;
+        let message = ServerMessage::Host { v: state.version, host: host.clone() };
+        state.hosts.insert(host.id, host);
+        let _ = self.sender.send(Outgoing::new(message));
+    }
+
+    pub async fn host_removed(&self, id: i64) {
+        let mut state = self.state.write().await;
+        state.hosts.remove(&id);
+        state.drives.retain(|_, row| row.host_id != id);
+        state.version += 1;
+        let _ =
+            self.sender.send(Outgoing::new(ServerMessage::HostRemoved { v: state.version, id }));
+    }
+}
+
+fn snapshot_of(state: &State) -> Snapshot {
+    Snapshot {
+        version: state.version,
+        hosts: state.hosts.values().cloned().collect(),
+        drives: state.drives.values().cloned().collect(),
+    }
+}
+
+fn only_temperature_differs(a: &DriveRow, b: &DriveRow) -> bool {
+    let mut a = a.clone();
+    a.temperature_c = b.temperature_c;
+    a.seen_at = b.seen_at.clone();
+    a == *b
+}
+
+#[cfg(test)]
+mod tests {
+    use burnin::{DriveKind, DriveState, PoolMembership, SmartHealth, live::apply};
+
+    use super::*;
+
+    fn row(id: i64, temperature: f64) -> DriveRow {
+        DriveRow {
+            id,
+            host_id: 1,
+            host_name: "nas".into(),
+            devname: format!("sd{id}"),
+            serial: format!("S{id}"),
+            model: "M".into(),
+            size_bytes: 1,
+            kind: DriveKind::Hdd,
+            temperature_c: Some(temperature),
+            smart_health: SmartHealth::Passed,
+            pool: PoolMembership::Free,
+            state: DriveState::Idle,
+            location: String::new(),
+            notes: String::new(),
+            seen_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_rebuilds_the_hub_state_from_its_snapshot_and_deltas() {
+        let hub = Hub::new();
+        hub.load(Vec::new(), vec![row(1, 30.0)]).await;
+        let (mut mirror, mut receiver) = hub.subscribe().await;
+        hub.drive(row(1, 31.0)).await;
+        hub.drive(row(1, 31.0)).await; // no change, no message
+        let mut renamed = row(1, 31.0);
+        renamed.devname = "sdz".into();
+        hub.drive(renamed).await;
+        hub.drive(row(2, 40.0)).await;
+        hub.drive_removed(2).await;
+        let mut kinds = Vec::new();
+        while let Ok(message) = receiver.try_recv() {
+            kinds.push(match &message.message {
+                ServerMessage::Temperature { .. } => "temp",
+                ServerMessage::Drive { .. } => "drive",
+                ServerMessage::DriveRemoved { .. } => "removed",
+                _ => "other",
+            });
+            assert!(apply(&mut mirror, message.message.clone()), "delta out of order");
+        }
+        assert_eq!(kinds, ["temp", "drive", "drive", "removed"]);
+        assert_eq!(mirror, hub.snapshot().await);
+    }
+
+    #[tokio::test]
+    async fn a_temperature_update_is_small_on_the_wire() {
+        let message = ServerMessage::Temperature { v: 123_456, id: 987, c: Some(41.0) };
+        let bytes = serde_json::to_string(&message).expect("serializes").len();
+        assert!(bytes <= 64, "{bytes} bytes");
+    }
+}

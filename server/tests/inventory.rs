@@ -1,0 +1,307 @@
+//! Inventory and the live channel end to end: the server runs the built-in simulated fleet
+//! and reaches it only over the TrueNAS WebSocket API, like any NAS.
+
+#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestServer;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+async fn demo() -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    TestServer::start_with(dir, |config| {
+        config.simulator = burnin_server::config::SimulatorMode::Always;
+        config.poll_interval_secs = 1;
+        config.temperature_interval_secs = 1;
+    })
+    .await
+}
+
+fn drive<'a>(drives: &'a Value, serial: &str) -> &'a Value {
+    drives.as_array().unwrap().iter().find(|d| d["serial"] == serial).unwrap_or(&Value::Null)
+}
+
+async fn all_online(server: &TestServer) {
+    server
+        .wait_json("/api/v1/hosts", |hosts| {
+            hosts
+                .as_array()
+                .is_some_and(|h| h.len() == 2 && h.iter().all(|h| h["status"] == "online"))
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn the_demo_fleet_appears_with_pools_boot_disks_and_exported_pools() {
+    let server = demo().await;
+    all_online(&server).await;
+    let drives =
+        server.wait_json("/api/v1/drives", |d| d.as_array().is_some_and(|d| d.len() == 26)).await;
+    assert_eq!(drive(&drives, "WD-WX12D401AB")["pool"], json!({"kind": "pool", "name": "tank"}));
+    assert_eq!(drive(&drives, "S6PNNS0T123456A")["pool"], json!({"kind": "boot"}));
+    assert_eq!(
+        drive(&drives, "ZW60ABCD")["pool"],
+        json!({"kind": "exported_pool", "name": "oldbackup"})
+    );
+    assert_eq!(drive(&drives, "FAIL001")["pool"], json!({"kind": "free"}));
+    assert_eq!(drive(&drives, "FAIL001")["host_name"], "truenas-lab");
+    assert_eq!(drive(&drives, "S4EWNX0N123456")["kind"], "NVME");
+    assert_eq!(drive(&drives, "S4EWNX0N123456")["devname"], "nvd0");
+    assert!(drive(&drives, "ZJV0A1B2")["temperature_c"].is_number());
+    let hosts: Value =
+        server.client.get(server.url("/api/v1/hosts")).send().await.unwrap().json().await.unwrap();
+    let lab = hosts.as_array().unwrap().iter().find(|h| h["name"] == "truenas-lab").unwrap();
+    assert_eq!(lab["simulated"], true);
+    assert!(lab["truenas_version"].as_str().unwrap().contains("25.10"));
+    let text = hosts.to_string();
+    assert!(!text.contains("1-") || !text.contains("api_key\""), "an API key leaked: {text}");
+}
+
+#[tokio::test]
+async fn filters_work_the_same_in_the_api() {
+    let server = demo().await;
+    server.wait_json("/api/v1/drives", |d| d.as_array().is_some_and(|d| d.len() == 26)).await;
+    let wd: Value = server
+        .client
+        .get(server.url("/api/v1/drives?search=wd80efax"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(wd.as_array().unwrap().len(), 3);
+    let hosts: Value =
+        server.client.get(server.url("/api/v1/hosts")).send().await.unwrap().json().await.unwrap();
+    let core_id =
+        hosts.as_array().unwrap().iter().find(|h| h["name"] == "core-vault").unwrap()["id"]
+            .as_i64()
+            .unwrap();
+    let core: Value = server
+        .client
+        .get(server.url(&format!("/api/v1/drives?host_id={core_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(core.as_array().unwrap().len(), 5);
+    let bad = server.client.get(server.url("/api/v1/drives?state=melted")).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: Value = bad.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("idle"), "{body}");
+}
+
+#[tokio::test]
+async fn a_temperature_change_reaches_an_open_live_channel() {
+    let server = demo().await;
+    server.wait_json("/api/v1/drives", |d| d.as_array().is_some_and(|d| d.len() == 26)).await;
+    let url = server.url("/live").replace("http://", "ws://");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let first: Value =
+        serde_json::from_str(socket.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(first["t"], "snapshot");
+    let id = first["drives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["serial"] == "ZJV0A1B4")
+        .unwrap()["id"]
+        .clone();
+    server.sim_host("truenas-lab").with(|state| {
+        let drive = state.drives.iter_mut().find(|d| d.spec.serial == "ZJV0A1B4").unwrap();
+        drive.spec.idle_temperature_c = 61.0;
+        drive.temperature_c = 61.0;
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("a temperature update in time")
+            .unwrap()
+            .unwrap();
+        let Ok(text) = frame.to_text() else { continue };
+        let Ok(message) = serde_json::from_str::<Value>(text) else { continue };
+        if message["t"] == "temp"
+            && message["id"] == id
+            && message["c"].as_f64().is_some_and(|c| c >= 60.0)
+        {
+            assert!(text.len() <= 64, "a temperature update is {} bytes", text.len());
+            break;
+        }
+    }
+    let stored: Value = server
+        .client
+        .get(server.url(&format!("/api/v1/drives/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(stored["temperature_c"].as_f64().unwrap() >= 60.0, "written to the database first");
+}
+
+#[tokio::test]
+async fn a_drive_renamed_from_sdc_to_sdz_keeps_its_identity_and_notes() {
+    let server = demo().await;
+    let drives =
+        server.wait_json("/api/v1/drives", |d| d.as_array().is_some_and(|d| d.len() == 26)).await;
+    let before = drive(&drives, "ZJV0A1B4").clone();
+    assert_eq!(before["devname"], "sdc");
+    let id = before["id"].as_i64().unwrap();
+    let patched = server
+        .client
+        .patch(server.url(&format!("/api/v1/drives/{id}")))
+        .json(&json!({"location": "Bay 3", "notes": "arrived 2026-11-20"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+
+    let lab = server.sim_host("truenas-lab");
+    lab.with(|state| assert!(state.remove_drive("ZJV0A1B4")));
+    server.wait_json(&format!("/api/v1/drives/{id}"), |d| d["state"] == "absent").await;
+    lab.with(|state| assert!(state.return_drive("ZJV0A1B4", "sdz")));
+    let after = server
+        .wait_json(&format!("/api/v1/drives/{id}"), |d| {
+            d["devname"] == "sdz" && d["state"] == "idle"
+        })
+        .await;
+    assert_eq!(after["location"], "Bay 3");
+    assert_eq!(after["notes"], "arrived 2026-11-20");
+    let all: Value =
+        server.client.get(server.url("/api/v1/drives")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        all.as_array().unwrap().iter().filter(|d| d["serial"] == "ZJV0A1B4").count(),
+        1,
+        "no duplicate row"
+    );
+}
+
+#[tokio::test]
+async fn a_host_that_stops_answering_is_shown_offline_and_its_drives_kept() {
+    let server = demo().await;
+    all_online(&server).await;
+    let core = server.sim_host("core-vault");
+    core.set_faults(burnin_simulator::Faults { offline: true, ..Default::default() });
+    core.drop_api_connections();
+    let hosts = server
+        .wait_json("/api/v1/hosts", |hosts| {
+            hosts
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["name"] == "core-vault" && h["status"] == "offline")
+        })
+        .await;
+    let vault = hosts.as_array().unwrap().iter().find(|h| h["name"] == "core-vault").unwrap();
+    assert!(vault["last_seen_at"].is_string(), "the age of its data is known");
+    assert!(vault["status_detail"].is_string());
+    let drives: Value = server
+        .client
+        .get(server.url("/api/v1/drives?search=ST20000"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(drives.as_array().unwrap().len(), 1, "the drives of an offline host stay listed");
+    assert_ne!(drives[0]["state"], "absent", "nothing is guessed while the host is away");
+
+    core.set_faults(burnin_simulator::Faults::default());
+    server
+        .wait_json("/api/v1/hosts", |hosts| {
+            hosts
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["name"] == "core-vault" && h["status"] == "online")
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn patch_validates_its_input_and_audits_the_change() {
+    let server = demo().await;
+    let drives =
+        server.wait_json("/api/v1/drives", |d| d.as_array().is_some_and(|d| d.len() == 26)).await;
+    let id = drive(&drives, "FAIL001")["id"].as_i64().unwrap();
+    let url = server.url(&format!("/api/v1/drives/{id}"));
+    let cases = [
+        (json!({"colour": "red"}), 400),
+        (json!({}), 400),
+        (json!({"notes": "x".repeat(501)}), 400),
+    ];
+    for (body, status) in cases {
+        let response = server.client.patch(&url).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), status, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert!(error["error"]["message"].is_string());
+    }
+    let not_json = server
+        .client
+        .patch(&url)
+        .body("location=x")
+        .header("content-type", "text/plain")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), 400);
+    let missing = server
+        .client
+        .patch(server.url("/api/v1/drives/999999"))
+        .json(&json!({"notes": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let ok = server
+        .client
+        .patch(&url)
+        .header("x-burnin-operator", "alice")
+        .json(&json!({"notes": "returned to vendor"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let pool =
+        sqlx::sqlite::SqlitePoolOptions::new().connect(&server.database_url()).await.unwrap();
+    let (actor, action, detail): (String, String, String) =
+        sqlx::query_as("SELECT actor, action, detail FROM audit_events WHERE action = 'drive.edit' ORDER BY id DESC LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((actor.as_str(), action.as_str()), ("api:alice", "drive.edit"));
+    assert!(detail.contains("returned to vendor"));
+}
+
+#[tokio::test]
+async fn the_api_answers_unknown_routes_with_json_and_documents_every_route() {
+    let server = TestServer::start().await;
+    let missing = server.client.get(server.url("/api/v1/nothing-here")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("openapi.json"));
+    let document: Value = server
+        .client
+        .get(server.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in ["/api/v1/hosts", "/api/v1/drives", "/api/v1/drives/{id}"] {
+        assert!(document["paths"][path].is_object(), "{path} undocumented");
+    }
+    assert!(document["paths"]["/api/v1/drives/{id}"]["patch"].is_object());
+    let bad_id = server.client.get(server.url("/api/v1/drives/abc")).send().await.unwrap();
+    assert_eq!(bad_id.status(), 400);
+}
