@@ -163,6 +163,9 @@ pub struct DriveRow {
     pub notes: String,
     /// When the host last reported this drive (RFC 3339 UTC): the age of its data.
     pub seen_at: Option<String>,
+    /// The latest burn-in of this drive, if any.
+    #[serde(default)]
+    pub progress: Option<crate::job::JobProgress>,
 }
 
 /// Filters shared by the UI and the JSON API, so the two cannot disagree about what a filter
@@ -216,6 +219,7 @@ mod tests {
             location: "Bay 4".into(),
             notes: String::new(),
             seen_at: None,
+            progress: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! the issues land) the TrueNAS API client, SSH, and the background services.
 
 pub mod audit;
+pub mod burnin;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -12,6 +13,7 @@ pub mod inventory;
 pub mod live;
 pub mod secrets;
 pub mod service;
+pub mod ssh;
 pub mod telemetry;
 pub mod truenas;
 

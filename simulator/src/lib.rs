@@ -14,7 +14,9 @@ pub mod clock;
 pub mod drive;
 pub mod fleet;
 pub mod host;
+pub mod probes;
 pub mod scenario;
+pub mod smartctl;
 pub mod ssh;
 mod tls;
 

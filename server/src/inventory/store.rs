@@ -27,6 +27,14 @@ struct DriveRecord {
     location: String,
     notes: String,
     last_seen_at: Option<String>,
+    job_id: Option<i64>,
+    job_state: Option<String>,
+    job_percent: Option<f64>,
+    job_eta: Option<f64>,
+    job_stage: Option<String>,
+    job_stage_percent: Option<f64>,
+    job_stuck: Option<bool>,
+    job_bad_blocks: Option<i64>,
 }
 
 impl DriveRecord {
@@ -57,6 +65,22 @@ impl DriveRecord {
             location: self.location,
             notes: self.notes,
             seen_at: self.last_seen_at,
+            progress: match (
+                self.job_id,
+                self.job_state.as_deref().and_then(burnin::job::JobState::parse),
+            ) {
+                (Some(job_id), Some(state)) => Some(burnin::job::JobProgress {
+                    job_id,
+                    state,
+                    stage: self.job_stage.as_deref().and_then(burnin::job::StageKind::parse),
+                    percent: self.job_percent.unwrap_or(0.0),
+                    stage_percent: self.job_stage_percent,
+                    eta_seconds: self.job_eta,
+                    stuck: self.job_stuck.unwrap_or(false),
+                    bad_blocks: u64::try_from(self.job_bad_blocks.unwrap_or(0)).unwrap_or(0),
+                }),
+                _ => None,
+            },
         }
     }
 }
@@ -64,8 +88,12 @@ impl DriveRecord {
 const SELECT: &str =
     "SELECT d.id, d.host_id, h.name AS host_name, d.devname, d.serial, d.model, d.size_bytes,
         d.kind, d.temperature_c, d.smart_health, d.pool_kind, d.pool_name, d.state,
-        d.location, d.notes, d.last_seen_at
-   FROM drives d JOIN hosts h ON h.id = d.host_id";
+        d.location, d.notes, d.last_seen_at,
+        j.id AS job_id, j.state AS job_state, j.percent AS job_percent, j.eta_seconds AS job_eta,
+        j.current_stage AS job_stage, j.stage_percent AS job_stage_percent, j.stuck AS job_stuck,
+        j.bad_blocks AS job_bad_blocks
+   FROM drives d JOIN hosts h ON h.id = d.host_id
+   LEFT JOIN jobs j ON j.id = (SELECT MAX(id) FROM jobs WHERE drive_id = d.id)";
 
 /// Drives matching `filter`, ordered by host then device name.
 pub async fn list_drives(

@@ -168,6 +168,7 @@ mod tests {
             location: String::new(),
             notes: String::new(),
             seen_at: None,
+            progress: None,
         }
     }
 

@@ -1,3 +1,5 @@
+#![allow(dead_code, reason = "each test crate uses part of the helpers")]
+
 //! Minimal TrueNAS API clients for tests, talking to the simulator over real sockets.
 
 use std::{collections::VecDeque, time::Duration};

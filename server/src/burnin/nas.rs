@@ -1,0 +1,174 @@
+//! Reaching a host for the burn-in: one managed SSH session per host (reused while it lives),
+//! its host key pinned from the NAS's own `ssh.config` over the TLS-verified API, and fresh
+//! API sessions for the safety checks.
+
+use std::{collections::HashMap, sync::Arc};
+
+use base64::Engine as _;
+use burnin::remote::{Os, RemoteCommand};
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use crate::{
+    hosts::{HostConnection, HostError, HostStore},
+    inventory::sync::endpoint,
+    ssh::{CommandOutput, SshError, SshOptions, SshSession, SshTarget},
+    truenas::{Client, ClientOptions, TrueNasError},
+};
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum NasError {
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error(transparent)]
+    Api(#[from] TrueNasError),
+    #[error("the host's settings cannot be read: {0}")]
+    Settings(String),
+}
+
+impl From<HostError> for NasError {
+    fn from(error: HostError) -> NasError {
+        NasError::Settings(error.to_string())
+    }
+}
+
+impl NasError {
+    /// Worth retrying later (the link, not the settings, is the problem).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            NasError::Ssh(error) => matches!(
+                error,
+                SshError::Unreachable { .. }
+                    | SshError::Timeout { .. }
+                    | SshError::Dropped
+                    | SshError::Protocol(_)
+            ),
+            NasError::Api(error) => matches!(
+                error,
+                TrueNasError::Unreachable { .. }
+                    | TrueNasError::Timeout { .. }
+                    | TrueNasError::Closed
+                    | TrueNasError::Http { .. }
+            ),
+            NasError::Settings(_) => false,
+        }
+    }
+}
+
+/// The NAS's OS, from its `system.info` version: CORE (FreeBSD) is 13.x and older.
+pub fn os_of(version: Option<&str>) -> Os {
+    let version = version.unwrap_or("");
+    let core = version.contains("CORE")
+        || version.contains("FreeBSD")
+        || ["TrueNAS-12.", "TrueNAS-13."].iter().any(|prefix| version.starts_with(prefix));
+    if core { Os::FreeBsd } else { Os::Linux }
+}
+
+#[derive(Clone)]
+pub struct Nas {
+    hosts: HostStore,
+    sessions: Arc<Mutex<HashMap<i64, Arc<SshSession>>>>,
+    pub ssh: SshOptions,
+    pub api: ClientOptions,
+}
+
+impl Nas {
+    pub fn new(hosts: HostStore, ssh: SshOptions, api: ClientOptions) -> Nas {
+        Nas { hosts, sessions: Arc::default(), ssh, api }
+    }
+
+    pub async fn connection(&self, host_id: i64) -> Result<HostConnection, NasError> {
+        Ok(self.hosts.connection(host_id).await?)
+    }
+
+    /// A logged-in API session (fresh: safety checks must see the NAS as it is now).
+    pub async fn api(&self, host_id: i64) -> Result<Client, NasError> {
+        let connection = self.connection(host_id).await?;
+        let endpoint = endpoint(&connection).map_err(NasError::Settings)?;
+        Ok(Client::connect(&endpoint, &self.api).await?)
+    }
+
+    /// The NAS's SSH host key as the NAS itself publishes it (`ssh.config`), read over the
+    /// TLS-verified API: better than trusting whatever answers on port 22 the first time.
+    async fn host_key_from_api(&self, host_id: i64) -> Result<Option<String>, NasError> {
+        let client = self.api(host_id).await?;
+        let config = client.call("ssh.config", json!([])).await?;
+        for field in ["host_ed25519_key_pub", "host_ecdsa_key_pub", "host_rsa_key_pub"] {
+            let Some(encoded) = config[field].as_str().filter(|v| !v.is_empty()) else { continue };
+            let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok();
+            let line = decoded
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .unwrap_or_else(|| encoded.to_owned());
+            if russh::keys::PublicKey::from_openssh(line.trim()).is_ok() {
+                return Ok(Some(line.trim().to_owned()));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn open(&self, host_id: i64) -> Result<SshSession, NasError> {
+        let mut connection = self.connection(host_id).await?;
+        if connection.ssh_host_key.is_none()
+            && let Ok(Some(line)) = self.host_key_from_api(host_id).await
+        {
+            self.hosts.pin_ssh_host_key(host_id, &line, "api", "system").await?;
+            connection = self.connection(host_id).await?;
+        }
+        let target = SshTarget {
+            host: connection.ssh_host.clone(),
+            port: connection.ssh_port,
+            user: connection.ssh_user.clone(),
+            private_key: connection.ssh_private_key.clone(),
+            password: connection.ssh_password.clone(),
+            host_key: connection.ssh_host_key.clone(),
+        };
+        Ok(SshSession::connect(&target, &self.ssh).await?)
+    }
+
+    /// The host's SSH session, opening one if there is none alive.
+    pub async fn session(&self, host_id: i64) -> Result<Arc<SshSession>, NasError> {
+        let mut sessions = self.sessions.lock().await;
+        if let Some(session) = sessions.get(&host_id)
+            && !session.is_closed()
+        {
+            return Ok(session.clone());
+        }
+        let session = Arc::new(self.open(host_id).await?);
+        sessions.insert(host_id, session.clone());
+        Ok(session)
+    }
+
+    /// Runs a command on the host; a broken session is dropped so the next call reconnects.
+    pub async fn run(
+        &self,
+        host_id: i64,
+        command: &RemoteCommand,
+    ) -> Result<CommandOutput, NasError> {
+        let session = self.session(host_id).await?;
+        match session.run(command).await {
+            Ok(output) => Ok(output),
+            Err(error) => {
+                self.sessions.lock().await.remove(&host_id);
+                Err(error.into())
+            }
+        }
+    }
+
+    pub async fn forget(&self, host_id: i64) {
+        self.sessions.lock().await.remove(&host_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_releases_are_freebsd_and_scale_is_linux() {
+        assert_eq!(os_of(Some("TrueNAS-13.3-U1.2")), Os::FreeBsd);
+        assert_eq!(os_of(Some("TrueNAS-13.0-U6.8")), Os::FreeBsd);
+        assert_eq!(os_of(Some("TrueNAS-SCALE-25.10.6")), Os::Linux);
+        assert_eq!(os_of(Some("25.10.6")), Os::Linux);
+        assert_eq!(os_of(None), Os::Linux);
+    }
+}
