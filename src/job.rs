@@ -350,3 +350,11 @@ mod tests {
         assert_eq!(duration_text(3.0 * 86_400.0 + 4.0 * 3600.0), "3 d 4 h");
     }
 }
+
+/// The latest smartctl report of a drive, for the SMART tab.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SmartSnapshot {
+    pub taken_at: String,
+    /// smartctl's JSON as the drive answered it.
+    pub raw_json: String,
+}

@@ -10,6 +10,7 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use burnin::{
     DriveFilter, DriveRow,
     host::{HostInput, HostTest, HostView},
+    job::{JobState, JobView, SmartSnapshot, StartRequest},
     live::Snapshot,
 };
 use leptos::prelude::use_context;
@@ -50,6 +51,19 @@ pub trait Backend: Send + Sync + 'static {
         fingerprint: String,
         actor: String,
     ) -> Answer<'_, HostView>;
+    /// Pins the SSH host key (OpenSSH line) the operator confirmed.
+    fn trust_ssh_host_key(&self, id: i64, key: String, actor: String) -> Answer<'_, HostView>;
+
+    /// Checks and queues burn-ins; refusals name every reason.
+    fn start_burnin(&self, request: StartRequest) -> Answer<'_, Vec<JobView>>;
+    fn cancel_job(&self, id: i64, actor: String) -> Answer<'_, JobView>;
+    /// Cancels every active job (of one host, when given); returns how many.
+    fn cancel_jobs(&self, host_id: Option<i64>, actor: String) -> Answer<'_, usize>;
+    fn get_job(&self, id: i64) -> Answer<'_, JobView>;
+    fn list_jobs(&self, drive_id: Option<i64>, state: Option<JobState>)
+    -> Answer<'_, Vec<JobView>>;
+    /// The drive's latest smartctl report, if one was read.
+    fn drive_smart(&self, drive_id: i64) -> Answer<'_, Option<SmartSnapshot>>;
 }
 
 /// The backend provided by the server for this request.

@@ -81,6 +81,38 @@ pub struct Config {
     #[arg(long, env = "BURNIN_TEMPERATURE_INTERVAL_SECS", default_value_t = 10, global = true)]
     pub temperature_interval_secs: u64,
 
+    /// Milliseconds between polls of a running burn-in stage.
+    #[arg(long, env = "BURNIN_STAGE_POLL_MS", default_value_t = 5000, global = true)]
+    pub stage_poll_ms: u64,
+
+    /// Burn-in jobs running at once on one host.
+    #[arg(long, env = "BURNIN_JOBS_PER_HOST", default_value_t = 32, global = true)]
+    pub jobs_per_host: usize,
+
+    /// Milliseconds between two job starts on one host (staggered spin-up).
+    #[arg(long, env = "BURNIN_STAGGER_MS", default_value_t = 2000, global = true)]
+    pub stagger_ms: u64,
+
+    /// Seconds without progress before a stage is flagged stuck.
+    #[arg(long, env = "BURNIN_STUCK_AFTER_SECS", default_value_t = 1800, global = true)]
+    pub stuck_after_secs: u64,
+
+    /// A drive at or above this temperature (°C) for --critical-sustain-secs has its job stopped.
+    #[arg(long, env = "BURNIN_CRITICAL_TEMPERATURE_C", default_value_t = 60.0, global = true)]
+    pub critical_temperature_c: f64,
+
+    /// Seconds a drive may stay at the critical temperature before its job is stopped.
+    #[arg(long, env = "BURNIN_CRITICAL_SUSTAIN_SECS", default_value_t = 300, global = true)]
+    pub critical_sustain_secs: u64,
+
+    /// Seconds an unreachable NAS is waited for before its running jobs are marked interrupted.
+    #[arg(long, env = "BURNIN_REATTACH_TIMEOUT_SECS", default_value_t = 3600, global = true)]
+    pub reattach_timeout_secs: u64,
+
+    /// badblocks -c (blocks tested at once).
+    #[arg(long, env = "BURNIN_BLOCKS_AT_ONCE", default_value_t = 256, global = true)]
+    pub blocks_at_once: u32,
+
     /// Seconds running requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "BURNIN_SHUTDOWN_GRACE_SECS", default_value_t = 10, global = true)]
     pub shutdown_grace_secs: u64,

@@ -3,10 +3,10 @@
 //! the issues land) the TrueNAS API client, SSH, and the background services.
 
 pub mod audit;
-pub mod burnin;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod engine;
 pub mod hosts;
 pub mod http;
 pub mod inventory;
@@ -69,7 +69,26 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     } else {
         None
     };
-    let services = Services { db, hosts, hub, inventory };
+    let nas = engine::nas::Nas::new(
+        hosts.clone(),
+        ssh::SshOptions::default(),
+        truenas::ClientOptions::default(),
+    );
+    let engine_options = engine::EngineOptions {
+        poll_interval: Duration::from_millis(config.stage_poll_ms.max(10)),
+        persist_every: Duration::from_millis(config.stage_poll_ms.clamp(10, 2000)),
+        per_host_limit: config.jobs_per_host.max(1),
+        stagger: Duration::from_millis(config.stagger_ms),
+        stuck_after: Duration::from_secs(config.stuck_after_secs.max(1)),
+        critical_temperature_c: config.critical_temperature_c,
+        critical_sustain: Duration::from_secs(config.critical_sustain_secs),
+        reattach_timeout: Duration::from_secs(config.reattach_timeout_secs),
+        blocks_at_once: config.blocks_at_once.clamp(1, 1_048_576),
+        ..engine::EngineOptions::default()
+    };
+    let engine =
+        engine::Engine::new(db.pool().clone(), hosts.clone(), hub.clone(), nas, engine_options);
+    let services = Services { db, hosts, hub, inventory, engine };
     services.load_hub().await.map_err(|error| anyhow::anyhow!(error.message))?;
     let leptos_options = LeptosOptions::builder()
         // Must match `output-name` in the workspace's [[workspace.metadata.leptos]].
@@ -104,6 +123,8 @@ pub async fn run(
     let Prepared { state, simulator } = prepared;
     let inventory = state.services.inventory.clone();
     inventory.start_all().await;
+    let engine = state.services.engine.clone();
+    let scheduler = engine.start().await;
     let app = http::router(state, Origins::new(&config.public_origins));
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let address = listener.local_addr().context("listener has no local address")?;
@@ -129,6 +150,8 @@ pub async fn run(
         () = signal => tracing::warn!("grace period over: closing remaining connections"),
     }
     inventory.stop_all().await;
+    scheduler.abort();
+    engine.stop_all().await;
     drop(simulator);
     tracing::info!("stopped");
     Ok(())

@@ -4,6 +4,7 @@
 use burnin::{
     DriveFilter, DriveRow,
     host::{HostInput, HostStatus, HostTest, HostView, TestStep, TlsMode, normalize_fingerprint},
+    job::{JobState, JobView, SmartSnapshot, StartRequest},
     live::Snapshot,
 };
 use burnin_app::{
@@ -14,6 +15,7 @@ use serde_json::json;
 
 use crate::{
     db::{Db, DbError},
+    engine::Engine,
     hosts::{HostError, HostStore},
     inventory::{self, Inventory},
     live::Hub,
@@ -26,6 +28,7 @@ pub struct Services {
     pub hosts: HostStore,
     pub hub: Hub,
     pub inventory: Inventory,
+    pub engine: Engine,
 }
 
 impl std::fmt::Debug for Services {
@@ -219,6 +222,42 @@ impl Backend for Services {
         Box::pin(self.test(id))
     }
 
+    fn trust_ssh_host_key(&self, id: i64, key: String, actor: String) -> Answer<'_, HostView> {
+        Box::pin(self.trust_ssh(id, key, actor))
+    }
+
+    fn start_burnin(&self, request: StartRequest) -> Answer<'_, Vec<JobView>> {
+        Box::pin(self.engine.start_jobs(request))
+    }
+
+    fn cancel_job(&self, id: i64, actor: String) -> Answer<'_, JobView> {
+        Box::pin(async move { self.engine.cancel(id, &actor).await })
+    }
+
+    fn cancel_jobs(&self, host_id: Option<i64>, actor: String) -> Answer<'_, usize> {
+        Box::pin(async move { self.engine.cancel_many(host_id, &actor).await })
+    }
+
+    fn get_job(&self, id: i64) -> Answer<'_, JobView> {
+        Box::pin(self.engine.view(id))
+    }
+
+    fn list_jobs(
+        &self,
+        drive_id: Option<i64>,
+        state: Option<JobState>,
+    ) -> Answer<'_, Vec<JobView>> {
+        Box::pin(self.engine.list(drive_id, state))
+    }
+
+    fn drive_smart(&self, drive_id: i64) -> Answer<'_, Option<SmartSnapshot>> {
+        Box::pin(async move {
+            Ok(crate::engine::store::drive_smart(self.db.pool(), drive_id)
+                .await?
+                .map(|(raw_json, taken_at)| SmartSnapshot { taken_at, raw_json }))
+        })
+    }
+
     fn trust_certificate(
         &self,
         id: i64,
@@ -231,6 +270,14 @@ impl Backend for Services {
             self.publish_host(id).await;
             Ok(view)
         })
+    }
+}
+
+impl Services {
+    async fn trust_ssh(&self, id: i64, key: String, actor: String) -> Result<HostView, AppError> {
+        self.hosts.pin_ssh_host_key(id, &key, "tofu", &actor).await?;
+        self.publish_host(id).await;
+        Ok(self.hosts.get(id).await?)
     }
 }
 

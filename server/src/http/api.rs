@@ -8,7 +8,11 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use burnin::{DriveFilter, DriveRow, DriveState, host::HostView};
+use burnin::{
+    DriveFilter, DriveRow, DriveState,
+    host::HostView,
+    job::{JobState, JobView, SmartSnapshot, StartRequest},
+};
 use burnin_app::{
     AppError,
     backend::{Backend, DriveEdit},
@@ -24,6 +28,12 @@ pub fn routes() -> Router<AppState> {
         .route("/hosts", get(list_hosts))
         .route("/drives", get(list_drives))
         .route("/drives/{id}", get(get_drive).patch(patch_drive))
+        .route("/drives/{id}/smart", get(drive_smart))
+        .route("/burnin", get(list_jobs))
+        .route("/burnin/start", axum::routing::post(start_burnin))
+        .route("/burnin/cancel", axum::routing::post(cancel_many))
+        .route("/burnin/{id}", get(get_job))
+        .route("/burnin/{id}/cancel", axum::routing::post(cancel_job))
         .fallback(not_found)
 }
 
@@ -124,4 +134,104 @@ async fn patch_drive(
     })?;
     let edit = DriveEdit { location: patch.location, notes: patch.notes };
     Ok(Json(services.edit_drive(id, edit, actor(&headers)).await?))
+}
+
+fn json_body<T>(body: Result<Json<T>, JsonRejection>, example: &str) -> Result<T, AppError> {
+    body.map(|Json(value)| value).map_err(|rejection| {
+        AppError::bad_request(format!(
+            "invalid body: {}. Send JSON like {example} with Content-Type: application/json",
+            rejection.body_text()
+        ))
+    })
+}
+
+/// The drive's latest smartctl report (404 when none was read yet).
+async fn drive_smart(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    services.get_drive(id).await?;
+    let snapshot: SmartSnapshot = services.drive_smart(id).await?.ok_or_else(|| {
+        AppError::not_found(
+            "no SMART report was read from this drive yet; it is read during a burn-in",
+        )
+    })?;
+    Ok(Json(snapshot).into_response())
+}
+
+/// Checks and queues burn-ins for the given drives.
+async fn start_burnin(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    body: Result<Json<StartRequest>, JsonRejection>,
+) -> Result<(axum::http::StatusCode, Json<Vec<JobView>>), AppError> {
+    let mut request = json_body(
+        body,
+        r#"{"drive_ids": [3], "stages": ["short_test", "long_test", "surface"], "operator": "alice", "confirm_serial": "ZL2..."}"#,
+    )?;
+    if request.operator.trim().is_empty() {
+        request.operator = actor(&headers);
+    }
+    Ok((axum::http::StatusCode::CREATED, Json(services.start_burnin(request).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+struct JobQuery {
+    drive_id: Option<i64>,
+    state: Option<String>,
+}
+
+/// Jobs, newest first.
+async fn list_jobs(
+    State(services): State<Services>,
+    query: Result<Query<JobQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<JobView>>, AppError> {
+    let Query(query) =
+        query.map_err(|r| AppError::bad_request(format!("invalid query: {}", r.body_text())))?;
+    let state = match query.state.as_deref().filter(|s| !s.is_empty()) {
+        Some(text) => Some(JobState::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
+            AppError::bad_request(format!(
+                "unknown state {text:?}; use one of {}",
+                known.join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    Ok(Json(services.list_jobs(query.drive_id, state).await?))
+}
+
+/// One job with its stages and progress.
+async fn get_job(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, AppError> {
+    Ok(Json(services.get_job(parse_id(&id)?).await?))
+}
+
+/// Cancels one job.
+async fn cancel_job(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<JobView>, AppError> {
+    Ok(Json(services.cancel_job(parse_id(&id)?, actor(&headers)).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelMany {
+    host_id: Option<i64>,
+}
+
+/// Cancels every active job, or every active job of one host.
+async fn cancel_many(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    body: Result<Json<CancelMany>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let request = json_body(body, r#"{"host_id": 1} (or {} for every host)"#)?;
+    let count = services.cancel_jobs(request.host_id, actor(&headers)).await?;
+    Ok(Json(serde_json::json!({"cancelled": count})))
 }
