@@ -1,0 +1,297 @@
+//! The burn-in engine end to end against the simulated fleet: stages over SSH, detached
+//! surface tests, refusals, cancel, stuck self-tests, block sizes, re-attach and link drops.
+
+#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestServer;
+use serde_json::{Value, json};
+
+async fn demo(adjust: impl FnOnce(&mut burnin_server::config::Config)) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    TestServer::start_with(dir, |config| {
+        config.simulator = burnin_server::config::SimulatorMode::Always;
+        config.poll_interval_secs = 1;
+        config.temperature_interval_secs = 1;
+        config.stage_poll_ms = 30;
+        config.stagger_ms = 0;
+        adjust(config);
+    })
+    .await
+}
+
+async fn drives(server: &TestServer) -> Value {
+    server
+        .wait_json("/api/v1/hosts", |h| {
+            h.as_array().is_some_and(|h| h.len() == 2 && h.iter().all(|h| h["status"] == "online"))
+        })
+        .await;
+    server.wait_json("/api/v1/drives", |d| d.as_array().is_some_and(|d| d.len() == 26)).await
+}
+
+fn id_of(drives: &Value, serial: &str) -> i64 {
+    drives.as_array().unwrap().iter().find(|d| d["serial"] == serial).unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn start(server: &TestServer, body: Value) -> (u16, Value) {
+    let response =
+        server.client.post(server.url("/api/v1/burnin/start")).json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// Pushes simulated time forward until every job is done (or fails the test after 60 s).
+async fn run_to_end(server: &TestServer, jobs: &[i64], step_seconds: f64) -> Vec<Value> {
+    let clock = server.sim_clock.clone().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let mut views = Vec::new();
+        for id in jobs {
+            views.push(
+                server
+                    .client
+                    .get(server.url(&format!("/api/v1/burnin/{id}")))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<Value>()
+                    .await
+                    .unwrap(),
+            );
+        }
+        if views.iter().all(|v| !matches!(v["state"].as_str(), Some("queued" | "running"))) {
+            return views;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "jobs did not finish: {views:#?}");
+        clock.advance(step_seconds);
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_batch_burns_in_and_fail001_fails_with_its_bad_blocks() {
+    let server = demo(|_| {}).await;
+    let drives = drives(&server).await;
+    let ids = [id_of(&drives, "ZJV0A1B2"), id_of(&drives, "FAIL001"), id_of(&drives, "VGH1K2L3")];
+    let (status, body) = start(
+        &server,
+        json!({"drive_ids": ids, "stages": ["short_test", "surface"], "operator": "tester", "confirm_phrase": "ERASE 3 DRIVES"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let jobs: Vec<i64> =
+        body.as_array().unwrap().iter().map(|j| j["id"].as_i64().unwrap()).collect();
+    let views = run_to_end(&server, &jobs, 4000.0).await;
+    assert_eq!(views[0]["state"], "passed", "{:#}", views[0]);
+    assert_eq!(views[2]["state"], "passed", "{:#}", views[2]);
+    let failed = &views[1];
+    assert_eq!(failed["state"], "failed", "{failed:#}");
+    assert!(failed["reason"].as_str().unwrap().contains("24 bad blocks"), "{failed:#}");
+    let surface =
+        failed["stages"].as_array().unwrap().iter().find(|s| s["kind"] == "surface").unwrap();
+    assert_eq!(surface["bad_blocks"], 24);
+    let stages: Vec<&str> = views[0]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["precheck", "short_test", "surface", "final_check"]);
+    // The drive row carries the result.
+    let row: Value = server
+        .client
+        .get(server.url(&format!("/api/v1/drives/{}", ids[1])))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(row["state"], "failed");
+    assert_eq!(row["progress"]["bad_blocks"], 24);
+    // Evidence: the SMART report is kept.
+    let smart = server
+        .client
+        .get(server.url(&format!("/api/v1/drives/{}/smart", ids[0])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(smart.status(), 200);
+}
+
+#[tokio::test]
+async fn disks_holding_data_are_refused_with_every_reason() {
+    let server = demo(|_| {}).await;
+    let drives = drives(&server).await;
+    let pooled = id_of(&drives, "WD-WX12D401AB");
+    let boot = id_of(&drives, "S6PNNS0T123456A");
+    let exported = id_of(&drives, "ZW60ABCD");
+    let (status, body) = start(
+        &server,
+        json!({"drive_ids": [pooled, boot, exported], "stages": ["surface"], "operator": "t", "confirm_phrase": "ERASE 3 DRIVES"}),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let reasons: Vec<&str> =
+        body["error"]["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("pool tank")));
+    assert!(reasons.iter().any(|r| r.contains("boot")));
+    assert!(reasons.iter().any(|r| r.contains("exported pool oldbackup")));
+    let jobs: Value =
+        server.client.get(server.url("/api/v1/burnin")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jobs, json!([]), "nothing was queued");
+    // A SMART-only burn-in of a pool member is fine: it writes nothing.
+    let (status, _) =
+        start(&server, json!({"drive_ids": [pooled], "stages": ["short_test"], "operator": "t"}))
+            .await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn a_destructive_start_needs_the_serial_typed() {
+    let server = demo(|_| {}).await;
+    let drives = drives(&server).await;
+    let id = id_of(&drives, "ZJV0A1B3");
+    let (status, body) =
+        start(&server, json!({"drive_ids": [id], "stages": ["surface"], "operator": "t"})).await;
+    assert_eq!(status, 403);
+    assert!(body["error"]["message"].as_str().unwrap().contains("ZJV0A1B3"));
+    let (status, _) = start(&server, json!({"drive_ids": [id], "stages": ["surface"], "operator": "t", "confirm_serial": "ZJV0A1B3"})).await;
+    assert_eq!(status, 201);
+    let (status, body) =
+        start(&server, json!({"drive_ids": [id], "stages": ["short_test"], "operator": "t"})).await;
+    assert_eq!(status, 403, "a second job on a busy drive: {body}");
+    // Through the API, a blank operator is the caller named in X-Burnin-Operator (or "api").
+    let other = id_of(&drives, "ZL2AB1C1");
+    let (status, body) =
+        start(&server, json!({"drive_ids": [other], "stages": ["short_test"], "operator": " "}))
+            .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body[0]["operator"], "api");
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_surface_test_on_the_nas() {
+    let server = demo(|_| {}).await;
+    let drives = drives(&server).await;
+    let id = id_of(&drives, "ZJV0A1B4");
+    let (_, body) = start(&server, json!({"drive_ids": [id], "stages": ["surface"], "operator": "t", "confirm_serial": "ZJV0A1B4"})).await;
+    let job = body[0]["id"].as_i64().unwrap();
+    let clock = server.sim_clock.clone().unwrap();
+    server
+        .wait_json(&format!("/api/v1/burnin/{job}"), |j| {
+            clock.advance(600.0);
+            j["stages"].as_array().is_some_and(|s| {
+                s.iter().any(|s| {
+                    s["kind"] == "surface"
+                        && s["state"] == "running"
+                        && s["percent"].as_f64().unwrap_or(0.0) > 1.0
+                })
+            })
+        })
+        .await;
+    let cancelled = server
+        .client
+        .post(server.url(&format!("/api/v1/burnin/{job}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+    let view =
+        server.wait_json(&format!("/api/v1/burnin/{job}"), |j| j["state"] == "cancelled").await;
+    assert_eq!(view["stages"][1]["state"], "cancelled");
+    let lab = server.sim_host("truenas-lab");
+    let running = lab.with(|s| {
+        s.processes
+            .values()
+            .filter(|p| p.state == burnin_simulator::host::ProcessState::Running)
+            .count()
+    });
+    assert_eq!(running, 0, "badblocks was stopped on the NAS");
+    let again = server
+        .client
+        .post(server.url(&format!("/api/v1/burnin/{job}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+}
+
+#[tokio::test]
+async fn a_20_tb_drive_gets_8k_blocks_and_a_stuck_self_test_is_flagged() {
+    let server = demo(|config| config.stuck_after_secs = 1).await;
+    let drives = drives(&server).await;
+    let big = id_of(&drives, "ZVT0AB12");
+    let (status, body) = start(&server, json!({"drive_ids": [big], "stages": ["surface"], "operator": "t", "confirm_serial": "ZVT0AB12"})).await;
+    assert_eq!(status, 201, "{body}");
+    let job = body[0]["id"].as_i64().unwrap();
+    let clock = server.sim_clock.clone().unwrap();
+    server
+        .wait_json(&format!("/api/v1/burnin/{job}"), |j| {
+            clock.advance(300.0);
+            j["stages"][1]["state"] == "running"
+                && j["stages"][1]["percent"].as_f64().unwrap_or(0.0) > 0.0
+        })
+        .await;
+    let pool =
+        sqlx::sqlite::SqlitePoolOptions::new().connect(&server.database_url()).await.unwrap();
+    let (block_size,): (i64,) =
+        sqlx::query_as("SELECT block_size FROM job_stages WHERE job_id = $1 AND kind = 'surface'")
+            .bind(job)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(block_size, 8192, "4096-byte blocks would pass 2^32 on 20 TB");
+
+    let stuck = id_of(&drives, "ZDH1X2Y4");
+    let (_, body) =
+        start(&server, json!({"drive_ids": [stuck], "stages": ["long_test"], "operator": "t"}))
+            .await;
+    let job = body[0]["id"].as_i64().unwrap();
+    let view = server
+        .wait_json(&format!("/api/v1/burnin/{job}"), |j| {
+            clock.advance(600.0);
+            j["stages"][1]["stuck"] == true
+        })
+        .await;
+    assert!(
+        view["stages"][1]["detail"].as_str().unwrap().contains("no progress at 10 %"),
+        "{view:#}"
+    );
+}
+
+#[tokio::test]
+async fn api_errors_for_burnin_routes_are_json() {
+    let server = TestServer::start().await;
+    let bad = server
+        .client
+        .post(server.url("/api/v1/burnin/start"))
+        .body("{")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let missing = server.client.get(server.url("/api/v1/burnin/424242")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let state =
+        server.client.get(server.url("/api/v1/burnin?state=exploded")).send().await.unwrap();
+    assert_eq!(state.status(), 400);
+    let none: Value = server
+        .client
+        .post(server.url("/api/v1/burnin/cancel"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["cancelled"], 0);
+}
