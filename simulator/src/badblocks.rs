@@ -78,7 +78,7 @@ fn status(percent: f64, seconds: f64, run: &SurfaceRun) -> Vec<u8> {
 
 fn phase_header(run: &SurfaceRun, phase: usize) -> String {
     match run.params.mode {
-        BadblocksMode::Destructive if phase % 2 == 0 => {
+        BadblocksMode::Destructive if phase.is_multiple_of(2) => {
             format!("Testing with pattern 0x{:02x}: ", PATTERNS[phase / 2])
         }
         BadblocksMode::Destructive => "Reading and comparing: ".to_owned(),
@@ -90,7 +90,7 @@ fn phase_header(run: &SurfaceRun, phase: usize) -> String {
 }
 
 fn is_read_phase(run: &SurfaceRun, phase: usize) -> bool {
-    run.params.mode != BadblocksMode::Destructive || phase % 2 == 1
+    run.params.mode != BadblocksMode::Destructive || !phase.is_multiple_of(2)
 }
 
 /// What `badblocks` prints before (or instead of) testing: the refusals, then the header.

@@ -27,10 +27,7 @@ fn pool_label(host: &HostState, drive: &DriveSim) -> Option<String> {
     if host.is_boot(&drive.spec.serial) {
         return Some("boot-pool".to_owned());
     }
-    host.pools
-        .iter()
-        .find(|p| p.members.iter().any(|m| *m == drive.spec.serial))
-        .map(|p| p.name.clone())
+    host.pools.iter().find(|p| p.members.contains(&drive.spec.serial)).map(|p| p.name.clone())
 }
 
 fn partition_name(host: &HostState, drive: &DriveSim, number: u32) -> String {

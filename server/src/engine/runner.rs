@@ -246,17 +246,15 @@ impl Engine {
             eta + weight_left * per_weight
         });
         let bad_blocks = stages.iter().map(|s| u64::try_from(s.bad_blocks).unwrap_or(0)).sum();
-        store::set_summary(
-            &self.pool,
-            job_id,
+        let summary = store::Summary {
             percent,
             eta,
-            current.and_then(StageRecord::kind),
-            current.and_then(|s| s.percent),
-            current.is_some_and(|s| s.stuck),
+            stage: current.and_then(StageRecord::kind),
+            stage_percent: current.and_then(|s| s.percent),
+            stuck: current.is_some_and(|s| s.stuck),
             bad_blocks,
-        )
-        .await
+        };
+        store::set_summary(&self.pool, job_id, &summary).await
     }
 
     /// Reads SMART over SSH, waiting out a link that is down (up to the re-attach limit).

@@ -561,11 +561,9 @@ impl Engine {
             match report.state {
                 RemoteJobState::Running { .. } => {}
                 RemoteJobState::Exited { code } => {
-                    let caught_up = report.stdout.len() as u64
-                        + u64::try_from(poll_offset(&poll, true)).unwrap_or(0)
+                    let caught_up = report.stdout.len() as u64 + poll_offset(&poll, true)
                         >= report.stdout_size
-                        && report.stderr.len() as u64
-                            + u64::try_from(poll_offset(&poll, false)).unwrap_or(0)
+                        && report.stderr.len() as u64 + poll_offset(&poll, false)
                             >= report.stderr_size;
                     if !caught_up {
                         continue;

@@ -231,26 +231,27 @@ pub async fn request_cancel(pool: &SqlitePool, id: i64) -> Result<(), DbError> {
 }
 
 /// The job's headline for the drive table.
-pub async fn set_summary(
-    pool: &SqlitePool,
-    id: i64,
-    percent: f64,
-    eta: Option<f64>,
-    stage: Option<StageKind>,
-    stage_percent: Option<f64>,
-    stuck: bool,
-    bad_blocks: u64,
-) -> Result<(), DbError> {
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub percent: f64,
+    pub eta: Option<f64>,
+    pub stage: Option<StageKind>,
+    pub stage_percent: Option<f64>,
+    pub stuck: bool,
+    pub bad_blocks: u64,
+}
+
+pub async fn set_summary(pool: &SqlitePool, id: i64, summary: &Summary) -> Result<(), DbError> {
     sqlx::query(
         "UPDATE jobs SET percent = $2, eta_seconds = $3, current_stage = $4, stage_percent = $5, stuck = $6, bad_blocks = $7 WHERE id = $1",
     )
     .bind(id)
-    .bind(percent)
-    .bind(eta)
-    .bind(stage.map(StageKind::as_str))
-    .bind(stage_percent)
-    .bind(stuck)
-    .bind(i64::try_from(bad_blocks).unwrap_or(i64::MAX))
+    .bind(summary.percent)
+    .bind(summary.eta)
+    .bind(summary.stage.map(StageKind::as_str))
+    .bind(summary.stage_percent)
+    .bind(summary.stuck)
+    .bind(i64::try_from(summary.bad_blocks).unwrap_or(i64::MAX))
     .execute(pool)
     .await?;
     Ok(())

@@ -315,11 +315,11 @@ mod tests {
 
     #[test]
     fn an_untrusted_certificate_or_missing_key_is_reported_not_retried() {
-        let unpinned = endpoint(&connection()).err().expect("no pin");
+        let unpinned = endpoint(&connection()).expect_err("no pin");
         assert!(unpinned.contains("confirm its fingerprint"));
         let mut no_key = connection();
         no_key.api_key = None;
-        assert!(endpoint(&no_key).err().expect("no key").contains("API key"));
+        assert!(endpoint(&no_key).expect_err("no key").contains("API key"));
         let mut pinned = connection();
         pinned.tls_fingerprint = Some("SHA256:AA".into());
         assert!(matches!(endpoint(&pinned).map(|e| e.trust), Ok(TlsTrust::Fingerprint(_))));

@@ -73,7 +73,7 @@ pub fn run(state: &mut HostState, command: &Smartctl) -> Output {
             format!("Smartctl open device: {} failed: No such device", command.device.as_str());
         let document = json!({
             "json_format_version": [1, 0],
-            "smartctl": header(command, bits::OPEN_FAILED, &[message.clone()], vec![json!({"string": message, "severity": "error"})]),
+            "smartctl": header(command, bits::OPEN_FAILED, std::slice::from_ref(&message), vec![json!({"string": message, "severity": "error"})]),
             "local_time": report::local_time(),
         });
         return Output {
@@ -138,7 +138,6 @@ pub fn run(state: &mut HostState, command: &Smartctl) -> Output {
             Output { stdout: answer(document), stderr: Vec::new(), exit_code: exit }
         }
         SmartctlAction::AbortSelfTest => {
-            let running = drive.self_test.is_some();
             drive.abort_self_test();
             let mut text =
                 vec!["=== START OF OFFLINE IMMEDIATE AND SELF-TEST SECTION ===".to_owned()];
@@ -150,8 +149,7 @@ pub fn run(state: &mut HostState, command: &Smartctl) -> Output {
                     text.push("Self-testing aborted!".into());
                 }
                 Protocol::Scsi => text.push("Self Test returned without error".into()),
-                Protocol::Nvme => text
-                    .push(if running { "Self-test aborted!" } else { "Self-test aborted!" }.into()),
+                Protocol::Nvme => text.push("Self-test aborted!".into()),
             }
             let document = json!({
                 "json_format_version": [1, 0],
