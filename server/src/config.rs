@@ -73,6 +73,11 @@ pub struct Config {
     #[arg(long, env = "BURNIN_SIMULATOR", value_enum, default_value_t = SimulatorMode::Auto, global = true)]
     pub simulator: SimulatorMode,
 
+    /// Speed of the simulated fleet: simulated seconds per real second (3600 makes a 12 TB
+    /// surface test take about two minutes).
+    #[arg(long, env = "BURNIN_SIMULATOR_SPEED", default_value_t = 3600.0, global = true)]
+    pub simulator_speed: f64,
+
     /// Seconds between reads of each host's drive list (hosts without drive events).
     #[arg(long, env = "BURNIN_POLL_INTERVAL_SECS", default_value_t = 30, global = true)]
     pub poll_interval_secs: u64,
@@ -108,6 +113,10 @@ pub struct Config {
     /// Seconds an unreachable NAS is waited for before its running jobs are marked interrupted.
     #[arg(long, env = "BURNIN_REATTACH_TIMEOUT_SECS", default_value_t = 3600, global = true)]
     pub reattach_timeout_secs: u64,
+
+    /// Seconds between SMART reads of idle drives (health column, SMART tab).
+    #[arg(long, env = "BURNIN_SMART_INTERVAL_SECS", default_value_t = 600, global = true)]
+    pub smart_interval_secs: u64,
 
     /// badblocks -c (blocks tested at once).
     #[arg(long, env = "BURNIN_BLOCKS_AT_ONCE", default_value_t = 256, global = true)]

@@ -57,14 +57,17 @@ fn api_key() -> Result<Secret, DemoError> {
 }
 
 /// Starts the demo fleet on loopback and registers (or refreshes) its hosts.
-pub async fn start(state_dir: &Path, hosts: &HostStore) -> Result<Simulator, DemoError> {
+pub async fn start(state_dir: &Path, hosts: &HostStore, speed: f64) -> Result<Simulator, DemoError> {
     std::fs::create_dir_all(state_dir).map_err(|e| DemoError::Folder {
         path: state_dir.display().to_string(),
         cause: e.to_string(),
     })?;
     let (private_key, public_key) = client_key(state_dir)?;
     let (scale_key, core_key) = (api_key()?, api_key()?);
-    let scenario = fleet::demo(scale_key.expose(), core_key.expose(), &public_key);
+    let mut scenario = fleet::demo(scale_key.expose(), core_key.expose(), &public_key);
+    if speed.is_finite() && speed > 0.0 {
+        scenario.speed = speed;
+    }
     let mut config = Config::new(scenario);
     config.state_dir = Some(state_dir.to_path_buf());
     let sim = burnin_simulator::start(config).await?;

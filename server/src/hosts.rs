@@ -350,7 +350,7 @@ impl HostStore {
         }
         let uid = hex(&random_bytes::<16>()?);
         let api_key = input.api_key.as_deref().filter(|k| !k.trim().is_empty());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::db::begin_write(&self.pool).await?;
         let inserted = sqlx::query(
             "INSERT INTO hosts (uid, name, api_url, api_user, api_key_enc, api_key_hint, tls_mode,
                                 tls_fingerprint, tls_ca_pem, ssh_host, ssh_port, ssh_user, ssh_key_enc,
@@ -431,7 +431,7 @@ impl HostStore {
         };
         let ssh_moved =
             valid.ssh_host != current.ssh_host || i64::from(valid.ssh_port) != current.ssh_port;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::db::begin_write(&self.pool).await?;
         let result = sqlx::query(
             "UPDATE hosts SET name = $2, api_url = $3, api_user = $4, api_key_enc = $5, api_key_hint = $6,
                     tls_mode = $7, tls_fingerprint = $8, tls_ca_pem = COALESCE($9, tls_ca_pem),
@@ -502,7 +502,7 @@ impl HostStore {
         actor: &str,
     ) -> Result<HostView, HostError> {
         let current = self.record(id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::db::begin_write(&self.pool).await?;
         sqlx::query("UPDATE hosts SET enabled = $2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = $1")
             .bind(id)
             .bind(enabled)
@@ -517,7 +517,7 @@ impl HostStore {
     /// Removes a host and (by cascade) its drives.
     pub async fn delete(&self, id: i64, actor: &str) -> Result<(), HostError> {
         let current = self.record(id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::db::begin_write(&self.pool).await?;
         sqlx::query("DELETE FROM hosts WHERE id = $1").bind(id).execute(&mut *tx).await?;
         audit::record(&mut *tx, actor, "host.delete", &current.name, &json!({"host_id": id}))
             .await?;
@@ -559,7 +559,7 @@ impl HostStore {
         let pin = normalize_fingerprint(fingerprint)
             .ok_or_else(|| invalid("tls_fingerprint", "expected a SHA-256 fingerprint"))?;
         let current = self.record(id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::db::begin_write(&self.pool).await?;
         sqlx::query(
             "UPDATE hosts SET tls_mode = 'fingerprint', tls_fingerprint = $2 WHERE id = $1",
         )
@@ -591,7 +591,7 @@ impl HostStore {
         let fingerprint = ssh_key_fingerprint(key_line)
             .ok_or_else(|| invalid("ssh_host_key", "not an OpenSSH public key"))?;
         let current = self.record(id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::db::begin_write(&self.pool).await?;
         sqlx::query("UPDATE hosts SET ssh_host_key = $2, ssh_host_key_source = $3 WHERE id = $1")
             .bind(id)
             .bind(key_line.trim())

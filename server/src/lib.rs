@@ -62,7 +62,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         let dir =
             config.data_dir().unwrap_or_else(|| std::path::PathBuf::from("data")).join("simulator");
         Some(
-            demo::start(&dir, &hosts).await.context(
+            demo::start(&dir, &hosts, config.simulator_speed).await.context(
                 "starting the built-in simulated fleet (use --simulator never to skip it)",
             )?,
         )
@@ -84,6 +84,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         critical_sustain: Duration::from_secs(config.critical_sustain_secs),
         reattach_timeout: Duration::from_secs(config.reattach_timeout_secs),
         blocks_at_once: config.blocks_at_once.clamp(1, 1_048_576),
+        smart_sweep: Duration::from_secs(config.smart_interval_secs.max(5)),
         ..engine::EngineOptions::default()
     };
     let engine =

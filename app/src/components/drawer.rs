@@ -1,25 +1,50 @@
-//! The drive drawer: identity, pool status and SMART summary of one drive.
+//! The drive drawer: details, the burn-in (live stages, cancel, history) and SMART.
 
-use burnin::{DriveRow, PoolMembership, format};
+use burnin::{
+    DriveRow, PoolMembership, format,
+    job::{JobView, StageState, duration_text},
+    smart::{SmartReport, parse_smartctl_json},
+};
 use leptos::prelude::*;
 
-use crate::{components::time::age_of, live::LiveStore};
+use crate::{
+    components::time::age_of,
+    live::LiveStore,
+    pages::burnin::{cancel_job, drive_jobs, drive_smart, get_job},
+};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tab {
+    Details,
+    Burnin,
+    Smart,
+}
 
 #[component]
-pub fn DriveDrawer(
-    store: LiveStore,
-    open: RwSignal<Option<i64>>,
-    now: ReadSignal<f64>,
-) -> impl IntoView {
+pub fn DriveDrawer(store: LiveStore, open: RwSignal<Option<i64>>, now: ReadSignal<f64>) -> impl IntoView {
     let row = move || open.get().and_then(|id| store.row(id));
+    let tab = RwSignal::new(Tab::Details);
     let close = move |_| open.set(None);
     view! {
         <Show when=move || row().is_some()>
             <aside class="drawer" role="dialog" aria-modal="false" aria-label="Drive details">
-                {move || row().map(|row| view! { <DrawerBody row now/> })}
-                <button type="button" class="button drawer-close" on:click=close aria-label="Close the drive details">
-                    "Close"
-                </button>
+                <button type="button" class="button drawer-close" on:click=close aria-label="Close the drive details">"Close"</button>
+                {move || row().map(|row| view! {
+                    <header class="drawer-head">
+                        <h2 class="mono">{move || row.with(|r| r.serial.clone())}</h2>
+                        <p>{move || row.with(|r| format!("{} · {}", r.model, format::capacity(r.size_bytes)))}</p>
+                    </header>
+                })}
+                <nav class="tabs" role="tablist">
+                    {[(Tab::Details, "Details"), (Tab::Burnin, "Burn-in"), (Tab::Smart, "SMART")].into_iter().map(|(which, label)| view! {
+                        <button type="button" role="tab" class="tab" aria-selected=move || (tab.get() == which).to_string() on:click=move |_| tab.set(which)>{label}</button>
+                    }).collect_view()}
+                </nav>
+                {move || row().map(|row| match tab.get() {
+                    Tab::Details => view! { <DetailsTab row now/> }.into_any(),
+                    Tab::Burnin => view! { <BurninTab row/> }.into_any(),
+                    Tab::Smart => view! { <SmartTab row/> }.into_any(),
+                })}
             </aside>
         </Show>
     }
@@ -27,13 +52,9 @@ pub fn DriveDrawer(
 }
 
 #[component]
-fn DrawerBody(row: RwSignal<DriveRow>, now: ReadSignal<f64>) -> impl IntoView {
+fn DetailsTab(row: RwSignal<DriveRow>, now: ReadSignal<f64>) -> impl IntoView {
     let r = move || row.get();
     view! {
-        <header class="drawer-head">
-            <h2 class="mono">{move || r().serial}</h2>
-            <p>{move || format!("{} · {}", r().model, format::capacity(r().size_bytes))}</p>
-        </header>
         <section>
             <h3>"Identity"</h3>
             <dl class="facts">
@@ -64,12 +85,174 @@ fn DrawerBody(row: RwSignal<DriveRow>, now: ReadSignal<f64>) -> impl IntoView {
     .into_any()
 }
 
+#[component]
+fn BurninTab(row: RwSignal<DriveRow>) -> impl IntoView {
+    // Re-read the job whenever its headline in the live row changes.
+    let key = Memo::new(move |_| row.with(|r| (r.id, r.progress.as_ref().map(|p| (p.job_id, p.state, (p.percent * 10.0) as i64, p.stage, p.stuck, p.bad_blocks)))));
+    let job = Resource::new(move || key.get(), |(_, progress)| async move {
+        match progress {
+            Some((job_id, ..)) => get_job(job_id).await.map(Some),
+            None => Ok(None),
+        }
+    });
+    let history = Resource::new(move || key.get().0, drive_jobs);
+    let message = RwSignal::new(None::<String>);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match job.await {
+                    Ok(Some(job)) => view! { <JobPanel job message/> }.into_any(),
+                    Ok(None) => view! { <p class="muted">"No burn-in yet. Select the drive in the table and choose Burn in."</p> }.into_any(),
+                    Err(error) => view! { <p class="notice error">{error.message}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+        {move || message.get().map(|m| view! { <p class="notice">{m}</p> })}
+        <h3>"History"</h3>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let jobs = history.await.unwrap_or_default();
+                view! {
+                    <ul class="history">
+                        {jobs.into_iter().map(|job| view! {
+                            <li><span class=format!("badge job-{}", job.state.as_str())>{job.state.as_str()}</span>" "{format!("#{} by {} · {}", job.id, job.operator, job.created_at.get(..16).unwrap_or(""))}</li>
+                        }).collect_view()}
+                    </ul>
+                }
+            })}
+        </Suspense>
+    }
+    .into_any()
+}
+
+#[component]
+fn JobPanel(job: JobView, message: RwSignal<Option<String>>) -> impl IntoView {
+    let id = job.id;
+    let active = job.state.is_active();
+    let cancel = move |_| {
+        leptos::task::spawn_local(async move {
+            match cancel_job(id).await {
+                Ok(_) => message.set(Some("Cancel requested: the test is being stopped on the NAS.".into())),
+                Err(e) => message.set(Some(e.message)),
+            }
+        });
+    };
+    view! {
+        <section class="job" data-job=id>
+            <h3>{format!("Burn-in #{id}: {}", job.state.as_str())}</h3>
+            <p class="muted">{format!("by {} · {:.0} % overall", job.operator, job.percent)}{job.eta_seconds.map(|e| format!(" · about {} left", duration_text(e)))}</p>
+            {job.reason.clone().map(|reason| view! { <p class=format!("reason job-{}", job.state.as_str())>{reason}</p> })}
+            <ol class="stage-list">
+                {job.stages.iter().map(|stage| {
+                    let running = stage.state == StageState::Running;
+                    view! {
+                        <li class=format!("stage stage-{}", stage.state.as_str()) data-kind=stage.kind.as_str()>
+                            <div class="stage-head">
+                                <strong>{stage.kind.label()}</strong>
+                                <span class=format!("badge stage-state-{}", stage.state.as_str())>{stage.state.as_str()}</span>
+                                {stage.stuck.then(|| view! { <span class="badge stuck">"stuck"</span> })}
+                            </div>
+                            {running.then(|| view! { <progress max="100" value=format!("{:.1}", stage.percent.unwrap_or(0.0))></progress> })}
+                            <p class="stage-detail">{stage.detail.clone()}</p>
+                            <p class="stage-facts">
+                                {stage.percent.filter(|_| running).map(|p| format!("{p:.1} % · "))}
+                                {stage.throughput_mb_s.map(|t| format!("{t:.0} MB/s · "))}
+                                {stage.eta_seconds.filter(|_| running).map(|e| format!("{} left · ", duration_text(e)))}
+                                {(stage.bad_blocks > 0 || stage.kind == burnin::job::StageKind::Surface).then(|| format!("{} bad blocks ({}/{}/{} errors)", stage.bad_blocks, stage.read_errors, stage.write_errors, stage.corruption_errors))}
+                            </p>
+                            {(!stage.log_tail.is_empty()).then(|| view! { <pre class="log-tail">{stage.log_tail.clone()}</pre> })}
+                        </li>
+                    }
+                }).collect_view()}
+            </ol>
+            {active.then(|| view! { <button type="button" class="button danger" on:click=cancel>"Cancel this burn-in"</button> })}
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn SmartTab(row: RwSignal<DriveRow>) -> impl IntoView {
+    let key = Memo::new(move |_| row.with(|r| (r.id, r.progress.as_ref().map(|p| (p.job_id, (p.percent / 5.0) as i64)))));
+    let smart = Resource::new(move || key.get(), |(id, _)| drive_smart(id));
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match smart.await {
+                    Ok(Some(snapshot)) => {
+                        let report = parse_smartctl_json(snapshot.raw_json.as_bytes()).ok();
+                        view! {
+                            <p class="muted">{format!("Read {}", snapshot.taken_at.get(..19).unwrap_or(""))}</p>
+                            {report.map(|report| view! { <SmartSummary report/> })}
+                            <details>
+                                <summary>"Raw smartctl JSON"</summary>
+                                <pre class="raw-json">{pretty(&snapshot.raw_json)}</pre>
+                            </details>
+                        }.into_any()
+                    }
+                    Ok(None) => view! { <p class="muted">"No SMART report yet: one is read at the start of a burn-in."</p> }.into_any(),
+                    Err(error) => view! { <p class="notice error">{error.message}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+    .into_any()
+}
+
+fn pretty(raw: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(raw).and_then(|v| serde_json::to_string_pretty(&v)).unwrap_or_else(|_| raw.to_owned())
+}
+
+#[component]
+fn SmartSummary(report: SmartReport) -> impl IntoView {
+    let attributes = report.attributes().to_vec();
+    let facts = vec![
+        ("Health", report.health.as_str().to_owned()),
+        ("Temperature", report.temperature.current.map(|t| format!("{t} °C")).unwrap_or_else(|| "–".into())),
+        ("Power-on hours", report.power_on_hours.map(|h| h.to_string()).unwrap_or_else(|| "–".into())),
+        ("Firmware", report.identity.firmware.clone().unwrap_or_default()),
+        ("smartctl exit status", report.smartctl.exit_status.map(|e| e.bits.to_string()).unwrap_or_default()),
+    ];
+    let scsi = report.scsi.as_ref().map(|s| (s.grown_defect_list, s.total_uncorrected_errors()));
+    let nvme = report.nvme.as_ref().and_then(|n| n.health_log.as_ref()).map(|h| (h.media_errors, h.critical_warning, h.available_spare));
+    view! {
+        <dl class="facts">
+            {facts.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+            {scsi.map(|(defects, uncorrected)| view! {
+                <dt>"Grown defects"</dt><dd>{defects.map(|d| d.to_string()).unwrap_or_default()}</dd>
+                <dt>"Uncorrected errors"</dt><dd>{format!("{uncorrected:?}")}</dd>
+            })}
+            {nvme.map(|(media, warning, spare)| view! {
+                <dt>"Media errors"</dt><dd>{media.map(|m| m.to_string()).unwrap_or_default()}</dd>
+                <dt>"Critical warning"</dt><dd>{warning.map(|w| w.to_string()).unwrap_or_default()}</dd>
+                <dt>"Available spare"</dt><dd>{spare.map(|s| format!("{s} %")).unwrap_or_default()}</dd>
+            })}
+        </dl>
+        {(!attributes.is_empty()).then(|| view! {
+            <table class="attributes">
+                <thead><tr><th>"ID"</th><th>"Attribute"</th><th class="num">"Value"</th><th class="num">"Worst"</th><th class="num">"Thresh"</th><th>"Raw"</th></tr></thead>
+                <tbody>
+                    {attributes.into_iter().map(|a| view! {
+                        <tr class:failing=a.when_failed.is_some()>
+                            <td class="num">{a.id}</td>
+                            <td>{a.name.clone().unwrap_or_default()}</td>
+                            <td class="num">{a.value.map(|v| v.to_string()).unwrap_or_default()}</td>
+                            <td class="num">{a.worst.map(|v| v.to_string()).unwrap_or_default()}</td>
+                            <td class="num">{a.thresh.map(|v| v.to_string()).unwrap_or_default()}</td>
+                            <td class="mono">{a.raw_string.clone().unwrap_or_else(|| a.raw_value.map(|r| r.to_string()).unwrap_or_default())}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        })}
+    }
+    .into_any()
+}
+
 fn pool_explanation(pool: &PoolMembership) -> String {
     match pool {
         PoolMembership::Free => "Free: in no pool the host knows of.".to_owned(),
-        PoolMembership::Pool { name } => format!(
-            "Member of the imported pool {name}: it holds data. Destructive tests are refused."
-        ),
+        PoolMembership::Pool { name } => format!("Member of the imported pool {name}: it holds data. Destructive tests are refused."),
         PoolMembership::ExportedPool { name } => format!(
             "Member of the exported pool {name}: the pool is not imported, but its data is intact. Destructive tests are refused."
         ),

@@ -2,5 +2,6 @@
 
 pub mod drawer;
 pub mod editable;
+pub mod start;
 pub mod table;
 pub mod time;

@@ -82,6 +82,7 @@ pub fn DriveTable(
                         <th scope="col">"SMART"</th>
                         <th scope="col">"Pool"</th>
                         <th scope="col">"State"</th>
+                        <th scope="col">"Burn-in"</th>
                         <th scope="col">"Location"</th>
                         <th scope="col">"Notes"</th>
                     </tr>
@@ -173,6 +174,9 @@ fn DriveTableRow(
                     view! { <span class=format!("badge state-{}", drive_state.as_str())>{drive_state.as_str()}</span> }
                 }}
             </td>
+            <td class="burnin">
+                {move || row.with(|r| r.progress.clone()).map(|progress| view! { <ProgressCell progress/> })}
+            </td>
             <td class="location">
                 <EditableText
                     value=location
@@ -199,5 +203,32 @@ fn temperature_class((celsius, kind): (Option<f64>, burnin::DriveKind)) -> &'sta
         Some(TemperatureLevel::Warn) => "temp temp-warn",
         Some(TemperatureLevel::Crit) => "temp temp-crit",
         _ => "temp",
+    }
+}
+
+#[component]
+pub fn ProgressCell(progress: burnin::job::JobProgress) -> impl IntoView {
+    let active = progress.state.is_active();
+    let stage = progress.stage.map(|s| s.label().split(" (").next().unwrap_or("").to_owned());
+    let text = if active {
+        let mut parts = vec![stage.unwrap_or_else(|| progress.state.as_str().to_owned())];
+        if let Some(p) = progress.stage_percent {
+            parts.push(format!("{p:.0} %"));
+        }
+        if let Some(eta) = progress.eta_seconds {
+            parts.push(format!("{} left", burnin::job::duration_text(eta)));
+        }
+        parts.join(" · ")
+    } else if progress.bad_blocks > 0 {
+        format!("{} · {} bad blocks", progress.state.as_str(), progress.bad_blocks)
+    } else {
+        progress.state.as_str().to_owned()
+    };
+    view! {
+        <div class=format!("progress-cell job-{}", progress.state.as_str())>
+            {active.then(|| view! { <progress max="100" value=format!("{:.1}", progress.percent)></progress> })}
+            <span class="progress-text">{text}</span>
+            {progress.stuck.then(|| view! { <span class="badge stuck" title="No progress for a long time">"stuck"</span> })}
+        </div>
     }
 }

@@ -11,6 +11,7 @@ use crate::{
     components::{
         drawer::DriveDrawer,
         table::{DriveTable, TableState},
+        start::StartDialog,
         time::use_clock,
     },
     live::{self, Link, LiveStore},
@@ -121,6 +122,29 @@ fn Dashboard(snapshot: Snapshot) -> impl IntoView {
             .with(|ids| ids.iter().skip(page.get() * size).take(size).copied().collect::<Vec<_>>())
     });
     let total = Memo::new(move |_| store.drive_ids.with(Vec::len));
+    let starting = RwSignal::new(false);
+    let notice = RwSignal::new(None::<String>);
+    let cancel_all = move |_| {
+        let confirmed = {
+            #[cfg(feature = "hydrate")]
+            {
+                web_sys::window().and_then(|w| w.confirm_with_message("Cancel every queued and running burn-in?").ok()).unwrap_or(false)
+            }
+            #[cfg(not(feature = "hydrate"))]
+            {
+                false
+            }
+        };
+        if confirmed {
+            leptos::task::spawn_local(async move {
+                match crate::pages::burnin::cancel_jobs(None).await {
+                    Ok(count) => notice.set(Some(format!("Cancelling {count} burn-ins."))),
+                    Err(e) => notice.set(Some(e.message)),
+                }
+            });
+        }
+    };
+    let active_jobs = Memo::new(move |_| store.rows().iter().filter(|r| r.progress.as_ref().is_some_and(|p| p.state.is_active())).count());
     view! {
         <section class="page-head">
             <h1>"Drives"</h1>
@@ -182,11 +206,32 @@ fn Dashboard(snapshot: Snapshot) -> impl IntoView {
                         (count > 0).then(|| format!(" · {count} selected"))
                     }}
                 </p>
+                <div class="batch-actions">
+                    <button type="button" class="button primary" disabled=move || state.selected.with(BTreeSet::is_empty) on:click=move |_| starting.set(true)>
+                        {move || format!("Burn in {}…", state.selected.with(BTreeSet::len))}
+                    </button>
+                    <Show when=move || { active_jobs.get() > 0 }>
+                        <button type="button" class="button danger" on:click=cancel_all>"Cancel all burn-ins"</button>
+                    </Show>
+                </div>
                 <Pager page pages page_size/>
             </div>
+            {move || notice.get().map(|n| view! { <p class="notice" role="status">{n}</p> })}
             <DriveTable store ids=page_ids visible=Signal::derive(move || visible.get()) state error/>
         </Show>
         <DriveDrawer store open=state.open now/>
+        {move || starting.get().then(|| {
+            let chosen: Vec<DriveRow> = state.selected.get_untracked().into_iter().filter_map(|id| store.row(id)).map(|r| r.get_untracked()).collect();
+            view! {
+                <StartDialog drives=chosen on_close=Callback::new(move |started: bool| {
+                    starting.set(false);
+                    if started {
+                        notice.set(Some("Burn-in queued: progress shows in the table and the drawer.".into()));
+                        state.selected.set(BTreeSet::new());
+                    }
+                })/>
+            }
+        })}
     }
     .into_any()
 }
@@ -214,7 +259,7 @@ fn Pager(page: RwSignal<usize>, pages: Memo<usize>, page_size: RwSignal<usize>) 
         <nav class="pager" aria-label="Pages">
             <button type="button" class="button" disabled=move || page.get() == 0 on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"‹ Prev"</button>
             <span>{move || format!("Page {} of {}", page.get() + 1, pages.get())}</span>
-            <button type="button" class="button" disabled=move || page.get() + 1 >= pages.get() on:click=move |_| page.update(|p| *p += 1)>"Next ›"</button>
+            <button type="button" class="button" disabled=move || { page.get() + 1 >= pages.get() } on:click=move |_| page.update(|p| *p += 1)>"Next ›"</button>
             <label>
                 <span class="visually-hidden">"Rows per page"</span>
                 <select on:change=move |ev| {

@@ -48,6 +48,8 @@ pub struct EngineOptions {
     pub smart_during_surface: Duration,
     /// Where job folders live on the NAS.
     pub job_root: String,
+    /// How often every idle drive's SMART is read (health column, SMART tab).
+    pub smart_sweep: Duration,
     /// badblocks `-c`: blocks per read/write (see the benchmark in the README).
     pub blocks_at_once: u32,
     /// A surface test with more bad blocks than this fails.
@@ -68,6 +70,7 @@ impl Default for EngineOptions {
             reattach_timeout: Duration::from_secs(3600),
             smart_during_surface: Duration::from_secs(60),
             job_root: "/var/tmp/burnin".to_owned(),
+            smart_sweep: Duration::from_secs(600),
             blocks_at_once: 256,
             max_bad_blocks: 0,
         }
@@ -114,8 +117,57 @@ impl Engine {
                 self.spawn(job.id).await;
             }
         }
+        let sweeper = self.clone();
         let engine = self.clone();
-        tokio::spawn(async move { engine.schedule().await })
+        tokio::spawn(async move {
+            let sweep = tokio::spawn(async move { sweeper.sweep_smart().await });
+            engine.schedule().await;
+            sweep.abort();
+        })
+    }
+
+    /// Reads SMART of every idle drive now and then, so the table's health column and the
+    /// SMART tab are filled without a burn-in. Drives under test are read by their job.
+    async fn sweep_smart(&self) {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        loop {
+            if let Ok(drives) = crate::inventory::list_drives(&self.pool, &burnin::DriveFilter::default()).await {
+                for drive in drives {
+                    if drive.state == DriveState::Absent || drive.progress.as_ref().is_some_and(|p| p.state.is_active()) {
+                        continue;
+                    }
+                    self.read_idle_smart(&drive).await;
+                }
+            }
+            tokio::time::sleep(self.options.smart_sweep).await;
+        }
+    }
+
+    async fn read_idle_smart(&self, drive: &burnin::DriveRow) {
+        let version = self.hosts.get(drive.host_id).await.ok().and_then(|h| h.truenas_version);
+        let os = nas::os_of(version.as_deref());
+        let name = match (os, drive.devname.strip_prefix("nvd")) {
+            (burnin::remote::Os::FreeBsd, Some(number)) => format!("nvme{number}"),
+            _ => drive.devname.clone(),
+        };
+        let Ok(device) = burnin::remote::DevicePath::for_name(&name) else { return };
+        let command = burnin::remote::RemoteCommand::Smartctl(burnin::remote::Smartctl {
+            device,
+            device_type: None,
+            action: burnin::remote::SmartctlAction::Report,
+            with_text: false,
+        });
+        let Ok(output) = self.nas.run(drive.host_id, &command).await else { return };
+        let Ok(report) = burnin::smart::parse_smartctl_json(&output.stdout) else { return };
+        if report.read_failed() || !report.identity.serial.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(&drive.serial)) {
+            return;
+        }
+        let raw = String::from_utf8_lossy(&output.stdout);
+        if store::set_drive_smart(&self.pool, drive.id, &raw, report.health.as_str()).await.is_ok()
+            && let Ok(Some(row)) = crate::inventory::get_drive(&self.pool, drive.id).await
+        {
+            self.hub.drive(row).await;
+        }
     }
 
     pub async fn stop_all(&self) {
@@ -273,7 +325,7 @@ impl Engine {
                 reasons,
             ));
         }
-        let mut tx = self.pool.begin().await.map_err(crate::db::DbError::from)?;
+        let mut tx = crate::db::begin_write(&self.pool).await.map_err(crate::db::DbError::from)?;
         let mut ids = Vec::new();
         for drive in &drives {
             let id = store::create(

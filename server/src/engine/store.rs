@@ -191,7 +191,7 @@ pub async fn set_job_state(
     state: JobState,
     reason: Option<&str>,
 ) -> Result<(), DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin_write(pool).await?;
     sqlx::query(
         "UPDATE jobs SET state = $2, reason = COALESCE($3, reason),
                 started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE started_at END,
@@ -299,7 +299,7 @@ pub async fn save_snapshot(
     kind: &str,
     raw: &str,
 ) -> Result<(), DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin_write(pool).await?;
     if kind == "latest" {
         sqlx::query("DELETE FROM smart_snapshots WHERE job_id = $1 AND kind = 'latest'")
             .bind(job_id)

@@ -147,7 +147,7 @@ pub async fn apply_report(
     host_id: i64,
     reported: &[Reported],
 ) -> Result<Vec<i64>, DbError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin_write(pool).await?;
     let mut present = BTreeSet::new();
     for drive in reported {
         let (pool_kind, pool_name) = pool_columns(&drive.pool);
@@ -237,7 +237,7 @@ pub async fn set_temperatures(
     temperatures: &BTreeMap<String, Option<f64>>,
 ) -> Result<Vec<i64>, DbError> {
     let mut changed = Vec::new();
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin_write(pool).await?;
     for (devname, celsius) in temperatures {
         let row: Option<(i64, Option<f64>)> = sqlx::query_as(
             "SELECT id, temperature_c FROM drives WHERE host_id = $1 AND devname = $2 AND state != 'absent'",
@@ -272,7 +272,7 @@ pub async fn update_drive_text(
     actor: &str,
 ) -> Result<Option<DriveRow>, DbError> {
     let Some(before) = get_drive(pool, id).await? else { return Ok(None) };
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin_write(pool).await?;
     sqlx::query(
         "UPDATE drives SET location = COALESCE($2, location), notes = COALESCE($3, notes),
                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = $1",

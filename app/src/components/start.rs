@@ -1,0 +1,162 @@
+//! The start dialog: stages to run (tick, drag or move to reorder), the surface test's
+//! warning, the confirmation a destructive start needs, and the operator's name.
+
+use burnin::{
+    DriveKind, DriveRow,
+    job::{StageKind, StartRequest, SurfaceOptions, batch_phrase},
+};
+use leptos::prelude::*;
+
+use crate::{AppError, pages::burnin::start_burnin};
+
+const CHOICES: [StageKind; 4] = [StageKind::ShortTest, StageKind::LongTest, StageKind::ConveyanceTest, StageKind::Surface];
+
+#[component]
+pub fn StartDialog(
+    /// The drives to burn in.
+    drives: Vec<DriveRow>,
+    /// Closes the dialog; `true` after a successful start.
+    on_close: Callback<bool>,
+) -> impl IntoView {
+    let any_flash = drives.iter().any(|d| matches!(d.kind, DriveKind::Ssd | DriveKind::Nvme));
+    // Defaults: short → long → surface, but no surface test for flash (it wears it out).
+    let initial: Vec<(StageKind, bool)> = CHOICES
+        .into_iter()
+        .map(|kind| {
+            let on = match kind {
+                StageKind::ShortTest | StageKind::LongTest => true,
+                StageKind::Surface => !any_flash,
+                _ => false,
+            };
+            (kind, on)
+        })
+        .collect();
+    let stages = RwSignal::new(initial);
+    let dragging = RwSignal::new(None::<usize>);
+    let operator = RwSignal::new(String::new());
+    let confirmation = RwSignal::new(String::new());
+    let stop_at_first = RwSignal::new(false);
+    let error = RwSignal::new(None::<AppError>);
+    let busy = RwSignal::new(false);
+    let count = drives.len();
+    let ids: Vec<i64> = drives.iter().map(|d| d.id).collect();
+    let single_serial = (count == 1).then(|| drives[0].serial.clone());
+    let destructive = Memo::new(move |_| stages.with(|s| s.iter().any(|(k, on)| *on && *k == StageKind::Surface)));
+    let expected = single_serial.clone().unwrap_or_else(|| batch_phrase(count));
+    let confirmed = {
+        let expected = expected.clone();
+        move || !destructive.get() || confirmation.get().trim() == expected
+    };
+    let move_stage = move |from: usize, to: usize| {
+        stages.update(|s| {
+            if from < s.len() && to < s.len() && from != to {
+                let item = s.remove(from);
+                s.insert(to, item);
+            }
+        })
+    };
+    let submit = {
+        let ids = ids.clone();
+        let single_serial = single_serial.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let chosen: Vec<StageKind> = stages.get_untracked().into_iter().filter(|(_, on)| *on).map(|(k, _)| k).collect();
+            let text = confirmation.get_untracked().trim().to_owned();
+            let request = StartRequest {
+                drive_ids: ids.clone(),
+                stages: chosen,
+                operator: operator.get_untracked(),
+                confirm_serial: single_serial.as_ref().map(|_| text.clone()),
+                confirm_phrase: single_serial.is_none().then_some(text),
+                surface: SurfaceOptions { max_bad_blocks: stop_at_first.get_untracked().then_some(1) },
+            };
+            busy.set(true);
+            leptos::task::spawn_local(async move {
+                match start_burnin(request).await {
+                    Ok(_) => on_close.run(true),
+                    Err(failure) => error.set(Some(failure)),
+                }
+                busy.set(false);
+            });
+        }
+    };
+    let serials: Vec<String> = drives.iter().map(|d| d.serial.clone()).collect();
+    view! {
+        <div class="modal-backdrop">
+            <form class="panel dialog start-dialog" role="dialog" aria-modal="true" aria-label="Start a burn-in" on:submit=submit>
+                <h2>{format!("Burn in {count} drive{}", if count == 1 { "" } else { "s" })}</h2>
+                <p class="muted">{serials.join(", ")}</p>
+                <fieldset>
+                    <legend>"Stages, in order (drag or use the arrows)"</legend>
+                    <ol class="stages">
+                        {move || stages.get().into_iter().enumerate().map(|(index, (kind, on))| {
+                            let last = stages.with(Vec::len) - 1;
+                            view! {
+                                <li
+                                    class:destructive=kind.is_destructive()
+                                    draggable="true"
+                                    data-stage=kind.as_str()
+                                    on:dragstart=move |_| dragging.set(Some(index))
+                                    on:dragover=move |ev| ev.prevent_default()
+                                    on:drop=move |ev| {
+                                        ev.prevent_default();
+                                        if let Some(from) = dragging.get_untracked() {
+                                            move_stage(from, index);
+                                        }
+                                        dragging.set(None);
+                                    }
+                                >
+                                    <label>
+                                        <input type="checkbox" name=kind.as_str() prop:checked=on
+                                            on:change=move |_| stages.update(|s| s[index].1 = !s[index].1)/>
+                                        " " {kind.label()}
+                                    </label>
+                                    <span class="reorder">
+                                        <button type="button" class="button small" aria-label=format!("Move {} up", kind.label()) disabled=index == 0 on:click=move |_| move_stage(index, index.saturating_sub(1))>"↑"</button>
+                                        <button type="button" class="button small" aria-label=format!("Move {} down", kind.label()) disabled=index == last on:click=move |_| move_stage(index, index + 1)>"↓"</button>
+                                    </span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ol>
+                    <p class="muted">"A pre-check runs first (the drive is the one recorded, readable, not too hot) and a final SMART check last."</p>
+                    {any_flash.then(|| view! { <p class="notice">"SSD/NVMe selected: the surface test is off by default because it wears flash."</p> })}
+                </fieldset>
+                <Show when=move || destructive.get()>
+                    <div class="danger-zone" role="alert">
+                        <p><strong>"The surface test erases every selected drive."</strong>" Disks in a pool, an exported pool or used for boot are refused."</p>
+                        <label class="field">
+                            <input type="checkbox" prop:checked=move || stop_at_first.get() on:change=move |_| stop_at_first.update(|v| *v = !*v)/>
+                            " Stop at the first bad block (otherwise the full list is collected for an RMA)"
+                        </label>
+                        <label class="field">
+                            <span>{format!("Type {expected} to confirm")}</span>
+                            <input type="text" name="confirmation" autocomplete="off" prop:value=move || confirmation.get() on:input=move |ev| confirmation.set(event_target_value(&ev))/>
+                        </label>
+                    </div>
+                </Show>
+                <label class="field">
+                    <span>"Operator"</span>
+                    <input type="text" name="operator" required maxlength="64" placeholder="your name, for the audit log" prop:value=move || operator.get() on:input=move |ev| operator.set(event_target_value(&ev))/>
+                </label>
+                {move || error.get().map(|e| view! {
+                    <div class="notice error" role="alert">
+                        <p>{e.message.clone()}</p>
+                        <ul>{e.reasons.iter().map(|r| view! { <li>{r.clone()}</li> }).collect_view()}</ul>
+                    </div>
+                })}
+                <div class="form-actions">
+                    <button type="submit" class=move || if destructive.get() { "button danger-fill" } else { "button primary" }
+                        disabled={
+                            let confirmed = confirmed.clone();
+                            move || busy.get() || !confirmed() || operator.get().trim().is_empty()
+                        }>
+                        {move || if destructive.get() { "Erase and test" } else { "Start" }}
+                    </button>
+                    <button type="button" class="button" on:click=move |_| on_close.run(false)>"Cancel"</button>
+                </div>
+            </form>
+        </div>
+    }
+    .into_any()
+}
