@@ -3,8 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 
-// The server under test: the binary cargo-leptos built, on its own port, against a fresh SQLite
-// file seeded with a few drives. Debian's Chromium drives the page (no browser download).
+// The server under test: the binary the test command built, on its own port, against a fresh
+// SQLite file, with the built-in simulated fleet (reached over its WebSocket API and SSH like
+// any NAS) running fast. Debian's Chromium drives the page (no browser download).
 const port = Number(process.env.E2E_PORT ?? 3107);
 const root = path.resolve(__dirname, '..');
 const server = process.env.E2E_SERVER_BIN ?? path.join(root, 'target/debug/burnin-server');
@@ -13,7 +14,7 @@ const database = `sqlite://${work}/burnin.db`;
 
 export default defineConfig({
   testDir: './tests',
-  timeout: 30_000,
+  timeout: 60_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,
@@ -46,10 +47,10 @@ export default defineConfig({
   ],
   webServer: {
     command: [
-      `"${server}" migrate --database-url "${database}"`,
-      `python3 fixtures/seed.py "${work}/burnin.db"`,
-      `exec "${server}" --listen 127.0.0.1:${port} --database-url "${database}" --site-root "${path.join(root, 'target/site')}"`,
-    ].join(' && '),
+      `exec "${server}" --listen 127.0.0.1:${port} --database-url "${database}"`,
+      `--site-root "${path.join(root, 'target/site')}" --simulator always --simulator-speed 40000`,
+      `--poll-interval-secs 2 --temperature-interval-secs 1 --stage-poll-ms 200 --stagger-ms 0`,
+    ].join(' '),
     url: `http://127.0.0.1:${port}/readyz`,
     cwd: __dirname,
     timeout: 60_000,

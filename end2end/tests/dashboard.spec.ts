@@ -1,4 +1,4 @@
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect, type Page, type APIRequestContext } from '@playwright/test';
 
 // Console errors and uncaught exceptions, collected per test: a CSP violation, a failed
 // hydration or a panic in the wasm all land here.
@@ -15,54 +15,169 @@ async function hydrated(page: Page) {
   await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
 }
 
-test('the server renders the drive table before any script runs', async ({ request }) => {
+/** Waits until the simulated fleet is in: both hosts online, all 26 drives listed. */
+async function fleetReady(request: APIRequestContext) {
+  await expect
+    .poll(async () => {
+      const drives = await (await request.get('/api/v1/drives')).json();
+      return drives.length;
+    }, { timeout: 30_000 })
+    .toBe(26);
+}
+
+async function driveId(request: APIRequestContext, serial: string): Promise<number> {
+  const drives = await (await request.get(`/api/v1/drives?search=${serial}`)).json();
+  return drives.find((d: { serial: string }) => d.serial === serial).id;
+}
+
+const row = (page: Page, serial: string) => page.locator(`tr[data-serial="${serial}"]`);
+
+test.beforeAll(async ({ request }) => {
+  await fleetReady(request);
+});
+
+test('the server renders the simulated fleet before any script runs', async ({ request }) => {
   const response = await request.get('/');
   expect(response.status()).toBe(200);
   const csp = response.headers()['content-security-policy'];
   expect(csp).toContain("frame-ancestors 'none'");
   expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9_-]+'/);
   const html = await response.text();
-  expect(html).toContain('ZL2E2E01');
-  expect(html).toContain('WDC WD80EFAX-68KNBN0');
+  for (const text of ['FAIL001', 'truenas-lab', 'core-vault', 'pool tank', 'exported pool oldbackup']) {
+    expect(html).toContain(text);
+  }
 });
 
 test('the dashboard hydrates and its search filters the table', async ({ page }) => {
   const errors = watchErrors(page);
   await page.goto('/');
-  await expect(page.locator('header .brand-name')).toHaveText('Burn-in dashboard');
   await hydrated(page);
+  await expect(page.locator('.link-live')).toBeVisible();
   const rows = page.locator('table.drives tbody tr');
+  await expect(rows).toHaveCount(26);
+  await page.getByPlaceholder('Search serial, model, location').fill('wd80efax');
   await expect(rows).toHaveCount(3);
-  await expect(page.locator('.result-count')).toHaveText('3 drives');
-
-  await page.getByPlaceholder('Search serial, model, location').fill('wd80');
-  await expect(rows).toHaveCount(1);
-  await expect(rows.first()).toHaveAttribute('data-serial', 'WD-E2E0002');
-  await expect(page.locator('.result-count')).toHaveText('1 of 3 drives');
-
+  await expect(page.locator('.result-count')).toContainText('3 of 26 drives');
   await page.getByPlaceholder('Search serial, model, location').fill('');
-  await expect(rows).toHaveCount(3);
+  await page.locator('select[name="host"]').selectOption({ label: 'core-vault' });
+  await expect(rows).toHaveCount(5);
   expect(errors).toEqual([]);
 });
 
-test('refresh calls the server through a same-origin server function', async ({ page }) => {
+test('a live change on the NAS shows in the open page without a reload', async ({ page, request }) => {
   const errors = watchErrors(page);
   await page.goto('/');
   await hydrated(page);
-  const call = page.waitForResponse((response) => response.url().includes('/api/list_drives'));
-  await page.getByRole('button', { name: 'Refresh' }).click();
-  const response = await call;
-  expect(response.status()).toBe(200);
-  await expect(page.locator('table.drives tbody tr')).toHaveCount(3);
+  const target = row(page, 'ZL2AB1C2');
+  await expect(target.locator('.badge.state-idle')).toBeVisible();
+  const before = await target.locator('.temp').textContent();
+  // A surface test warms the drive and changes its state: both must reach this tab by itself.
+  const id = await driveId(request, 'ZL2AB1C2');
+  const start = await request.post('/api/v1/burnin/start', {
+    data: { drive_ids: [id], stages: ['surface'], operator: 'e2e', confirm_serial: 'ZL2AB1C2' },
+  });
+  expect(start.status()).toBe(201);
+  const job = (await start.json())[0].id;
+  await expect(target.locator('.badge.state-running')).toBeVisible({ timeout: 20_000 });
+  await expect(target.locator('progress')).toBeVisible();
+  await expect.poll(async () => target.locator('.temp').textContent(), { timeout: 20_000 }).not.toBe(before);
+  await request.post(`/api/v1/burnin/${job}/cancel`);
+  await expect(target.locator('.progress-text')).toContainText('cancelled', { timeout: 20_000 });
   expect(errors).toEqual([]);
 });
 
-test('temperatures and pool membership are marked', async ({ page }) => {
+test('an inline location edit is saved and survives a reload', async ({ page }) => {
+  const errors = watchErrors(page);
   await page.goto('/');
-  const pooled = page.locator('tr[data-serial="WD-E2E0002"]');
-  await expect(pooled.locator('.temp')).toHaveClass(/temp-warn/);
-  await expect(pooled.locator('.badge.pool-pool')).toHaveText('pool tank');
-  await expect(page.locator('tr[data-serial="S4E2E0003"] .badge.pool-boot')).toHaveText('boot');
+  await hydrated(page);
+  const cell = row(page, 'VGH1K2L5').locator('td.location');
+  await cell.getByRole('button', { name: 'Edit location' }).click();
+  const input = cell.locator('input');
+  await input.fill('Shelf B, bay 7');
+  await input.press('Enter');
+  await expect(cell).toContainText('Shelf B, bay 7');
+  // Escape restores the saved value.
+  await cell.getByRole('button', { name: 'Edit location' }).click();
+  await cell.locator('input').fill('wrong');
+  await cell.locator('input').press('Escape');
+  await expect(cell).toContainText('Shelf B, bay 7');
+  await page.reload();
+  await hydrated(page);
+  await expect(row(page, 'VGH1K2L5').locator('td.location')).toContainText('Shelf B, bay 7');
+  expect(errors).toEqual([]);
+});
+
+test('a batch of three burns in from the browser, FAIL001 fails and one is cancelled', async ({ page, request }) => {
+  const errors = watchErrors(page);
+  await page.goto('/');
+  await hydrated(page);
+  for (const serial of ['ZJV0A1B3', 'FAIL001', 'VGH1K2L4']) {
+    await row(page, serial).locator('td.select input').check();
+  }
+  await page.getByRole('button', { name: 'Burn in 3…' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Start a burn-in' });
+  await expect(dialog).toBeVisible();
+  await dialog.locator('input[name="long_test"]').uncheck();
+  await expect(dialog.getByText('The surface test erases every selected drive.')).toBeVisible();
+  const submit = dialog.getByRole('button', { name: 'Erase and test' });
+  await dialog.locator('input[name="operator"]').fill('e2e tester');
+  await expect(submit).toBeDisabled();
+  await dialog.locator('input[name="confirmation"]').fill('ERASE 3 DRIVES');
+  await expect(submit).toBeEnabled();
+  await submit.click();
+  await expect(dialog).toBeHidden();
+
+  // Progress moves in the table.
+  await expect(row(page, 'ZJV0A1B3').locator('progress')).toBeVisible({ timeout: 20_000 });
+  await expect(row(page, 'FAIL001').locator('.badge.state-failed')).toBeVisible({ timeout: 45_000 });
+  await expect(row(page, 'FAIL001').locator('.progress-text')).toContainText('24 bad blocks');
+  await expect(row(page, 'ZJV0A1B3').locator('.badge.state-passed')).toBeVisible({ timeout: 45_000 });
+  await expect(row(page, 'VGH1K2L4').locator('.badge.state-failed, .badge.state-passed')).toBeVisible({ timeout: 45_000 });
+
+  // The drawer explains FAIL001's result.
+  await row(page, 'FAIL001').getByRole('button', { name: 'FAIL001' }).click();
+  await page.getByRole('tab', { name: 'Burn-in' }).click();
+  await expect(page.locator('.reason.job-failed')).toContainText('bad blocks');
+  await page.getByRole('tab', { name: 'SMART' }).click();
+  await expect(page.locator('table.attributes')).toContainText('Reallocated_Sector_Ct');
+  await page.getByRole('button', { name: 'Close the drive details' }).click();
+
+  // Cancel one mid-way.
+  const id = await driveId(request, 'ZJV0A1B4');
+  const start = await request.post('/api/v1/burnin/start', {
+    data: { drive_ids: [id], stages: ['surface'], operator: 'e2e', confirm_serial: 'ZJV0A1B4' },
+  });
+  expect(start.status()).toBe(201);
+  await expect(row(page, 'ZJV0A1B4').locator('progress')).toBeVisible({ timeout: 20_000 });
+  await row(page, 'ZJV0A1B4').getByRole('button', { name: 'ZJV0A1B4' }).click();
+  await page.getByRole('tab', { name: 'Burn-in' }).click();
+  await page.getByRole('button', { name: 'Cancel this burn-in' }).click();
+  await expect(row(page, 'ZJV0A1B4').locator('.progress-text')).toContainText('cancelled', { timeout: 20_000 });
+  expect(errors).toEqual([]);
+});
+
+test('disks holding data are refused in the start dialog with the reasons', async ({ page }) => {
+  await page.goto('/');
+  await hydrated(page);
+  await row(page, 'WD-WX12D401AB').locator('td.select input').check();
+  await page.getByRole('button', { name: 'Burn in 1…' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Start a burn-in' });
+  await dialog.locator('input[name="operator"]').fill('e2e');
+  await dialog.locator('input[name="confirmation"]').fill('WD-WX12D401AB');
+  await dialog.getByRole('button', { name: 'Erase and test' }).click();
+  await expect(dialog.getByRole('alert').last()).toContainText('pool tank');
+});
+
+test('the hosts page lists both simulated hosts online', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/hosts');
+  await hydrated(page);
+  for (const name of ['truenas-lab', 'core-vault']) {
+    const card = page.locator(`li[data-host="${name}"]`);
+    await expect(card.locator('.badge.host-online')).toBeVisible();
+    await expect(card.locator('.badge.simulated')).toBeVisible();
+  }
+  expect(errors).toEqual([]);
 });
 
 test('on a phone the page fits the screen and the table scrolls inside it', async ({ page }) => {

@@ -123,6 +123,8 @@ pub fn binary_schema_version() -> i64 {
 /// Starts a transaction that writes. `BEGIN IMMEDIATE` takes the write lock up front: a
 /// deferred transaction that reads first and writes later fails with "database is locked"
 /// when another connection wrote in between, and SQLite's busy timeout cannot help it.
-pub async fn begin_write(pool: &SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+pub async fn begin_write(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
 }

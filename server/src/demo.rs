@@ -57,7 +57,11 @@ fn api_key() -> Result<Secret, DemoError> {
 }
 
 /// Starts the demo fleet on loopback and registers (or refreshes) its hosts.
-pub async fn start(state_dir: &Path, hosts: &HostStore, speed: f64) -> Result<Simulator, DemoError> {
+pub async fn start(
+    state_dir: &Path,
+    hosts: &HostStore,
+    speed: f64,
+) -> Result<Simulator, DemoError> {
     std::fs::create_dir_all(state_dir).map_err(|e| DemoError::Folder {
         path: state_dir.display().to_string(),
         cause: e.to_string(),

@@ -21,7 +21,11 @@ enum Tab {
 }
 
 #[component]
-pub fn DriveDrawer(store: LiveStore, open: RwSignal<Option<i64>>, now: ReadSignal<f64>) -> impl IntoView {
+pub fn DriveDrawer(
+    store: LiveStore,
+    open: RwSignal<Option<i64>>,
+    now: ReadSignal<f64>,
+) -> impl IntoView {
     let row = move || open.get().and_then(|id| store.row(id));
     let tab = RwSignal::new(Tab::Details);
     let close = move |_| open.set(None);
@@ -88,13 +92,25 @@ fn DetailsTab(row: RwSignal<DriveRow>, now: ReadSignal<f64>) -> impl IntoView {
 #[component]
 fn BurninTab(row: RwSignal<DriveRow>) -> impl IntoView {
     // Re-read the job whenever its headline in the live row changes.
-    let key = Memo::new(move |_| row.with(|r| (r.id, r.progress.as_ref().map(|p| (p.job_id, p.state, (p.percent * 10.0) as i64, p.stage, p.stuck, p.bad_blocks)))));
-    let job = Resource::new(move || key.get(), |(_, progress)| async move {
-        match progress {
-            Some((job_id, ..)) => get_job(job_id).await.map(Some),
-            None => Ok(None),
-        }
+    let key = Memo::new(move |_| {
+        row.with(|r| {
+            (
+                r.id,
+                r.progress.as_ref().map(|p| {
+                    (p.job_id, p.state, (p.percent * 10.0) as i64, p.stage, p.stuck, p.bad_blocks)
+                }),
+            )
+        })
     });
+    let job = Resource::new(
+        move || key.get(),
+        |(_, progress)| async move {
+            match progress {
+                Some((job_id, ..)) => get_job(job_id).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
     let history = Resource::new(move || key.get().0, drive_jobs);
     let message = RwSignal::new(None::<String>);
     view! {
@@ -132,7 +148,8 @@ fn JobPanel(job: JobView, message: RwSignal<Option<String>>) -> impl IntoView {
     let cancel = move |_| {
         leptos::task::spawn_local(async move {
             match cancel_job(id).await {
-                Ok(_) => message.set(Some("Cancel requested: the test is being stopped on the NAS.".into())),
+                Ok(_) => message
+                    .set(Some("Cancel requested: the test is being stopped on the NAS.".into())),
                 Err(e) => message.set(Some(e.message)),
             }
         });
@@ -173,7 +190,9 @@ fn JobPanel(job: JobView, message: RwSignal<Option<String>>) -> impl IntoView {
 
 #[component]
 fn SmartTab(row: RwSignal<DriveRow>) -> impl IntoView {
-    let key = Memo::new(move |_| row.with(|r| (r.id, r.progress.as_ref().map(|p| (p.job_id, (p.percent / 5.0) as i64)))));
+    let key = Memo::new(move |_| {
+        row.with(|r| (r.id, r.progress.as_ref().map(|p| (p.job_id, (p.percent / 5.0) as i64))))
+    });
     let smart = Resource::new(move || key.get(), |(id, _)| drive_smart(id));
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -200,7 +219,9 @@ fn SmartTab(row: RwSignal<DriveRow>) -> impl IntoView {
 }
 
 fn pretty(raw: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(raw).and_then(|v| serde_json::to_string_pretty(&v)).unwrap_or_else(|_| raw.to_owned())
+    serde_json::from_str::<serde_json::Value>(raw)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| raw.to_owned())
 }
 
 #[component]
@@ -208,13 +229,26 @@ fn SmartSummary(report: SmartReport) -> impl IntoView {
     let attributes = report.attributes().to_vec();
     let facts = vec![
         ("Health", report.health.as_str().to_owned()),
-        ("Temperature", report.temperature.current.map(|t| format!("{t} °C")).unwrap_or_else(|| "–".into())),
-        ("Power-on hours", report.power_on_hours.map(|h| h.to_string()).unwrap_or_else(|| "–".into())),
+        (
+            "Temperature",
+            report.temperature.current.map(|t| format!("{t} °C")).unwrap_or_else(|| "–".into()),
+        ),
+        (
+            "Power-on hours",
+            report.power_on_hours.map(|h| h.to_string()).unwrap_or_else(|| "–".into()),
+        ),
         ("Firmware", report.identity.firmware.clone().unwrap_or_default()),
-        ("smartctl exit status", report.smartctl.exit_status.map(|e| e.bits.to_string()).unwrap_or_default()),
+        (
+            "smartctl exit status",
+            report.smartctl.exit_status.map(|e| e.bits.to_string()).unwrap_or_default(),
+        ),
     ];
     let scsi = report.scsi.as_ref().map(|s| (s.grown_defect_list, s.total_uncorrected_errors()));
-    let nvme = report.nvme.as_ref().and_then(|n| n.health_log.as_ref()).map(|h| (h.media_errors, h.critical_warning, h.available_spare));
+    let nvme = report
+        .nvme
+        .as_ref()
+        .and_then(|n| n.health_log.as_ref())
+        .map(|h| (h.media_errors, h.critical_warning, h.available_spare));
     view! {
         <dl class="facts">
             {facts.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
@@ -252,7 +286,9 @@ fn SmartSummary(report: SmartReport) -> impl IntoView {
 fn pool_explanation(pool: &PoolMembership) -> String {
     match pool {
         PoolMembership::Free => "Free: in no pool the host knows of.".to_owned(),
-        PoolMembership::Pool { name } => format!("Member of the imported pool {name}: it holds data. Destructive tests are refused."),
+        PoolMembership::Pool { name } => format!(
+            "Member of the imported pool {name}: it holds data. Destructive tests are refused."
+        ),
         PoolMembership::ExportedPool { name } => format!(
             "Member of the exported pool {name}: the pool is not imported, but its data is intact. Destructive tests are refused."
         ),

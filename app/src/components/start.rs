@@ -9,7 +9,8 @@ use leptos::prelude::*;
 
 use crate::{AppError, pages::burnin::start_burnin};
 
-const CHOICES: [StageKind; 4] = [StageKind::ShortTest, StageKind::LongTest, StageKind::ConveyanceTest, StageKind::Surface];
+const CHOICES: [StageKind; 4] =
+    [StageKind::ShortTest, StageKind::LongTest, StageKind::ConveyanceTest, StageKind::Surface];
 
 #[component]
 pub fn StartDialog(
@@ -41,7 +42,9 @@ pub fn StartDialog(
     let count = drives.len();
     let ids: Vec<i64> = drives.iter().map(|d| d.id).collect();
     let single_serial = (count == 1).then(|| drives[0].serial.clone());
-    let destructive = Memo::new(move |_| stages.with(|s| s.iter().any(|(k, on)| *on && *k == StageKind::Surface)));
+    let destructive = Memo::new(move |_| {
+        stages.with(|s| s.iter().any(|(k, on)| *on && *k == StageKind::Surface))
+    });
     let expected = single_serial.clone().unwrap_or_else(|| batch_phrase(count));
     let confirmed = {
         let expected = expected.clone();
@@ -60,7 +63,8 @@ pub fn StartDialog(
         let single_serial = single_serial.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            let chosen: Vec<StageKind> = stages.get_untracked().into_iter().filter(|(_, on)| *on).map(|(k, _)| k).collect();
+            let chosen: Vec<StageKind> =
+                stages.get_untracked().into_iter().filter(|(_, on)| *on).map(|(k, _)| k).collect();
             let text = confirmation.get_untracked().trim().to_owned();
             let request = StartRequest {
                 drive_ids: ids.clone(),
@@ -68,7 +72,9 @@ pub fn StartDialog(
                 operator: operator.get_untracked(),
                 confirm_serial: single_serial.as_ref().map(|_| text.clone()),
                 confirm_phrase: single_serial.is_none().then_some(text),
-                surface: SurfaceOptions { max_bad_blocks: stop_at_first.get_untracked().then_some(1) },
+                surface: SurfaceOptions {
+                    max_bad_blocks: stop_at_first.get_untracked().then_some(1),
+                },
             };
             busy.set(true);
             leptos::task::spawn_local(async move {

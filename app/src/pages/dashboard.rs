@@ -10,8 +10,8 @@ use crate::{
     AppError,
     components::{
         drawer::DriveDrawer,
-        table::{DriveTable, TableState},
         start::StartDialog,
+        table::{DriveTable, TableState},
         time::use_clock,
     },
     live::{self, Link, LiveStore},
@@ -128,7 +128,11 @@ fn Dashboard(snapshot: Snapshot) -> impl IntoView {
         let confirmed = {
             #[cfg(feature = "hydrate")]
             {
-                web_sys::window().and_then(|w| w.confirm_with_message("Cancel every queued and running burn-in?").ok()).unwrap_or(false)
+                web_sys::window()
+                    .and_then(|w| {
+                        w.confirm_with_message("Cancel every queued and running burn-in?").ok()
+                    })
+                    .unwrap_or(false)
             }
             #[cfg(not(feature = "hydrate"))]
             {
@@ -144,7 +148,13 @@ fn Dashboard(snapshot: Snapshot) -> impl IntoView {
             });
         }
     };
-    let active_jobs = Memo::new(move |_| store.rows().iter().filter(|r| r.progress.as_ref().is_some_and(|p| p.state.is_active())).count());
+    let active_jobs = Memo::new(move |_| {
+        store
+            .rows()
+            .iter()
+            .filter(|r| r.progress.as_ref().is_some_and(|p| p.state.is_active()))
+            .count()
+    });
     view! {
         <section class="page-head">
             <h1>"Drives"</h1>

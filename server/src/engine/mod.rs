@@ -131,9 +131,13 @@ impl Engine {
     async fn sweep_smart(&self) {
         tokio::time::sleep(Duration::from_secs(3)).await;
         loop {
-            if let Ok(drives) = crate::inventory::list_drives(&self.pool, &burnin::DriveFilter::default()).await {
+            if let Ok(drives) =
+                crate::inventory::list_drives(&self.pool, &burnin::DriveFilter::default()).await
+            {
                 for drive in drives {
-                    if drive.state == DriveState::Absent || drive.progress.as_ref().is_some_and(|p| p.state.is_active()) {
+                    if drive.state == DriveState::Absent
+                        || drive.progress.as_ref().is_some_and(|p| p.state.is_active())
+                    {
                         continue;
                     }
                     self.read_idle_smart(&drive).await;
@@ -159,7 +163,13 @@ impl Engine {
         });
         let Ok(output) = self.nas.run(drive.host_id, &command).await else { return };
         let Ok(report) = burnin::smart::parse_smartctl_json(&output.stdout) else { return };
-        if report.read_failed() || !report.identity.serial.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(&drive.serial)) {
+        if report.read_failed()
+            || !report
+                .identity
+                .serial
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(&drive.serial))
+        {
             return;
         }
         let raw = String::from_utf8_lossy(&output.stdout);
