@@ -159,29 +159,51 @@ pub async fn run(
 }
 
 /// Resolves on SIGTERM (docker stop) or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
-    let interrupt = async {
+///
+/// The handlers are installed when this is called, not when the future is first polled: a
+/// signal that arrives between "serving" being logged and the first poll would otherwise kill
+/// the process with the default action instead of shutting it down.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let interrupt = async {
+                match interrupt {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(error) => {
+                        tracing::error!(error = %error, "cannot listen for SIGINT");
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            let terminate = async {
+                match terminate {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(error) => {
+                        tracing::error!(error = %error, "cannot listen for SIGTERM");
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            tokio::select! {
+                () = interrupt => tracing::info!(signal = "SIGINT", "received a stop signal"),
+                () = terminate => tracing::info!(signal = "SIGTERM", "received a stop signal"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %error, "cannot listen for SIGINT");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(error = %error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!(signal = "SIGINT", "received a stop signal"),
-        () = terminate => tracing::info!(signal = "SIGTERM", "received a stop signal"),
+        tracing::info!(signal = "SIGINT", "received a stop signal");
     }
 }

@@ -28,9 +28,21 @@ impl axum::extract::FromRef<AppState> for Hub {
     }
 }
 
+/// The page routes, generated once per process.
+///
+/// Generating them renders the app with resource loading switched off through a
+/// process-global flag in leptos_server (0.8): a page rendered by another server in the same
+/// process at that moment would wait forever on a resource that never starts. Production
+/// builds one router per process; tests build many, concurrently.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// The whole application: pages, server functions, health checks, static files.
 pub fn router(state: AppState, origins: Origins) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let backend: Arc<dyn Backend> = Arc::new(state.services.clone());
     let context = move || provide_context(backend.clone());
 

@@ -1,213 +1,222 @@
-//! smartctl 7.4 (TrueNAS SCALE's version, reference/truenas-api.md §2.4) answering for
-//! simulated drives: `--json` reports per protocol built on real captures, self-test start and
-//! abort with smartctl's own words, and the exit-status bits (§5.5).
+//! smartctl 7.4 (the version TrueNAS ships, reference/truenas-api.md §2.4, §5) answering for
+//! simulated drives, in JSON (`--json=c`, compact) or JSON with smartctl's plain text as
+//! `smartctl.output[]` (`--json=co`).
+//!
+//! Reports (`-x`) start from real captures of the same protocol, kind and vendor (see
+//! captures/PROVENANCE.md) and get the simulated drive's identity and live values written in;
+//! the shapes and words smartctl adds come from smartmontools' own source at tag RELEASE_7_4
+//! (`smartctl.cpp`, `ataprint.cpp`, `atacmds.cpp`, `scsiprint.cpp`, `nvmeprint.cpp`). Self-test
+//! start (`-t`) and abort (`-X`) act on the [`DriveSim`] and print what smartctl prints. Exit
+//! statuses carry smartctl's bits (§5.5).
+//!
+//! Nothing here panics, whatever the command or drive state.
 
-mod report;
+mod ata;
+mod ata_attributes;
+mod capture;
+mod nvme;
+mod scsi;
+mod selftest;
+mod text;
 
-use burnin::remote::{Smartctl, SmartctlAction};
+use burnin::remote::{DeviceType, Smartctl, SmartctlAction};
 use serde_json::{Value, json};
 
-use crate::{
-    drive::{TestKind, TestResult},
-    host::HostState,
-    scenario::Protocol,
-};
+use crate::{clock::SimTime, drive::DriveSim, host::HostState, scenario::Protocol};
+use text::Lines;
 
+/// What the command printed and how it exited.
 pub struct Output {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub exit_code: u32,
 }
 
-/// Exit-status bits (smartctl(8), EXIT STATUS).
+/// smartctl's exit-status bits (smartctl(8), EXIT STATUS; reference §5.5).
 pub mod bits {
+    pub const COMMAND_LINE: u32 = 1 << 0;
     pub const OPEN_FAILED: u32 = 1 << 1;
     pub const COMMAND_FAILED: u32 = 1 << 2;
     pub const FAILING: u32 = 1 << 3;
+    pub const PREFAIL_AT_THRESHOLD: u32 = 1 << 4;
+    pub const WAS_AT_THRESHOLD: u32 = 1 << 5;
     pub const ERROR_LOG: u32 = 1 << 6;
     pub const SELF_TEST_ERRORS: u32 = 1 << 7;
 }
 
-fn argv(command: &Smartctl) -> Vec<String> {
-    burnin::remote::split_words(&burnin::remote::RemoteCommand::Smartctl(command.clone()).render())
-        .unwrap_or_default()
+/// The circumstances of one run.
+struct Invocation<'a> {
+    command: &'a Smartctl,
+    /// TrueNAS CORE (FreeBSD) rather than SCALE (Linux).
+    core: bool,
+    /// Simulated time.
+    now: SimTime,
+    /// Wall-clock Unix time, for `local_time` and the completion dates smartctl prints.
+    wall: i64,
+    /// Simulated seconds per real second.
+    speed: f64,
 }
 
-/// The `smartctl` block every JSON answer starts with.
-fn header(command: &Smartctl, exit_status: u32, output: &[String], messages: Vec<Value>) -> Value {
-    let mut block = json!({
-        "version": [7, 4],
-        "svn_revision": "5530",
-        "platform_info": "x86_64-linux-6.12.15-production+truenas",
-        "build_info": "(local build)",
-        "argv": argv(command),
-        "exit_status": exit_status,
-    });
-    if !messages.is_empty() {
-        block["messages"] = Value::Array(messages);
+impl Invocation<'_> {
+    /// The wall-clock time `sim_seconds` of simulated time from now (when a test started now
+    /// will really end, at the simulator's speed).
+    fn wall_after(&self, sim_seconds: f64) -> i64 {
+        let speed = if self.speed.is_finite() && self.speed > 0.0 { self.speed } else { 1.0 };
+        let real = (sim_seconds / speed).clamp(0.0, 1e12);
+        self.wall.saturating_add(real as i64)
     }
-    if command.with_text {
-        block["output"] = json!(output);
-    }
-    block
-}
 
-fn answer(document: Value) -> Vec<u8> {
-    let mut text = serde_json::to_string(&document).unwrap_or_default();
-    text.push('\n');
-    text.into_bytes()
-}
-
-pub fn run(state: &mut HostState, command: &Smartctl) -> Output {
-    let name = command.device.name();
-    // CORE's smartctl reads an NVMe namespace nvdN through its controller nvmeN (§4.2).
-    let lookup = if state.personality.is_core() && name.starts_with("nvme") {
-        name.replacen("nvme", "nvd", 1)
-    } else {
-        name.to_owned()
-    };
-    let now = state.now;
-    let personality_core = state.personality.is_core();
-    let Some(position) = state.drives.iter().position(|d| d.present && d.devname == lookup) else {
-        let message =
-            format!("Smartctl open device: {} failed: No such device", command.device.as_str());
-        let document = json!({
-            "json_format_version": [1, 0],
-            "smartctl": header(command, bits::OPEN_FAILED, std::slice::from_ref(&message), vec![json!({"string": message, "severity": "error"})]),
-            "local_time": report::local_time(),
-        });
-        return Output {
-            stdout: answer(document),
-            stderr: Vec::new(),
-            exit_code: bits::OPEN_FAILED,
+    /// `js_device_info`: the device as smartctl opened it.
+    fn device(&self, protocol: Protocol) -> Value {
+        let name = self.command.device.as_str();
+        let (kind, info_name) = match (self.command.device_type, protocol) {
+            (Some(DeviceType::Sat), _) => ("sat", format!("{name} [SAT]")),
+            (Some(DeviceType::Scsi), _) => ("scsi", name.to_owned()),
+            (Some(DeviceType::Nvme), _) => ("nvme", name.to_owned()),
+            // FreeBSD talks to ada disks through CAM's ATA passthrough.
+            (None, Protocol::Ata) if self.core => ("atacam", name.to_owned()),
+            (None, Protocol::Ata) => ("sat", format!("{name} [SAT]")),
+            (None, Protocol::Scsi) => ("scsi", name.to_owned()),
+            (None, Protocol::Nvme) => ("nvme", name.to_owned()),
         };
+        let protocol = match protocol {
+            Protocol::Ata => "ATA",
+            Protocol::Scsi => "SCSI",
+            Protocol::Nvme => "NVMe",
+        };
+        json!({"name": name, "info_name": info_name, "type": kind, "protocol": protocol})
+    }
+}
+
+/// What a protocol module produced: the report's keys, its text, `jerr` messages and the
+/// status smartctl returns (an `int`: the SAS refusal returns -1).
+struct Answer {
+    doc: Value,
+    lines: Lines,
+    errors: Vec<String>,
+    status: i32,
+}
+
+/// Runs one smartctl command against the host's drives at the host's current simulated time.
+pub fn run(state: &mut HostState, command: &Smartctl) -> Output {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX));
+    let invocation = Invocation {
+        command,
+        core: state.personality.is_core(),
+        now: state.now,
+        wall,
+        speed: state.speed,
     };
-    let drive = &mut state.drives[position];
+    let answer = answer(state, &invocation);
+    render(&invocation, answer)
+}
+
+fn answer(state: &mut HostState, inv: &Invocation<'_>) -> Answer {
+    let name = inv.command.device.name();
+    // CORE's smartctl refuses the nvd namespace nodes (os_freebsd.cpp); TrueNAS passes the
+    // controller /dev/nvmeN instead (reference §4.2).
+    if inv.core && name.starts_with("nvd") && inv.command.device_type.is_none() {
+        return usage_error(inv);
+    }
+    let Some(drive) = lookup(state, name, inv.core) else { return open_failed(inv) };
     let protocol = drive.spec.protocol;
-    match command.action {
-        SmartctlAction::Report => {
-            let (mut document, exit_status, text) =
-                report::build(drive, now, personality_core, &command.device);
-            document["smartctl"] = header(command, exit_status, &text, Vec::new());
-            Output { stdout: answer(document), stderr: Vec::new(), exit_code: exit_status }
-        }
-        SmartctlAction::StartSelfTest(kind) => {
-            let kind = match kind {
-                burnin::remote::SelfTestKind::Short => TestKind::Short,
-                burnin::remote::SelfTestKind::Long => TestKind::Long,
-                burnin::remote::SelfTestKind::Conveyance => TestKind::Conveyance,
-            };
-            let mut text =
-                vec!["=== START OF OFFLINE IMMEDIATE AND SELF-TEST SECTION ===".to_owned()];
-            let (exit, messages) = if kind == TestKind::Conveyance
-                && (protocol != Protocol::Ata || drive.is_ssd())
-            {
-                let message = "Conveyance Self-test not supported".to_owned();
-                text.push(message.clone());
-                (bits::COMMAND_FAILED, vec![json!({"string": message, "severity": "error"})])
-            } else {
-                let duration = drive.test_duration(kind);
-                match drive.start_self_test(kind, now) {
-                    Ok(()) => {
-                        text.extend(start_text(protocol, kind, duration));
-                        (0, Vec::new())
-                    }
-                    Err(done) => {
-                        let remaining = ((1.0 - done) * 10.0).ceil().clamp(1.0, 10.0) as u32 * 10;
-                        // atacmds.cpp (ATA/SAS) and nvmeprint.cpp (NVMe) refusals.
-                        let refusal = match protocol {
-                            Protocol::Nvme => format!(
-                                "Can't start self-test without aborting current test ({:.0}% completed)",
-                                done * 100.0
-                            ),
-                            _ => format!(
-                                "Can't start self-test without aborting current test ({remaining}% remaining),\nadd '-t force' option to override, or run 'smartctl -X' to abort test."
-                            ),
-                        };
-                        text.extend(refusal.lines().map(str::to_owned));
-                        (bits::COMMAND_FAILED, Vec::new())
-                    }
-                }
-            };
-            let document = json!({
-                "json_format_version": [1, 0],
-                "smartctl": header(command, exit, &text, messages),
-                "device": report::device_block(protocol, &command.device),
-                "local_time": report::local_time(),
-            });
-            Output { stdout: answer(document), stderr: Vec::new(), exit_code: exit }
-        }
-        SmartctlAction::AbortSelfTest => {
-            drive.abort_self_test();
-            let mut text =
-                vec!["=== START OF OFFLINE IMMEDIATE AND SELF-TEST SECTION ===".to_owned()];
-            match protocol {
-                Protocol::Ata => {
-                    text.push(
-                        "Sending command: \"Abort SMART off-line mode self-test routine\".".into(),
-                    );
-                    text.push("Self-testing aborted!".into());
-                }
-                Protocol::Scsi => text.push("Self Test returned without error".into()),
-                Protocol::Nvme => text.push("Self-test aborted!".into()),
-            }
-            let document = json!({
-                "json_format_version": [1, 0],
-                "smartctl": header(command, 0, &text, Vec::new()),
-                "device": report::device_block(protocol, &command.device),
-                "local_time": report::local_time(),
-            });
-            Output { stdout: answer(document), stderr: Vec::new(), exit_code: 0 }
-        }
-    }
-}
-
-/// What smartctl 7.4 prints when a test starts (ataprint.cpp ~4651, scsiprint.cpp ~3895,
-/// nvmeprint.cpp ~818).
-fn start_text(protocol: Protocol, kind: TestKind, duration: f64) -> Vec<String> {
-    let minutes = (duration / 60.0).ceil() as u64;
-    match protocol {
-        Protocol::Ata => {
-            let name = match kind {
-                TestKind::Short => {
-                    "Execute SMART Short self-test routine immediately in off-line mode"
-                }
-                TestKind::Long => {
-                    "Execute SMART Extended self-test routine immediately in off-line mode"
-                }
-                TestKind::Conveyance => {
-                    "Execute SMART Conveyance self-test routine immediately in off-line mode"
-                }
-            };
-            vec![
-                format!("Sending command: \"{name}\"."),
-                format!("Drive command \"{name}\" successful."),
-                "Testing has begun.".to_owned(),
-                format!("Please wait {minutes} minutes for test to complete."),
-                format!("Test will complete after {}", report::local_time_after(duration)),
-                String::new(),
-                "Use smartctl -X to abort test.".to_owned(),
-            ]
-        }
-        Protocol::Scsi => match kind {
-            TestKind::Short => vec![
-                "Short Background Self Test has begun".to_owned(),
-                "Use smartctl -X to abort test".to_owned(),
-            ],
-            _ => vec![
-                "Extended Background Self Test has begun".to_owned(),
-                format!("Please wait {minutes} minutes for test to complete."),
-                format!("Estimated completion time: {}", report::local_time_after(duration)),
-                "Use smartctl -X to abort test".to_owned(),
-            ],
+    let mut answer = match inv.command.action {
+        SmartctlAction::Report => match protocol {
+            Protocol::Ata => ata::report(drive, inv),
+            Protocol::Scsi => scsi::report(drive, inv),
+            Protocol::Nvme => nvme::report(drive, inv),
         },
-        Protocol::Nvme => {
-            vec!["Self-test has begun".to_owned(), "Use smartctl -X to abort test".to_owned()]
-        }
+        SmartctlAction::StartSelfTest(kind) => selftest::start(drive, inv, kind),
+        SmartctlAction::AbortSelfTest => selftest::abort(drive),
+    };
+    answer.doc["device"] = inv.device(protocol);
+    answer
+}
+
+/// The present drive `/dev/<name>` means: its own device node, or on either OS the NVMe
+/// controller node `nvmeN` of namespace `nvdN` (CORE) or `nvmeNn1` (SCALE).
+fn lookup<'a>(state: &'a mut HostState, name: &str, core: bool) -> Option<&'a mut DriveSim> {
+    let controller = name
+        .strip_prefix("nvme")
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .map(|n| if core { format!("nvd{n}") } else { format!("nvme{n}n1") });
+    let index = state.drives.iter().position(|d| d.present && d.devname == name).or_else(|| {
+        let controller = controller.as_deref()?;
+        state.drives.iter().position(|d| d.present && d.devname == controller)
+    })?;
+    state.drives.get_mut(index)
+}
+
+/// `main_worker` when the device cannot be opened: exit status 2.
+fn open_failed(inv: &Invocation<'_>) -> Answer {
+    let name = inv.command.device.as_str();
+    let info_name = match inv.command.device_type {
+        Some(DeviceType::Sat) => format!("{name} [SAT]"),
+        _ => name.to_owned(),
+    };
+    let message = format!("Smartctl open device: {info_name} failed: No such device");
+    Answer {
+        doc: json!({}),
+        lines: Lines(vec![message.clone()]),
+        errors: vec![message],
+        status: bits::OPEN_FAILED as i32,
     }
 }
 
-/// Whether the newest logged test failed (exit bit 7).
-fn newest_failed(log: &[crate::drive::SelfTestLogEntry]) -> bool {
-    log.first().is_some_and(|entry| matches!(entry.result, TestResult::ReadFailure { .. }))
+/// `main_worker` when no device object can be made for the name: exit status 1.
+fn usage_error(inv: &Invocation<'_>) -> Answer {
+    let message = format!(
+        "{}: To monitor NVMe disks use /dev/nvme* device names",
+        inv.command.device.as_str()
+    );
+    let mut lines = Lines(vec![message.clone()]);
+    lines.line("Please specify device type with the -d option.");
+    lines.blank();
+    lines.line("Use smartctl -h to get a usage summary");
+    lines.blank();
+    Answer { doc: json!({}), lines, errors: vec![message], status: bits::COMMAND_LINE as i32 }
+}
+
+/// The whole JSON document as `jglb.print` writes it, compact, with a final newline.
+fn render(inv: &Invocation<'_>, answer: Answer) -> Output {
+    let argv = burnin::remote::split_words(
+        &burnin::remote::RemoteCommand::Smartctl(inv.command.clone()).render(),
+    )
+    .unwrap_or_default();
+    let mut smartctl = json!({
+        "version": [7, 4],
+        "pre_release": false,
+        "svn_revision": text::SVN_REVISION,
+        "platform_info": text::platform(inv.core),
+        "build_info": "(local build)",
+        "argv": argv,
+    });
+    if inv.command.with_text {
+        let mut lines = text::banner(inv.core);
+        lines.extend(answer.lines);
+        smartctl["output"] = json!(lines.0);
+    }
+    if !answer.errors.is_empty() {
+        smartctl["messages"] =
+            answer.errors.iter().map(|text| json!({"string": text, "severity": "error"})).collect();
+    }
+    smartctl["exit_status"] = json!(answer.status);
+    let mut document = json!({
+        "json_format_version": [1, 0],
+        "smartctl": smartctl,
+        "local_time": {"time_t": inv.wall, "asctime": text::asctime(inv.wall)},
+    });
+    if let (Some(target), Value::Object(keys)) = (document.as_object_mut(), answer.doc) {
+        for (key, value) in keys {
+            if !matches!(key.as_str(), "json_format_version" | "smartctl" | "local_time") {
+                target.insert(key, value);
+            }
+        }
+    }
+    let mut stdout = serde_json::to_vec(&document).unwrap_or_default();
+    stdout.push(b'\n');
+    // A process exit status is one byte: smartctl's -1 reaches the shell as 255.
+    Output { stdout, stderr: Vec::new(), exit_code: u32::from(answer.status as u8) }
 }
