@@ -8,6 +8,7 @@ pub mod badblocks;
 pub mod drive;
 pub mod format;
 pub mod host;
+pub mod interlock;
 pub mod job;
 pub mod live;
 pub mod remote;

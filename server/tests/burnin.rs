@@ -45,6 +45,18 @@ async fn start(server: &TestServer, body: Value) -> (u16, Value) {
     (status, response.json().await.unwrap())
 }
 
+/// (action, detail) of every audit event, oldest first.
+async fn audit_events(server: &TestServer) -> Vec<(String, String)> {
+    let pool = sqlx::SqlitePool::connect(&server.database_url()).await.unwrap();
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT action, detail FROM audit_events ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    rows
+}
+
 /// Pushes simulated time forward until every job is done (or fails the test after 60 s).
 async fn run_to_end(server: &TestServer, jobs: &[i64], step_seconds: f64) -> Vec<Value> {
     let clock = server.sim_clock.clone().unwrap();
@@ -139,10 +151,28 @@ async fn disks_holding_data_are_refused_with_every_reason() {
     assert_eq!(status, 403, "{body}");
     let reasons: Vec<&str> =
         body["error"]["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
-    assert_eq!(reasons.len(), 3, "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("pool tank")));
-    assert!(reasons.iter().any(|r| r.contains("boot")));
-    assert!(reasons.iter().any(|r| r.contains("exported pool oldbackup")));
+    let of = |serial: &str| -> Vec<&str> {
+        reasons.iter().copied().filter(|r| r.starts_with(serial)).collect()
+    };
+    // Each disk is refused on the API's word and on the NAS's own, every reason named.
+    let pooled_reasons = of("WD-WX12D401AB");
+    assert!(pooled_reasons.iter().any(|r| r.contains("imported pool tank")), "{reasons:?}");
+    assert!(pooled_reasons.iter().any(|r| r.contains("has partitions")), "{reasons:?}");
+    assert!(pooled_reasons.iter().any(|r| r.contains("zfs_member")), "{reasons:?}");
+    let boot_reasons = of("S6PNNS0T123456A");
+    assert!(boot_reasons.iter().any(|r| r.contains("boot disk")), "{reasons:?}");
+    assert!(boot_reasons.iter().any(|r| r.contains("has partitions")), "{reasons:?}");
+    let exported_reasons = of("ZW60ABCD");
+    assert!(exported_reasons.iter().any(|r| r.contains("exported pool oldbackup")), "{reasons:?}");
+    assert!(exported_reasons.iter().any(|r| r.contains("zfs_member")), "{reasons:?}");
+    assert_eq!(
+        pooled_reasons.len() + boot_reasons.len() + exported_reasons.len(),
+        reasons.len(),
+        "every reason names its drive"
+    );
+    let audited: Vec<(String, String)> = audit_events(&server).await;
+    let refused = audited.iter().find(|(action, _)| action == "burnin.refused").unwrap();
+    assert!(refused.1.contains("exported pool oldbackup"), "{refused:?}");
     let jobs: Value =
         server.client.get(server.url("/api/v1/burnin")).send().await.unwrap().json().await.unwrap();
     assert_eq!(jobs, json!([]), "nothing was queued");
@@ -294,4 +324,88 @@ async fn api_errors_for_burnin_routes_are_json() {
         .await
         .unwrap();
     assert_eq!(none["cancelled"], 0);
+}
+
+#[tokio::test]
+async fn a_disk_whose_pool_is_exported_while_queued_is_refused_at_the_second_check() {
+    let server = demo(|config| config.jobs_per_host = 1).await;
+    let drives = drives(&server).await;
+    let busy = id_of(&drives, "ZJV0A1B2");
+    let target = id_of(&drives, "ZL2AB1C1");
+    // The host's only slot is taken by a long self-test, so the surface job waits in the queue.
+    let (status, body) =
+        start(&server, json!({"drive_ids": [busy], "stages": ["long_test"], "operator": "t"}))
+            .await;
+    assert_eq!(status, 201, "{body}");
+    let blocker = body[0]["id"].as_i64().unwrap();
+    server.wait_json(&format!("/api/v1/burnin/{blocker}"), |j| j["state"] == "running").await;
+    let (status, body) = start(
+        &server,
+        json!({"drive_ids": [target], "stages": ["surface"], "operator": "t", "confirm_serial": "ZL2AB1C1"}),
+    )
+    .await;
+    assert_eq!(status, 201, "the disk is free at the first check: {body}");
+    let job = body[0]["id"].as_i64().unwrap();
+    assert_eq!(body[0]["state"], "queued");
+    // Meanwhile someone makes a pool on it and exports it.
+    server.sim_host("truenas-lab").with(|state| {
+        state.pools.push(burnin_simulator::host::Pool {
+            name: "scratch".into(),
+            guid: 777,
+            layout: burnin_simulator::scenario::PoolLayout::Stripe,
+            members: vec!["ZL2AB1C1".into()],
+            imported: false,
+        });
+    });
+    let cancelled = server
+        .client
+        .post(server.url(&format!("/api/v1/burnin/{blocker}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+    let view = server
+        .wait_json(&format!("/api/v1/burnin/{job}"), |j| {
+            j["state"] != "queued" && j["state"] != "running"
+        })
+        .await;
+    assert_eq!(view["state"], "interrupted", "{view}");
+    let reason = view["reason"].as_str().unwrap_or_default().to_owned()
+        + view["stages"].to_string().as_str();
+    assert!(reason.contains("exported pool scratch"), "{view}");
+    assert!(reason.contains("nothing was written"), "{view}");
+    let lab = server.sim_host("truenas-lab");
+    // The simulator's only processes are surface tests.
+    assert!(lab.with(|s| s.processes.is_empty()), "badblocks must never have been sent");
+    let audited = audit_events(&server).await;
+    assert!(
+        audited.iter().any(|(action, detail)| action == "burnin.refused"
+            && detail.contains("before writing")
+            && detail.contains("scratch")),
+        "{audited:?}"
+    );
+    assert!(!audited.iter().any(|(action, _)| action == "burnin.surface.start"));
+}
+
+#[tokio::test]
+async fn a_nas_that_cannot_be_probed_refuses_the_surface_test() {
+    let server = demo(|_| {}).await;
+    let drives = drives(&server).await;
+    let id = id_of(&drives, "ZL2AB1C1");
+    server
+        .sim_host("truenas-lab")
+        .set_faults(burnin_simulator::Faults { ssh_refuse: true, ..Default::default() });
+    server.sim_host("truenas-lab").drop_ssh_connections();
+    let (status, body) = start(
+        &server,
+        json!({"drive_ids": [id], "stages": ["surface"], "operator": "t", "confirm_serial": "ZL2AB1C1"}),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let reasons = body["error"]["reasons"].to_string();
+    assert!(reasons.contains("could not be checked"), "{reasons}");
+    assert!(reasons.contains("mount table"), "the refusal names the fact: {reasons}");
+    let jobs: Value =
+        server.client.get(server.url("/api/v1/burnin")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jobs, json!([]), "nothing was queued");
 }

@@ -425,8 +425,16 @@ fn render_probe(os: Os, probe: &Probe) -> String {
         (_, Probe::Holders(device)) => {
             vec!["ls".into(), "-1".into(), format!("/sys/class/block/{}/holders", device.name())]
         }
-        (_, Probe::ZpoolImportScan) => vec!["zpool".into(), "import".into()],
-        (_, Probe::ZpoolStatus) => vec!["zpool".into(), "status".into(), "-P".into()],
+        // `-d /dev` scans the device nodes themselves, so members are named `sdb1` / `ada1p2`
+        // rather than by-id or partuuid links the interlock could not tie to a disk.
+        (_, Probe::ZpoolImportScan) => {
+            vec!["zpool".into(), "import".into(), "-d".into(), "/dev".into()]
+        }
+        // `-L` resolves SCALE's /dev/disk/by-partuuid links to the device (`/dev/sdb1`).
+        (Os::Linux, Probe::ZpoolStatus) => {
+            vec!["zpool".into(), "status".into(), "-P".into(), "-L".into()]
+        }
+        (Os::FreeBsd, Probe::ZpoolStatus) => vec!["zpool".into(), "status".into(), "-P".into()],
     };
     join(&words)
 }
@@ -595,8 +603,9 @@ fn parse_probe(words: &[String]) -> Option<RemoteCommand> {
             let name = path.strip_prefix("/sys/class/block/")?.strip_suffix("/holders")?;
             (Os::Linux, Probe::Holders(DevicePath::for_name(name).ok()?))
         }
-        ["zpool", "import"] => (Os::Linux, Probe::ZpoolImportScan),
-        ["zpool", "status", "-P"] => (Os::Linux, Probe::ZpoolStatus),
+        ["zpool", "import", "-d", "/dev"] => (Os::Linux, Probe::ZpoolImportScan),
+        ["zpool", "status", "-P", "-L"] => (Os::Linux, Probe::ZpoolStatus),
+        ["zpool", "status", "-P"] => (Os::FreeBsd, Probe::ZpoolStatus),
         _ => return None,
     };
     Some(RemoteCommand::Probe { os, probe })

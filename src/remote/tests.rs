@@ -60,6 +60,7 @@ fn every_command() -> Vec<RemoteCommand> {
         Probe::Signatures(device("sdc")),
         Probe::Mounts,
         Probe::Swaps,
+        Probe::ZpoolStatus,
     ] {
         commands.push(RemoteCommand::Probe { os: Os::Linux, probe: probe.clone() });
         commands.push(RemoteCommand::Probe { os: Os::FreeBsd, probe });
@@ -69,7 +70,6 @@ fn every_command() -> Vec<RemoteCommand> {
         Probe::LvmPhysicalVolumes,
         Probe::Holders(device("sdc")),
         Probe::ZpoolImportScan,
-        Probe::ZpoolStatus,
     ] {
         commands.push(RemoteCommand::Probe { os: Os::Linux, probe });
     }

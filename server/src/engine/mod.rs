@@ -3,6 +3,7 @@
 //! its output, so the dashboard can restart, or lose the NAS for a while, without losing a
 //! multi-day test. Owns the job tables.
 
+pub mod interlock;
 pub mod nas;
 mod runner;
 mod stages;
@@ -15,7 +16,7 @@ use std::{
 };
 
 use burnin::{
-    DriveKind, DriveState, PoolMembership,
+    DriveKind, DriveState,
     job::{JobState, JobView, StageKind, StartRequest, batch_phrase, plan},
 };
 use burnin_app::AppError;
@@ -238,6 +239,39 @@ impl Engine {
         }
     }
 
+    /// The interlock on every drive of a destructive request, host by host: one sentence per
+    /// reason, each naming the drive.
+    async fn interlock_reasons(&self, drives: &[burnin::DriveRow]) -> Vec<String> {
+        let mut by_host: std::collections::BTreeMap<i64, Vec<&burnin::DriveRow>> =
+            std::collections::BTreeMap::new();
+        for drive in drives {
+            by_host.entry(drive.host_id).or_default().push(drive);
+        }
+        let mut reasons = Vec::new();
+        for (host_id, drives) in by_host {
+            let version = self.hosts.get(host_id).await.ok().and_then(|h| h.truenas_version);
+            let targets: Vec<interlock::Target> = drives
+                .iter()
+                .map(|d| interlock::Target {
+                    serial: d.serial.clone(),
+                    devname: d.devname.clone(),
+                    size_bytes: d.size_bytes,
+                })
+                .collect();
+            let checked =
+                interlock::check_host(&self.nas, host_id, nas::os_of(version.as_deref()), &targets)
+                    .await;
+            for (drive, checked) in drives.iter().zip(checked) {
+                if let Err(refusals) = checked.result {
+                    let who =
+                        format!("{} ({} on {})", drive.serial, drive.devname, drive.host_name);
+                    reasons.extend(refusals.iter().map(|r| format!("{who}: {r}")));
+                }
+            }
+        }
+        reasons
+    }
+
     /// Checks and queues a burn-in for each drive. Nothing is queued unless every drive may
     /// be tested; a refusal names every reason.
     pub async fn start_jobs(&self, request: StartRequest) -> Result<Vec<JobView>, AppError> {
@@ -280,18 +314,6 @@ impl Engine {
             if drive.progress.as_ref().is_some_and(|p| p.state.is_active()) {
                 reasons.push(format!("{who}: a burn-in is already queued or running on it"));
             }
-            if destructive {
-                // Until the full interlock, the API's own knowledge refuses: pool members,
-                // exported-pool members and boot disks may hold data.
-                match &drive.pool {
-                    PoolMembership::Free => {}
-                    PoolMembership::Unknown => reasons
-                        .push(format!("{who}: its host has not said whether it is in a pool")),
-                    pool => {
-                        reasons.push(format!("{who}: it is {} and may hold data", pool.label()))
-                    }
-                }
-            }
         }
         if destructive && reasons.is_empty() {
             if drives.len() == 1 {
@@ -316,6 +338,11 @@ impl Engine {
                     ));
                 }
             }
+        }
+        if destructive {
+            // The interlock: every disk is checked on the NAS and through its API now, and
+            // again right before badblocks is sent.
+            reasons.extend(self.interlock_reasons(&drives).await);
         }
         if !reasons.is_empty() {
             audit::record(

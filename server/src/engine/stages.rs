@@ -311,57 +311,34 @@ impl Engine {
         }
     }
 
-    /// The API's view of the drive, just before anything destructive: refused for a pool
-    /// member, a member of an exported pool, or a boot disk. Fails closed: a check that cannot
-    /// be made refuses.
-    pub(super) async fn api_safety_check(&self, context: &Context) -> Result<(), String> {
-        let client = self.nas.api(context.job.host_id).await.map_err(|e| {
-            format!("the safety check could not reach the TrueNAS API ({e}); nothing was written")
-        })?;
-        let disks = client
-            .call("disk.query", serde_json::json!([[], {"extra": {"pools": true}}]))
-            .await
-            .map_err(|e| format!("the safety check failed ({e}); nothing was written"))?;
-        let boot = client
-            .call("boot.get_disks", serde_json::json!([]))
-            .await
-            .map_err(|e| format!("the safety check failed ({e}); nothing was written"))?;
-        let details = match client
-            .call("disk.details", serde_json::json!([{"join_partitions": false, "type": "BOTH"}]))
-            .await
-        {
-            Ok(details) => Some(details),
-            Err(crate::truenas::TrueNasError::MethodMissing { .. }) => None,
-            Err(e) => return Err(format!("the safety check failed ({e}); nothing was written")),
+    /// The interlock again, immediately before the destructive command: a disk whose
+    /// situation changed while the job waited (a pool imported or exported, a partition
+    /// made, a device renamed) is refused. Every refusal is audited.
+    pub(super) async fn interlock_before_writing(&self, context: &Context) -> Result<(), String> {
+        let target = super::interlock::Target {
+            serial: context.serial.clone(),
+            devname: context.devname.clone(),
+            size_bytes: context.size_bytes,
         };
-        let reported = crate::inventory::report::from_api(&disks, &boot, details.as_ref())
-            .map_err(|e| e.to_string())?;
-        let Some(drive) = reported.iter().find(|d| d.serial.eq_ignore_ascii_case(&context.serial))
-        else {
-            return Err(format!(
-                "the NAS no longer reports a drive with serial {}; nothing was written",
-                context.serial
-            ));
+        let checked =
+            super::interlock::check_host(&self.nas, context.job.host_id, context.os, &[target])
+                .await;
+        let Some(checked) = checked.into_iter().next() else {
+            return Err("the safety check returned nothing; nothing was written".into());
         };
-        if drive.devname != context.devname {
-            return Err(format!(
-                "the drive is now /dev/{}, not /dev/{}: device names changed; nothing was written",
-                drive.devname, context.devname
-            ));
-        }
-        if drive.size_bytes != context.size_bytes && drive.size_bytes != 0 {
-            return Err(format!(
-                "the drive now reports {} bytes, not {}: it may not be the same drive",
-                drive.size_bytes, context.size_bytes
-            ));
-        }
-        match &drive.pool {
-            burnin::PoolMembership::Free => Ok(()),
-            burnin::PoolMembership::Unknown => {
-                Err("the NAS did not say whether the drive is in a pool; refused".into())
-            }
-            other => Err(format!("refused: the drive is {} (it may hold data)", other.label())),
-        }
+        let Err(refusals) = checked.result else { return Ok(()) };
+        let reasons: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+        tracing::warn!(job.id = context.job.id, drive.serial = %context.serial, reasons = ?reasons, "surface test refused by the interlock");
+        crate::audit::record(
+            &self.pool,
+            &context.job.operator,
+            "burnin.refused",
+            &context.serial,
+            &serde_json::json!({"job_id": context.job.id, "device": context.devname, "reasons": reasons, "at": "before writing"}),
+        )
+        .await
+        .ok();
+        Err(format!("refused before writing, nothing was written: {}", reasons.join("; ")))
     }
 
     pub(super) async fn surface(&self, context: &mut Context, stage: &mut StageRecord) -> Outcome {
@@ -372,8 +349,8 @@ impl Engine {
             },
             None => {
                 // Checked again right before the destructive command is sent.
-                if let Err(reason) = self.api_safety_check(context).await {
-                    return Outcome::Failed(reason);
+                if let Err(reason) = self.interlock_before_writing(context).await {
+                    return Outcome::Interrupted(reason);
                 }
                 let block_size = choose_block_size(context.size_bytes, context.physical_sector);
                 let dir = match JobDir::new(format!(

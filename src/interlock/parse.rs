@@ -1,0 +1,346 @@
+//! Readers for what the NAS prints when asked about its disks. Each takes a probe's stdout,
+//! stderr and exit code, and returns the fact or an error that says what was wrong with the
+//! answer: an answer that cannot be read is never taken for "nothing found".
+
+use serde::Deserialize;
+
+use super::{Fact, PoolDevice};
+
+/// What one probe printed.
+#[derive(Clone, Copy, Debug)]
+pub struct Answer<'a> {
+    pub stdout: &'a str,
+    pub stderr: &'a str,
+    pub exit_code: u32,
+}
+
+impl Answer<'_> {
+    fn failed(&self, what: &str) -> String {
+        let said = self.stderr.trim();
+        let said = if said.is_empty() { self.stdout.trim() } else { said };
+        let said: String = said.chars().take(200).collect();
+        if said.is_empty() {
+            format!("{what} exited with status {}", self.exit_code)
+        } else {
+            format!("{what} exited with status {}: {said}", self.exit_code)
+        }
+    }
+
+    /// The shell could not find the program.
+    pub fn not_found(&self) -> bool {
+        self.exit_code == 127
+    }
+}
+
+/// Partitions and holders below a disk, from `lsblk --json --bytes --paths` (Linux).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockTree {
+    /// Partition device paths.
+    pub partitions: Vec<String>,
+    /// Children that are not partitions (md arrays, dm/LVM volumes, crypt): something holds
+    /// the disk.
+    pub holders: Vec<String>,
+    /// Filesystem types lsblk reports on the disk or below it.
+    pub fstypes: Vec<String>,
+    /// Mount points of the disk or anything below it.
+    pub mountpoints: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Lsblk {
+    blockdevices: Vec<LsblkNode>,
+}
+
+#[derive(Deserialize)]
+struct LsblkNode {
+    name: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    fstype: Option<String>,
+    mountpoint: Option<String>,
+    #[serde(default)]
+    mountpoints: Vec<Option<String>>,
+    #[serde(default)]
+    children: Vec<LsblkNode>,
+}
+
+fn walk(node: &LsblkNode, tree: &mut BlockTree, top: bool) {
+    if let Some(fstype) = node.fstype.as_deref().filter(|f| !f.is_empty()) {
+        tree.fstypes.push(fstype.to_owned());
+    }
+    for mount in node.mountpoint.iter().chain(node.mountpoints.iter().flatten()) {
+        if !mount.is_empty() && !tree.mountpoints.contains(mount) {
+            tree.mountpoints.push(mount.clone());
+        }
+    }
+    if !top {
+        if node.kind.as_deref() == Some("part") {
+            tree.partitions.push(node.name.clone());
+        } else if !tree.holders.contains(&node.name) {
+            tree.holders.push(node.name.clone());
+        }
+    }
+    for child in &node.children {
+        walk(child, tree, false);
+    }
+}
+
+pub fn lsblk(answer: Answer<'_>) -> Fact<BlockTree> {
+    if answer.exit_code != 0 {
+        return Err(answer.failed("lsblk"));
+    }
+    let parsed: Lsblk = serde_json::from_str(answer.stdout)
+        .map_err(|e| format!("lsblk printed something that is not its JSON ({e})"))?;
+    let [disk] = parsed.blockdevices.as_slice() else {
+        return Err(format!(
+            "lsblk listed {} devices where one disk was asked for",
+            parsed.blockdevices.len()
+        ));
+    };
+    let mut tree = BlockTree::default();
+    walk(disk, &mut tree, true);
+    Ok(tree)
+}
+
+/// Partitions from FreeBSD's `gpart show -p <disk>`. A disk without a partition table is not
+/// a geom: gpart says so and exits 1, which is the answer "no partitions".
+pub fn gpart_show(answer: Answer<'_>) -> Fact<Vec<String>> {
+    if answer.exit_code != 0 {
+        if answer.stderr.contains("No such geom") {
+            return Ok(Vec::new());
+        }
+        return Err(answer.failed("gpart show"));
+    }
+    let mut partitions = Vec::new();
+    let mut saw_header = false;
+    for line in answer.stdout.lines() {
+        let line = line.trim();
+        if line.starts_with("=>") {
+            saw_header = true;
+            continue;
+        }
+        // `<start> <size> <name> <type> (<human size>)`, or `<start> <size> - free - (...)`.
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [start, size, name, ..] = words.as_slice()
+            && start.parse::<u64>().is_ok()
+            && size.parse::<u64>().is_ok()
+            && *name != "-"
+        {
+            partitions.push(name.to_string());
+        }
+    }
+    if !saw_header {
+        return Err("gpart show printed no partition table header".into());
+    }
+    Ok(partitions)
+}
+
+#[derive(Deserialize)]
+struct Wipefs {
+    signatures: Vec<WipefsSignature>,
+}
+
+#[derive(Deserialize)]
+struct WipefsSignature {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// Signature types from `wipefs --no-act --json` (Linux). A blank disk prints nothing.
+pub fn wipefs(answer: Answer<'_>) -> Fact<Vec<String>> {
+    if answer.exit_code != 0 {
+        return Err(answer.failed("wipefs"));
+    }
+    if answer.stdout.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let parsed: Wipefs = serde_json::from_str(answer.stdout)
+        .map_err(|e| format!("wipefs printed something that is not its JSON ({e})"))?;
+    let mut kinds: Vec<String> = Vec::new();
+    for signature in parsed.signatures {
+        if !kinds.contains(&signature.kind) {
+            kinds.push(signature.kind);
+        }
+    }
+    Ok(kinds)
+}
+
+/// The filesystem type from FreeBSD's `fstyp -u` (which also knows zfs and geli); "not
+/// recognized" is the answer "no signature".
+pub fn fstyp(answer: Answer<'_>) -> Fact<Vec<String>> {
+    if answer.exit_code != 0 {
+        if answer.stderr.contains("filesystem not recognized") {
+            return Ok(Vec::new());
+        }
+        return Err(answer.failed("fstyp"));
+    }
+    Ok(answer.stdout.split_whitespace().take(1).map(str::to_owned).collect())
+}
+
+fn first_fields(text: &str, skip: usize) -> Vec<String> {
+    text.lines()
+        .skip(skip)
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Mounted devices from Linux `/proc/mounts` or FreeBSD `mount -p`: the source of each line.
+pub fn mounts(answer: Answer<'_>) -> Fact<Vec<String>> {
+    if answer.exit_code != 0 {
+        return Err(answer.failed("reading the mount table"));
+    }
+    if answer.stdout.trim().is_empty() {
+        // A running system always has a root filesystem: an empty table is a broken answer.
+        return Err("the mount table came back empty".into());
+    }
+    Ok(first_fields(answer.stdout, 0))
+}
+
+/// Swap devices from Linux `/proc/swaps` (a header line, then one device per line).
+pub fn proc_swaps(answer: Answer<'_>) -> Fact<Vec<String>> {
+    if answer.exit_code != 0 {
+        return Err(answer.failed("reading /proc/swaps"));
+    }
+    if !answer.stdout.starts_with("Filename") {
+        return Err("/proc/swaps does not start with its header".into());
+    }
+    Ok(first_fields(answer.stdout, 1))
+}
+
+/// Swap devices from FreeBSD `swapctl -l`; an encrypted one (`ada0p1.eli`) counts as its
+/// partition.
+pub fn swapctl(answer: Answer<'_>) -> Fact<Vec<String>> {
+    if answer.exit_code != 0 {
+        return Err(answer.failed("swapctl -l"));
+    }
+    if !answer.stdout.starts_with("Device") {
+        return Err("swapctl -l does not start with its header".into());
+    }
+    Ok(first_fields(answer.stdout, 1)
+        .into_iter()
+        .map(|d| d.trim_end_matches(".eli").to_owned())
+        .collect())
+}
+
+/// md member devices from `/proc/mdstat` (`md0 : active raid1 sdb1[1] sda1[0]`). No md driver
+/// loaded means no file and no arrays.
+pub fn mdstat(answer: Answer<'_>) -> Fact<Vec<String>> {
+    if answer.exit_code != 0 {
+        if answer.stderr.contains("No such file") {
+            return Ok(Vec::new());
+        }
+        return Err(answer.failed("reading /proc/mdstat"));
+    }
+    let mut members = Vec::new();
+    for line in answer.stdout.lines() {
+        let Some((name, rest)) = line.split_once(" : ") else { continue };
+        if !name.trim().starts_with("md") {
+            continue;
+        }
+        for word in rest.split_whitespace() {
+            if let Some((device, _)) = word.split_once('[') {
+                members.push(device.to_owned());
+            }
+        }
+    }
+    Ok(members)
+}
+
+/// Physical volumes from `pvs --noheadings --separator : -o pv_name,vg_name`.
+pub fn pvs(answer: Answer<'_>) -> Fact<Vec<String>> {
+    if answer.exit_code != 0 {
+        return Err(answer.failed("pvs"));
+    }
+    Ok(answer
+        .stdout
+        .lines()
+        .filter_map(|line| line.trim().split(':').next())
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Holders from `ls -1 /sys/class/block/<disk>/holders`: one name per line, none when free.
+pub fn holders(answer: Answer<'_>) -> Fact<Vec<String>> {
+    if answer.exit_code != 0 {
+        return Err(answer.failed("listing the disk's holders"));
+    }
+    Ok(answer.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect())
+}
+
+/// vdev group and section names in a `zpool` config: not devices.
+fn is_group(name: &str) -> bool {
+    matches!(name, "logs" | "cache" | "spares" | "special" | "dedup")
+        || ["mirror-", "raidz1-", "raidz2-", "raidz3-", "draid", "replacing-", "spare-"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+        || name == "mirror"
+        || name.starts_with("raidz")
+}
+
+/// The devices of each pool in a `zpool status` or `zpool import` listing.
+fn pool_configs(text: &str) -> Fact<Vec<PoolDevice>> {
+    let mut devices = Vec::new();
+    let mut pool: Option<String> = None;
+    let mut in_config = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(name) = trimmed.strip_prefix("pool:") {
+            pool = Some(name.trim().to_owned());
+            in_config = false;
+            continue;
+        }
+        if trimmed.starts_with("config:") {
+            in_config = true;
+            continue;
+        }
+        if !in_config || trimmed.is_empty() {
+            continue;
+        }
+        if trimmed.starts_with("errors:") || !line.starts_with(['\t', ' ']) {
+            in_config = false;
+            continue;
+        }
+        let Some(name) = trimmed.split_whitespace().next() else { continue };
+        let Some(current) = &pool else {
+            return Err("a zpool config came before any `pool:` line".into());
+        };
+        if name == "NAME" || name == current || is_group(name) {
+            continue;
+        }
+        devices.push(PoolDevice { pool: current.clone(), device: name.to_owned() });
+    }
+    Ok(devices)
+}
+
+/// Devices of exported, importable pools from `zpool import -d /dev`. "no pools available to
+/// import" (exit 1) is the answer "none".
+pub fn zpool_import(answer: Answer<'_>) -> Fact<Vec<PoolDevice>> {
+    if answer.exit_code != 0 {
+        let said = format!("{}{}", answer.stdout, answer.stderr);
+        if said.contains("no pools available to import") {
+            return Ok(Vec::new());
+        }
+        return Err(answer.failed("zpool import"));
+    }
+    if !answer.stdout.contains("pool:") {
+        return Err("zpool import succeeded but listed no pool".into());
+    }
+    pool_configs(answer.stdout)
+}
+
+/// Devices of imported pools from `zpool status -P`.
+pub fn zpool_status(answer: Answer<'_>) -> Fact<Vec<PoolDevice>> {
+    if answer.exit_code != 0 {
+        return Err(answer.failed("zpool status"));
+    }
+    let said = answer.stdout.trim();
+    if said == "no pools available" {
+        return Ok(Vec::new());
+    }
+    if !said.contains("pool:") {
+        return Err("zpool status listed no pool".into());
+    }
+    pool_configs(answer.stdout)
+}
