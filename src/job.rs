@@ -257,6 +257,13 @@ pub struct JobView {
     /// Why the job ended the way it did.
     pub reason: Option<String>,
     pub stages: Vec<StageView>,
+    /// Pass / warn / fail with its reasons, recomputed from the stored evidence on every
+    /// read (`burnin::verdict`).
+    #[serde(default)]
+    pub verdict: Option<crate::verdict::Verdict>,
+    /// Temperatures sampled during the job, oldest first, thinned to at most 120 points.
+    #[serde(default)]
+    pub temperatures: Vec<f64>,
 }
 
 /// The running job's headline, carried in the drive row for the table.

@@ -13,6 +13,7 @@ pub mod job;
 pub mod live;
 pub mod remote;
 pub mod smart;
+pub mod verdict;
 
 pub use drive::{
     DriveFilter, DriveKind, DriveRow, DriveState, PoolMembership, SmartHealth, TemperatureLevel,

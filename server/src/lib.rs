@@ -13,6 +13,7 @@ pub mod inventory;
 pub mod live;
 pub mod secrets;
 pub mod service;
+pub mod settings;
 pub mod ssh;
 pub mod telemetry;
 pub mod truenas;

@@ -409,3 +409,108 @@ async fn a_nas_that_cannot_be_probed_refuses_the_surface_test() {
         server.client.get(server.url("/api/v1/burnin")).send().await.unwrap().json().await.unwrap();
     assert_eq!(jobs, json!([]), "nothing was queued");
 }
+
+fn reasons_of(view: &Value) -> String {
+    view["verdict"]["reasons"].to_string()
+}
+
+#[tokio::test]
+async fn verdicts_of_demo_drives_are_right_and_explained() {
+    let server = demo(|_| {}).await;
+    let drives = drives(&server).await;
+    let serials = ["ZJV0A1B2", "ZJV0A1B3", "VGH1K2L4", "Z1Z2X3C4", "FAIL001"];
+    let ids: Vec<i64> = serials.iter().map(|s| id_of(&drives, s)).collect();
+    let (status, body) = start(
+        &server,
+        json!({"drive_ids": ids, "stages": ["short_test", "surface"], "operator": "tester", "confirm_phrase": "ERASE 5 DRIVES"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let jobs: Vec<i64> =
+        body.as_array().unwrap().iter().map(|j| j["id"].as_i64().unwrap()).collect();
+    let views = run_to_end(&server, &jobs, 4000.0).await;
+    let [healthy, cable, pending, sas, fail001] = views.as_slice() else { unreachable!() };
+
+    assert_eq!(healthy["verdict"]["outcome"], "pass", "{healthy:#}");
+    assert_eq!(healthy["state"], "passed");
+    // The deltas table shows the counters it compared, from the two snapshots.
+    assert!(healthy["verdict"]["deltas"].to_string().contains("Current pending sectors (197)"));
+    assert!(!healthy["temperatures"].as_array().unwrap().is_empty(), "temperature series kept");
+
+    assert_eq!(cable["verdict"]["outcome"], "warn", "{cable:#}");
+    assert_eq!(cable["state"], "passed", "a cable is not the drive's fault");
+    assert!(reasons_of(cable).contains("check the cable"), "{cable:#}");
+
+    assert_eq!(pending["verdict"]["outcome"], "fail", "{pending:#}");
+    assert_eq!(pending["state"], "failed");
+    assert!(
+        reasons_of(pending).contains("Current pending sectors (197) rose from 0 to 8"),
+        "{pending:#}"
+    );
+
+    assert_eq!(sas["verdict"]["outcome"], "fail", "{sas:#}");
+    assert_eq!(sas["state"], "failed");
+    assert!(reasons_of(sas).contains("Grown defect list rose"), "{sas:#}");
+
+    assert_eq!(fail001["verdict"]["outcome"], "fail");
+    assert!(reasons_of(fail001).contains("24 bad blocks"), "{fail001:#}");
+    // After a failed stage the final check still ran: the after snapshot is evidence.
+    let after = server
+        .client
+        .get(server.url(&format!("/api/v1/burnin/{}/smart/after", jobs[4])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 200);
+    let after: Value = after.json().await.unwrap();
+    assert_eq!(after["serial_number"], "FAIL001");
+
+    // The plain-text report a technician pastes into an RMA.
+    let report = server
+        .client
+        .get(server.url(&format!("/api/v1/burnin/{}/report", jobs[3])))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(report.contains("Verdict: FAIL"), "{report}");
+    assert!(report.contains("Z1Z2X3C4"), "{report}");
+    assert!(report.contains("Grown defect list"), "{report}");
+
+    // Thresholds are settings; the verdict is recomputed from stored evidence, not latched.
+    let tolerant = server
+        .client
+        .put(server.url("/api/v1/settings/verdict"))
+        .json(
+            &json!({"max_bad_blocks": 100, "hdd_fail_c": 60, "ssd_fail_c": 70, "nvme_fail_c": 80}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tolerant.status(), 200);
+    let again: Value = server
+        .client
+        .get(server.url(&format!("/api/v1/burnin/{}", jobs[4])))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !reasons_of(&again)
+            .contains("surface.bad_blocks\",\"text\":\"badblocks found 24 bad blocks (tolerated"),
+        "{again:#}"
+    );
+    assert!(reasons_of(&again).contains("within the 100 tolerated"), "{again:#}");
+    let bad = server
+        .client
+        .put(server.url("/api/v1/settings/verdict"))
+        .json(&json!({"max_bad_blocks": 0, "hdd_fail_c": 500}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}

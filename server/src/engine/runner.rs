@@ -141,7 +141,11 @@ impl Engine {
             if stage.state().is_done() {
                 continue;
             }
-            if outcome_reason.is_some() {
+            // After a failure the final check still runs: its snapshot is the evidence of what
+            // the drive looks like now. After a cancel or an interruption nothing more runs.
+            let final_after_failure = stage.kind() == Some(StageKind::FinalCheck)
+                && matches!(outcome_reason, Some((JobState::Failed, _)));
+            if outcome_reason.is_some() && !final_after_failure {
                 stage.state = StageState::Skipped.as_str().to_owned();
                 stage.detail = "skipped: an earlier stage did not pass".into();
                 store::save_stage(&self.pool, &stage).await?;
@@ -190,9 +194,10 @@ impl Engine {
             tracing::info!(job.id = job_id, stage.kind = kind.as_str(), stage.state = state.as_str(), detail = %detail, "stage ended");
             match outcome {
                 Outcome::Passed | Outcome::Skipped(_) => {}
-                Outcome::Failed(why) => {
+                Outcome::Failed(why) if outcome_reason.is_none() => {
                     outcome_reason = Some((JobState::Failed, format!("{}: {why}", kind.label())))
                 }
+                Outcome::Failed(_) => {}
                 Outcome::Cancelled => {
                     outcome_reason = Some((JobState::Cancelled, "cancelled by the operator".into()))
                 }
@@ -204,8 +209,36 @@ impl Engine {
             self.update_summary(job_id).await?;
             self.publish(job_id).await;
         }
-        let (state, reason) =
+        let (mut state, mut reason) =
             outcome_reason.unwrap_or((JobState::Passed, "every stage passed".to_owned()));
+        if state == JobState::Passed {
+            // Every stage passing is not enough: the verdict weighs the evidence (SMART deltas,
+            // temperatures, bad blocks) and may fail or warn.
+            if let Some(verdict) = store::verdict_if(&self.pool, job_id, JobState::Passed).await? {
+                let named = |level: burnin::verdict::Level| {
+                    verdict
+                        .reasons
+                        .iter()
+                        .filter(|r| r.level == level)
+                        .map(|r| r.text.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                match verdict.outcome {
+                    burnin::verdict::Outcome::Fail => {
+                        state = JobState::Failed;
+                        reason = named(burnin::verdict::Level::Fail);
+                    }
+                    burnin::verdict::Outcome::Warn => {
+                        reason = format!(
+                            "every stage passed, with warnings: {}",
+                            named(burnin::verdict::Level::Warn)
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
         store::set_job_state(&self.pool, job_id, state, Some(&reason)).await?;
         crate::audit::record(
             &self.pool,

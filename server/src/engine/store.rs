@@ -131,9 +131,78 @@ pub async fn stages(pool: &SqlitePool, job_id: i64) -> Result<Vec<StageRecord>, 
         .await?)
 }
 
+/// Temperatures of a job, oldest first, thinned evenly to at most `points` (the hottest of
+/// each bucket, so a peak is never thinned away).
+async fn temperatures(pool: &SqlitePool, job_id: i64, points: usize) -> Result<Vec<f64>, DbError> {
+    let rows: Vec<(f64,)> = sqlx::query_as(
+        "SELECT celsius FROM temperature_samples WHERE job_id = $1 ORDER BY at, rowid",
+    )
+    .bind(job_id)
+    .fetch_all(pool)
+    .await?;
+    let all: Vec<f64> = rows.into_iter().map(|(c,)| c).collect();
+    if all.len() <= points {
+        return Ok(all);
+    }
+    let size = all.len().div_ceil(points);
+    Ok(all.chunks(size).map(|chunk| chunk.iter().copied().fold(f64::MIN, f64::max)).collect())
+}
+
+async fn max_temperature(pool: &SqlitePool, job_id: i64) -> Result<Option<f64>, DbError> {
+    let row: (Option<f64>,) =
+        sqlx::query_as("SELECT MAX(celsius) FROM temperature_samples WHERE job_id = $1")
+            .bind(job_id)
+            .fetch_one(pool)
+            .await?;
+    Ok(row.0)
+}
+
+/// The verdict from what the job stored: stages, both snapshots, temperatures.
+async fn judge(
+    pool: &SqlitePool,
+    job: &JobRecord,
+    stages: &[burnin::job::StageView],
+    state: JobState,
+) -> Result<burnin::verdict::Verdict, DbError> {
+    let parse = |raw: Option<String>| {
+        raw.and_then(|raw| burnin::smart::parse_smartctl_json(raw.as_bytes()).ok())
+    };
+    let before = parse(snapshot(pool, job.id, "before").await?);
+    let after = parse(snapshot(pool, job.id, "after").await?);
+    let kind: Option<(String,)> = sqlx::query_as("SELECT kind FROM drives WHERE id = $1")
+        .bind(job.drive_id)
+        .fetch_optional(pool)
+        .await?;
+    let evidence = burnin::verdict::Evidence {
+        kind: kind.map_or(burnin::DriveKind::Unknown, |(k,)| burnin::DriveKind::parse(&k)),
+        job_state: state,
+        stages,
+        before: before.as_ref(),
+        after: after.as_ref(),
+        max_temperature_c: max_temperature(pool, job.id).await?,
+    };
+    let thresholds = crate::settings::verdict_thresholds(pool).await?;
+    Ok(burnin::verdict::verdict(&evidence, &thresholds))
+}
+
+/// The verdict the job would get if it ended in `state` now.
+pub async fn verdict_if(
+    pool: &SqlitePool,
+    id: i64,
+    state: JobState,
+) -> Result<Option<burnin::verdict::Verdict>, DbError> {
+    let Some(job) = job(pool, id).await? else { return Ok(None) };
+    let stages: Vec<burnin::job::StageView> =
+        stages(pool, id).await?.iter().map(StageRecord::view).collect();
+    Ok(Some(judge(pool, &job, &stages, state).await?))
+}
+
 pub async fn view(pool: &SqlitePool, id: i64) -> Result<Option<JobView>, DbError> {
     let Some(job) = job(pool, id).await? else { return Ok(None) };
-    let stages = stages(pool, id).await?;
+    let stages: Vec<burnin::job::StageView> =
+        stages(pool, id).await?.iter().map(StageRecord::view).collect();
+    let verdict = judge(pool, &job, &stages, job.state()).await?;
+    let temperatures = temperatures(pool, id, 120).await?;
     Ok(Some(JobView {
         id: job.id,
         drive_id: job.drive_id,
@@ -147,7 +216,9 @@ pub async fn view(pool: &SqlitePool, id: i64) -> Result<Option<JobView>, DbError
         percent: job.percent,
         eta_seconds: job.eta_seconds,
         reason: job.reason.clone(),
-        stages: stages.iter().map(StageRecord::view).collect(),
+        stages,
+        verdict: Some(verdict),
+        temperatures,
     }))
 }
 

@@ -34,6 +34,9 @@ pub fn routes() -> Router<AppState> {
         .route("/burnin/cancel", axum::routing::post(cancel_many))
         .route("/burnin/{id}", get(get_job))
         .route("/burnin/{id}/cancel", axum::routing::post(cancel_job))
+        .route("/burnin/{id}/report", get(job_report))
+        .route("/burnin/{id}/smart/{when}", get(job_smart))
+        .route("/settings/verdict", get(get_thresholds).put(put_thresholds))
         .fallback(not_found)
 }
 
@@ -234,4 +237,55 @@ async fn cancel_many(
     let request = json_body(body, r#"{"host_id": 1} (or {} for every host)"#)?;
     let count = services.cancel_jobs(request.host_id, actor(&headers)).await?;
     Ok(Json(serde_json::json!({"cancelled": count})))
+}
+
+/// The job's verdict and evidence as plain text, for an RMA form or a ticket.
+async fn job_report(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let job = services.get_job(parse_id(&id)?).await?;
+    let verdict = job.verdict.clone().ok_or_else(|| AppError::internal("no verdict"))?;
+    let text = burnin::verdict::report_text(&job, &verdict);
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// A job's SMART snapshot taken `before` or `after` the tests, as smartctl printed it.
+async fn job_smart(
+    State(services): State<Services>,
+    Path((id, when)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    if !matches!(when.as_str(), "before" | "after") {
+        return Err(AppError::not_found("a job has a `before` and an `after` SMART snapshot"));
+    }
+    services.get_job(id).await?;
+    let raw = crate::engine::store::snapshot(services.db.pool(), id, &when)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("job {id} has no `{when}` SMART snapshot")))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], raw).into_response())
+}
+
+async fn get_thresholds(
+    State(services): State<Services>,
+) -> Result<Json<burnin::verdict::Thresholds>, AppError> {
+    Ok(Json(crate::settings::verdict_thresholds(services.db.pool()).await?))
+}
+
+/// Replaces the verdict's thresholds; every job's verdict is recomputed with them.
+async fn put_thresholds(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    body: Result<Json<burnin::verdict::Thresholds>, JsonRejection>,
+) -> Result<Json<burnin::verdict::Thresholds>, AppError> {
+    let Json(thresholds) = body.map_err(|e| {
+        AppError::bad_request(format!(
+            "the body must be the thresholds as JSON (max_bad_blocks, hdd_fail_c, ssd_fail_c, nvme_fail_c): {}",
+            e.body_text()
+        ))
+    })?;
+    thresholds.validate().map_err(AppError::bad_request)?;
+    crate::settings::set_verdict_thresholds(services.db.pool(), &thresholds, &actor(&headers))
+        .await?;
+    Ok(Json(thresholds))
 }

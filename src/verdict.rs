@@ -1,0 +1,601 @@
+//! The verdict: from a burn-in's evidence to pass / warn / fail, with every reason naming the
+//! evidence behind it. Pure and recomputed from stored evidence whenever it is shown, so a
+//! changed threshold or a fixed rule applies to old jobs too and nothing latches
+//! (reference/anchors.md: Scrutiny's verdicts latch and mis-bucket single pending sectors).
+//!
+//! Rules, in the order their reasons are listed:
+//! - a self-test, the surface test or a check that failed fails the drive, with its detail;
+//! - more bad blocks than `max_bad_blocks` fail it (default 0); fewer than that warn;
+//! - SMART overall health FAILED (before or after) fails it;
+//! - deltas between the before and after snapshots: ATA reallocated (5), reported
+//!   uncorrectable (187), command timeouts (188, Seagate's three packed 16-bit counters
+//!   unpacked), current pending (197) and offline uncorrectable (198) fail on any increase;
+//!   UDMA CRC errors (199) warn ("check the cable"); spin retries (10) warn;
+//!   SAS grown defects and uncorrected read/write/verify errors fail on any increase;
+//!   NVMe media errors fail on any increase;
+//! - end state: pending sectors still there after every sector was rewritten fail; an NVMe
+//!   critical warning or available spare below its threshold fails; NVMe wear at 100 % warns;
+//!   reallocated sectors or grown defects present before the run and unchanged warn (a used
+//!   drive);
+//! - the hottest temperature seen warns at the kind's critical display limit and fails at
+//!   `*_fail_c`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    DriveKind, SmartHealth, TemperatureLimits,
+    job::{JobState, StageKind, StageState, StageView},
+    smart::SmartReport,
+};
+
+/// The settings the verdict applies. Stored by the server; these are the defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Thresholds {
+    /// Bad blocks tolerated by the surface test before the drive fails.
+    pub max_bad_blocks: u64,
+    /// Hottest temperature (°C) tolerated for a hard disk, an SSD and an NVMe drive.
+    pub hdd_fail_c: f64,
+    pub ssd_fail_c: f64,
+    pub nvme_fail_c: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        Thresholds { max_bad_blocks: 0, hdd_fail_c: 60.0, ssd_fail_c: 70.0, nvme_fail_c: 80.0 }
+    }
+}
+
+impl Thresholds {
+    /// A clear message for a value no one should set.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("hdd_fail_c", self.hdd_fail_c),
+            ("ssd_fail_c", self.ssd_fail_c),
+            ("nvme_fail_c", self.nvme_fail_c),
+        ] {
+            if !value.is_finite() || !(30.0..=100.0).contains(&value) {
+                return Err(format!("{name} must be between 30 and 100 °C, not {value}"));
+            }
+        }
+        if self.max_bad_blocks > 1_000_000 {
+            return Err("max_bad_blocks above 1,000,000 would pass any drive".into());
+        }
+        Ok(())
+    }
+
+    fn fail_c(&self, kind: DriveKind) -> f64 {
+        match kind {
+            DriveKind::Hdd | DriveKind::Unknown => self.hdd_fail_c,
+            DriveKind::Ssd => self.ssd_fail_c,
+            DriveKind::Nvme => self.nvme_fail_c,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Info,
+    Warn,
+    Fail,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Pass,
+    Warn,
+    Fail,
+    /// Not finished (queued, running, cancelled, interrupted) and nothing failed yet.
+    Incomplete,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Warn => "warn",
+            Outcome::Fail => "fail",
+            Outcome::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// One reason, with the evidence it rests on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    pub level: Level,
+    /// A stable name for the rule (`ata.197.delta`, `surface.bad_blocks`).
+    pub rule: String,
+    pub text: String,
+    /// Where it comes from: "SMART attribute 197 raw value, before → after snapshots".
+    pub evidence: String,
+}
+
+/// A counter in both snapshots, for the evidence table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Delta {
+    pub name: String,
+    pub before: Option<u64>,
+    pub after: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    pub reasons: Vec<Reason>,
+    pub deltas: Vec<Delta>,
+    pub max_temperature_c: Option<f64>,
+}
+
+/// What a burn-in left behind.
+#[derive(Clone, Debug)]
+pub struct Evidence<'a> {
+    pub kind: DriveKind,
+    pub job_state: JobState,
+    pub stages: &'a [StageView],
+    pub before: Option<&'a SmartReport>,
+    pub after: Option<&'a SmartReport>,
+    pub max_temperature_c: Option<f64>,
+}
+
+struct Rules {
+    reasons: Vec<Reason>,
+    deltas: Vec<Delta>,
+}
+
+impl Rules {
+    fn push(&mut self, level: Level, rule: &str, text: String, evidence: &str) {
+        self.reasons.push(Reason { level, rule: rule.into(), text, evidence: evidence.into() });
+    }
+
+    /// A counter that must not rise between the snapshots.
+    fn counter(
+        &mut self,
+        rule: &str,
+        name: &str,
+        before: Option<u64>,
+        after: Option<u64>,
+        level: Level,
+        advice: &str,
+    ) {
+        if before.is_none() && after.is_none() {
+            return;
+        }
+        self.deltas.push(Delta { name: name.into(), before, after });
+        if let (Some(b), Some(a)) = (before, after)
+            && a > b
+        {
+            self.push(
+                level,
+                rule,
+                format!("{name} rose from {b} to {a} during the burn-in{advice}"),
+                "before and after SMART snapshots",
+            );
+        }
+    }
+}
+
+fn stage_name(kind: StageKind) -> &'static str {
+    match kind {
+        StageKind::Precheck => "the precheck",
+        StageKind::ShortTest => "the short SMART self-test",
+        StageKind::LongTest => "the extended SMART self-test",
+        StageKind::ConveyanceTest => "the conveyance SMART self-test",
+        StageKind::Surface => "the surface test",
+        StageKind::FinalCheck => "the final check",
+    }
+}
+
+/// Applies every rule to the evidence.
+pub fn verdict(evidence: &Evidence<'_>, thresholds: &Thresholds) -> Verdict {
+    let mut rules = Rules { reasons: Vec::new(), deltas: Vec::new() };
+    for stage in evidence.stages {
+        let name = stage_name(stage.kind);
+        match stage.state {
+            StageState::Failed => rules.push(
+                Level::Fail,
+                &format!("{}.failed", stage.kind.as_str()),
+                if stage.detail.is_empty() {
+                    format!("{name} failed")
+                } else {
+                    format!("{name} failed: {}", stage.detail)
+                },
+                "the stage's result",
+            ),
+            StageState::Skipped => rules.push(
+                Level::Info,
+                &format!("{}.skipped", stage.kind.as_str()),
+                format!("{name} was skipped: {}", stage.detail),
+                "the stage's result",
+            ),
+            _ => {}
+        }
+        if stage.kind == StageKind::Surface {
+            let errors = u64::from(stage.read_errors)
+                + u64::from(stage.write_errors)
+                + u64::from(stage.corruption_errors);
+            let found = stage.bad_blocks.max(errors);
+            if found > thresholds.max_bad_blocks {
+                rules.push(
+                    Level::Fail,
+                    "surface.bad_blocks",
+                    format!(
+                        "badblocks found {found} bad block{} (tolerated: {}; read/write/compare errors {}/{}/{})",
+                        if found == 1 { "" } else { "s" },
+                        thresholds.max_bad_blocks,
+                        stage.read_errors,
+                        stage.write_errors,
+                        stage.corruption_errors
+                    ),
+                    "badblocks' bad block list and error counts",
+                );
+            } else if found > 0 {
+                rules.push(
+                    Level::Warn,
+                    "surface.bad_blocks",
+                    format!(
+                        "badblocks found {found} bad block{}, within the {} tolerated",
+                        if found == 1 { "" } else { "s" },
+                        thresholds.max_bad_blocks
+                    ),
+                    "badblocks' bad block list",
+                );
+            }
+        }
+    }
+    smart_rules(&mut rules, evidence);
+    if let Some(max) = evidence.max_temperature_c {
+        let warn = TemperatureLimits::default_for(evidence.kind).crit_c;
+        let fail = thresholds.fail_c(evidence.kind);
+        if max >= fail {
+            rules.push(
+                Level::Fail,
+                "temperature.max",
+                format!("it reached {max:.0} °C (limit {fail:.0} °C): it cannot be trusted at that heat; check the cooling, then test again"),
+                "temperature samples taken during the burn-in",
+            );
+        } else if max >= warn {
+            rules.push(
+                Level::Warn,
+                "temperature.max",
+                format!("it reached {max:.0} °C (warning from {warn:.0} °C): check the cooling of its bay"),
+                "temperature samples taken during the burn-in",
+            );
+        }
+    }
+    let worst = rules.reasons.iter().map(|r| r.level).max();
+    let finished = matches!(evidence.job_state, JobState::Passed | JobState::Failed);
+    if !finished {
+        let state = match evidence.job_state {
+            JobState::Queued => "is queued",
+            JobState::Running => "is still running",
+            JobState::Cancelled => "was cancelled",
+            _ => "was interrupted",
+        };
+        rules.push(
+            Level::Info,
+            "job.incomplete",
+            format!("the burn-in {state}: not every test ran"),
+            "the job's state",
+        );
+    }
+    let outcome = match worst {
+        Some(Level::Fail) => Outcome::Fail,
+        _ if !finished => Outcome::Incomplete,
+        // A job the engine failed always fails, even if no rule above explains it.
+        _ if evidence.job_state == JobState::Failed => Outcome::Fail,
+        Some(Level::Warn) => Outcome::Warn,
+        _ => Outcome::Pass,
+    };
+    if outcome == Outcome::Fail && worst != Some(Level::Fail) {
+        rules.push(
+            Level::Fail,
+            "job.failed",
+            "the burn-in ended as failed".into(),
+            "the job's state",
+        );
+    }
+    // Fail first, then warnings, then notes; the order of discovery within a level.
+    rules.reasons.sort_by_key(|r| std::cmp::Reverse(r.level));
+    Verdict {
+        outcome,
+        reasons: rules.reasons,
+        deltas: rules.deltas,
+        max_temperature_c: evidence.max_temperature_c,
+    }
+}
+
+fn smart_rules(rules: &mut Rules, evidence: &Evidence<'_>) {
+    let (before, after) = (evidence.before, evidence.after);
+    for (report, when) in [(before, "before"), (after, "after")] {
+        if report.is_some_and(|r| r.health == SmartHealth::Failed) {
+            rules.push(
+                Level::Fail,
+                "smart.health",
+                format!("the drive's own SMART health assessment says FAILED ({when} the burn-in)"),
+                "smartctl's smart_status",
+            );
+            break;
+        }
+    }
+    let Some(after) = after else {
+        if evidence.job_state == JobState::Passed {
+            rules.push(
+                Level::Warn,
+                "smart.missing",
+                "no SMART snapshot after the burn-in: deltas could not be compared".into(),
+                "snapshots",
+            );
+        }
+        return;
+    };
+    let surface_passed = evidence
+        .stages
+        .iter()
+        .any(|s| s.kind == StageKind::Surface && s.state == StageState::Passed);
+    if let Some(ata_after) = &after.ata {
+        let ata_before = before.and_then(|b| b.ata.as_ref());
+        let count = |ata: Option<&crate::smart::AtaSmart>, id: u8| {
+            ata.and_then(|a| a.attribute(id)).and_then(|attribute| attribute.count())
+        };
+        let timeouts = |ata: Option<&crate::smart::AtaSmart>| {
+            ata.and_then(|a| a.command_timeouts()).map(|t| t.timeouts)
+        };
+        type Counter<'a> = (&'a str, &'a str, Option<u64>, Option<u64>, Level, &'a str);
+        let counters: [Counter<'_>; 7] = [
+            (
+                "ata.5.delta",
+                "Reallocated sectors (5)",
+                count(ata_before, 5),
+                count(Some(ata_after), 5),
+                Level::Fail,
+                "",
+            ),
+            (
+                "ata.187.delta",
+                "Reported uncorrectable errors (187)",
+                count(ata_before, 187),
+                count(Some(ata_after), 187),
+                Level::Fail,
+                "",
+            ),
+            (
+                "ata.188.delta",
+                "Command timeouts (188)",
+                timeouts(ata_before),
+                timeouts(Some(ata_after)),
+                Level::Fail,
+                "",
+            ),
+            (
+                "ata.197.delta",
+                "Current pending sectors (197)",
+                count(ata_before, 197),
+                count(Some(ata_after), 197),
+                Level::Fail,
+                "",
+            ),
+            (
+                "ata.198.delta",
+                "Offline uncorrectable sectors (198)",
+                count(ata_before, 198),
+                count(Some(ata_after), 198),
+                Level::Fail,
+                "",
+            ),
+            (
+                "ata.199.delta",
+                "UDMA CRC errors (199)",
+                count(ata_before, 199),
+                count(Some(ata_after), 199),
+                Level::Warn,
+                ": check the cable and backplane; these are link errors, not media errors",
+            ),
+            (
+                "ata.10.delta",
+                "Spin retries (10)",
+                count(ata_before, 10),
+                count(Some(ata_after), 10),
+                Level::Warn,
+                ": the motor struggles to spin up",
+            ),
+        ];
+        for (rule, name, b, a, level, advice) in counters {
+            rules.counter(rule, name, b, a, level, advice);
+        }
+        let pending_before = count(ata_before, 197);
+        if let Some(pending) = count(Some(ata_after), 197).filter(|p| *p > 0)
+            && pending_before.is_none_or(|b| pending <= b)
+        {
+            // Rising pending counts were named above; this is about what is left.
+            if surface_passed {
+                rules.push(
+                    Level::Fail,
+                    "ata.197.left",
+                    format!(
+                        "{pending} pending sector{} remain after every sector was rewritten",
+                        if pending == 1 { "" } else { "s" }
+                    ),
+                    "SMART attribute 197 in the after snapshot",
+                );
+            } else {
+                rules.push(
+                    Level::Warn,
+                    "ata.197.left",
+                    format!(
+                        "{pending} pending sector{}: a surface test would show whether they remap",
+                        if pending == 1 { "" } else { "s" }
+                    ),
+                    "SMART attribute 197 in the after snapshot",
+                );
+            }
+        }
+        if let (Some(b), Some(a)) = (count(ata_before, 5), count(Some(ata_after), 5))
+            && b > 0
+            && a == b
+        {
+            rules.push(
+                Level::Warn,
+                "ata.5.present",
+                format!("{a} sectors were already reallocated before the burn-in (unchanged)"),
+                "SMART attribute 5 in both snapshots",
+            );
+        }
+    }
+    if let Some(scsi_after) = &after.scsi {
+        let scsi_before = before.and_then(|b| b.scsi.as_ref());
+        let grown_before = scsi_before.and_then(|s| s.grown_defect_list);
+        rules.counter(
+            "scsi.grown_defects.delta",
+            "Grown defect list",
+            grown_before,
+            scsi_after.grown_defect_list,
+            Level::Fail,
+            "",
+        );
+        rules.counter(
+            "scsi.uncorrected.delta",
+            "Uncorrected read/write/verify errors",
+            scsi_before.and_then(|s| s.total_uncorrected_errors()),
+            scsi_after.total_uncorrected_errors(),
+            Level::Fail,
+            "",
+        );
+        if let (Some(b), Some(a)) = (grown_before, scsi_after.grown_defect_list)
+            && b > 0
+            && a == b
+        {
+            rules.push(
+                Level::Warn,
+                "scsi.grown_defects.present",
+                format!("{a} grown defects were listed before the burn-in (unchanged)"),
+                "the grown defect list in both snapshots",
+            );
+        }
+    }
+    if let Some(nvme_after) = &after.nvme {
+        let log_after = nvme_after.health_log.as_ref();
+        let log_before = before.and_then(|b| b.nvme.as_ref()).and_then(|n| n.health_log.as_ref());
+        rules.counter(
+            "nvme.media_errors.delta",
+            "Media and data integrity errors",
+            log_before.and_then(|l| l.media_errors),
+            log_after.and_then(|l| l.media_errors),
+            Level::Fail,
+            "",
+        );
+        let warning = nvme_after
+            .critical_warning
+            .as_ref()
+            .map(|w| w.bits)
+            .or_else(|| log_after.and_then(|l| l.critical_warning))
+            .unwrap_or(0);
+        if warning != 0 {
+            let mut named = Vec::new();
+            for (bit, meaning) in [
+                (0, "available spare below threshold"),
+                (1, "temperature outside its limits"),
+                (2, "reliability degraded by media or internal errors"),
+                (3, "media placed in read-only mode"),
+                (4, "volatile memory backup failed"),
+                (5, "persistent memory region unreliable"),
+            ] {
+                if warning & (1 << bit) != 0 {
+                    named.push(meaning);
+                }
+            }
+            rules.push(
+                Level::Fail,
+                "nvme.critical_warning",
+                format!(
+                    "the controller raises a critical warning (0x{warning:02x}): {}",
+                    named.join(", ")
+                ),
+                "NVMe SMART/health log, critical warning",
+            );
+        }
+        if let Some(log) = log_after {
+            if let (Some(spare), Some(threshold)) =
+                (log.available_spare, log.available_spare_threshold)
+                && spare < threshold
+            {
+                rules.push(
+                    Level::Fail,
+                    "nvme.spare",
+                    format!("available spare is {spare} %, below its threshold of {threshold} %"),
+                    "NVMe SMART/health log",
+                );
+            }
+            if let Some(used) = log.percentage_used.filter(|u| *u >= 100) {
+                rules.push(
+                    Level::Warn,
+                    "nvme.wear",
+                    format!("the drive reports {used} % of its rated endurance used"),
+                    "NVMe SMART/health log, percentage used",
+                );
+            }
+        }
+    }
+}
+
+/// A plain-text report of a job's verdict, for an RMA form or a ticket.
+pub fn report_text(job: &crate::job::JobView, verdict: &Verdict) -> String {
+    let mut text = String::new();
+    let line = |text: &mut String, s: String| {
+        text.push_str(&s);
+        text.push('\n');
+    };
+    line(&mut text, format!("Burn-in report: drive {} on {}", job.drive_serial, job.host_name));
+    line(&mut text, format!("Job {} by {}, created {}", job.id, job.operator, job.created_at));
+    if let (Some(start), Some(end)) = (&job.started_at, &job.finished_at) {
+        line(&mut text, format!("Ran from {start} to {end}"));
+    }
+    line(&mut text, format!("Verdict: {}", verdict.outcome.as_str().to_uppercase()));
+    for reason in &verdict.reasons {
+        let level = match reason.level {
+            Level::Fail => "FAIL",
+            Level::Warn => "WARN",
+            Level::Info => "note",
+        };
+        line(&mut text, format!("  [{level}] {} (evidence: {})", reason.text, reason.evidence));
+    }
+    line(&mut text, "Stages:".into());
+    for stage in &job.stages {
+        let mut row = format!("  {:<14} {}", stage.kind.as_str(), stage.state.as_str());
+        if let (Some(start), Some(end)) = (&stage.started_at, &stage.finished_at)
+            && let (Some(s), Some(e)) =
+                (crate::format::parse_utc(start), crate::format::parse_utc(end))
+        {
+            row.push_str(&format!(", {}", crate::job::duration_text(e - s)));
+        }
+        if let Some(mb_s) = stage.throughput_mb_s {
+            row.push_str(&format!(", {mb_s:.0} MB/s"));
+        }
+        if stage.kind == StageKind::Surface {
+            row.push_str(&format!(", {} bad blocks", stage.bad_blocks));
+        }
+        if !stage.detail.is_empty() {
+            row.push_str(&format!(" ({})", stage.detail));
+        }
+        line(&mut text, row);
+    }
+    if !verdict.deltas.is_empty() {
+        line(&mut text, "SMART counters (before -> after):".into());
+        for delta in &verdict.deltas {
+            let show = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
+            line(
+                &mut text,
+                format!("  {:<40} {} -> {}", delta.name, show(delta.before), show(delta.after)),
+            );
+        }
+    }
+    if let Some(max) = verdict.max_temperature_c {
+        line(&mut text, format!("Hottest temperature seen: {max:.0} °C"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;

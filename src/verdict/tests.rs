@@ -1,0 +1,294 @@
+#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+use serde_json::Value;
+
+use super::*;
+use crate::{
+    job::{StageKind, StageState, StageView},
+    smart::parse_smartctl_json,
+};
+
+const SEAGATE: &str = include_str!("../../simulator/src/smartctl/captures/ata-seagate.json");
+const SAS: &str = include_str!("../../simulator/src/smartctl/captures/scsi.json");
+const NVME: &str = include_str!("../../simulator/src/smartctl/captures/nvme.json");
+
+fn stage(kind: StageKind, state: StageState) -> StageView {
+    StageView {
+        position: 0,
+        kind,
+        state,
+        percent: Some(100.0),
+        detail: String::new(),
+        started_at: None,
+        finished_at: None,
+        bad_blocks: 0,
+        read_errors: 0,
+        write_errors: 0,
+        corruption_errors: 0,
+        throughput_mb_s: None,
+        eta_seconds: None,
+        stuck: false,
+        log_tail: String::new(),
+    }
+}
+
+fn passed_stages() -> Vec<StageView> {
+    [
+        StageKind::Precheck,
+        StageKind::ShortTest,
+        StageKind::LongTest,
+        StageKind::Surface,
+        StageKind::FinalCheck,
+    ]
+    .into_iter()
+    .map(|kind| stage(kind, StageState::Passed))
+    .collect()
+}
+
+/// A capture with some ATA attributes' raw values replaced.
+fn ata(raws: &[(u64, u64)]) -> SmartReport {
+    let mut json: Value = serde_json::from_str(SEAGATE).unwrap();
+    for attribute in json["ata_smart_attributes"]["table"].as_array_mut().unwrap() {
+        if let Some((_, raw)) = raws.iter().find(|(id, _)| attribute["id"] == *id) {
+            attribute["raw"] = serde_json::json!({"value": raw, "string": raw.to_string()});
+        }
+    }
+    parse_smartctl_json(json.to_string().as_bytes()).unwrap()
+}
+
+fn edit(capture: &str, change: impl FnOnce(&mut Value)) -> SmartReport {
+    let mut json: Value = serde_json::from_str(capture).unwrap();
+    change(&mut json);
+    parse_smartctl_json(json.to_string().as_bytes()).unwrap()
+}
+
+fn judge(
+    kind: DriveKind,
+    before: &SmartReport,
+    after: &SmartReport,
+    max_c: Option<f64>,
+) -> Verdict {
+    let stages = passed_stages();
+    verdict(
+        &Evidence {
+            kind,
+            job_state: JobState::Passed,
+            stages: &stages,
+            before: Some(before),
+            after: Some(after),
+            max_temperature_c: max_c,
+        },
+        &Thresholds::default(),
+    )
+}
+
+fn rules(verdict: &Verdict) -> Vec<&str> {
+    verdict.reasons.iter().map(|r| r.rule.as_str()).collect()
+}
+
+#[test]
+fn a_clean_run_passes_with_its_counters_shown() {
+    let report = ata(&[]);
+    let verdict = judge(DriveKind::Hdd, &report, &report, Some(38.0));
+    assert_eq!(verdict.outcome, Outcome::Pass, "{:?}", verdict.reasons);
+    assert!(verdict.reasons.is_empty());
+    assert!(verdict.deltas.iter().any(|d| d.name.contains("(197)")));
+}
+
+#[test]
+fn seagates_packed_command_timeouts_are_not_read_as_51_billion() {
+    // Raw 51540393996 is three 16-bit counters (12, 12, 12): 12 timeouts, unchanged.
+    let report = ata(&[]);
+    let verdict = judge(DriveKind::Hdd, &report, &report, None);
+    let timeouts = verdict.deltas.iter().find(|d| d.name.contains("(188)")).unwrap();
+    assert_eq!(timeouts.before, Some(12));
+    assert_eq!(verdict.outcome, Outcome::Pass);
+    // And a real rise in the low counter is seen as one: 12 → 13.
+    let after = ata(&[(188, 51_540_393_997)]);
+    let verdict = judge(DriveKind::Hdd, &report, &after, None);
+    assert_eq!(verdict.outcome, Outcome::Fail);
+    assert!(verdict.reasons[0].text.contains("from 12 to 13"), "{:?}", verdict.reasons);
+}
+
+#[test]
+fn each_media_counter_rising_fails_the_drive() {
+    for (id, rule) in
+        [(5, "ata.5.delta"), (187, "ata.187.delta"), (197, "ata.197.delta"), (198, "ata.198.delta")]
+    {
+        let verdict = judge(DriveKind::Hdd, &ata(&[]), &ata(&[(id, 3)]), None);
+        assert_eq!(verdict.outcome, Outcome::Fail, "attribute {id}");
+        assert!(rules(&verdict).contains(&rule), "{id}: {:?}", verdict.reasons);
+        assert!(verdict.reasons[0].text.contains("from 0 to 3"));
+    }
+}
+
+#[test]
+fn pending_sectors_appearing_during_the_run_fail_the_drive() {
+    let verdict = judge(DriveKind::Hdd, &ata(&[]), &ata(&[(197, 1)]), None);
+    assert_eq!(verdict.outcome, Outcome::Fail);
+    assert!(verdict.reasons[0].text.contains("Current pending sectors (197) rose from 0 to 1"));
+}
+
+#[test]
+fn pending_sectors_left_after_a_full_rewrite_fail_but_only_warn_without_one() {
+    let pending = ata(&[(197, 2)]);
+    let verdict = judge(DriveKind::Hdd, &pending, &pending, None);
+    assert_eq!(verdict.outcome, Outcome::Fail);
+    assert!(rules(&verdict).contains(&"ata.197.left"));
+    let stages = vec![stage(StageKind::ShortTest, StageState::Passed)];
+    let smart_only = verdict_of(&stages, &pending, &pending);
+    assert_eq!(smart_only.outcome, Outcome::Warn, "{:?}", smart_only.reasons);
+}
+
+fn verdict_of(stages: &[StageView], before: &SmartReport, after: &SmartReport) -> Verdict {
+    verdict(
+        &Evidence {
+            kind: DriveKind::Hdd,
+            job_state: JobState::Passed,
+            stages,
+            before: Some(before),
+            after: Some(after),
+            max_temperature_c: None,
+        },
+        &Thresholds::default(),
+    )
+}
+
+#[test]
+fn cable_errors_warn_and_say_check_the_cable_but_the_drive_passes() {
+    let verdict = judge(DriveKind::Hdd, &ata(&[]), &ata(&[(199, 57)]), None);
+    assert_eq!(verdict.outcome, Outcome::Warn);
+    assert_eq!(verdict.reasons.len(), 1);
+    assert!(verdict.reasons[0].text.contains("check the cable"));
+    let verdict = judge(DriveKind::Hdd, &ata(&[]), &ata(&[(10, 1)]), None);
+    assert_eq!(verdict.outcome, Outcome::Warn);
+}
+
+#[test]
+fn a_used_drive_with_old_reallocations_warns() {
+    let used = ata(&[(5, 16)]);
+    let verdict = judge(DriveKind::Hdd, &used, &used, None);
+    assert_eq!(verdict.outcome, Outcome::Warn);
+    assert!(verdict.reasons[0].text.contains("16 sectors were already reallocated"));
+}
+
+#[test]
+fn sas_grown_defects_and_uncorrected_errors_fail_on_increase() {
+    let before = edit(SAS, |_| {});
+    let grown = edit(SAS, |j| j["scsi_grown_defect_list"] = 300.into());
+    let verdict = judge(DriveKind::Hdd, &before, &grown, None);
+    assert_eq!(verdict.outcome, Outcome::Fail);
+    assert!(
+        verdict.reasons.iter().any(|r| r.text.contains("Grown defect list rose from 260 to 300")),
+        "{:?}",
+        verdict.reasons
+    );
+    let uncorrected = edit(SAS, |j| {
+        j["scsi_error_counter_log"]["read"]["total_uncorrected_errors"] = 9.into();
+    });
+    let verdict = judge(DriveKind::Hdd, &before, &uncorrected, None);
+    assert_eq!(verdict.outcome, Outcome::Fail);
+    assert!(rules(&verdict).contains(&"scsi.uncorrected.delta"));
+    // Unchanged old defects on a used SAS drive only warn.
+    assert_eq!(judge(DriveKind::Hdd, &before, &before, None).outcome, Outcome::Warn);
+}
+
+#[test]
+fn nvme_media_errors_critical_warning_spare_and_wear() {
+    let before = edit(NVME, |_| {});
+    assert_eq!(judge(DriveKind::Nvme, &before, &before, None).outcome, Outcome::Pass);
+    let media = edit(NVME, |j| j["nvme_smart_health_information_log"]["media_errors"] = 4.into());
+    assert!(
+        rules(&judge(DriveKind::Nvme, &before, &media, None)).contains(&"nvme.media_errors.delta")
+    );
+    let warning = edit(NVME, |j| {
+        j["nvme_smart_health_information_log"]["critical_warning"] = 4.into();
+        j["smart_status"]["nvme"] = serde_json::json!({"value": 4});
+    });
+    let verdict = judge(DriveKind::Nvme, &before, &warning, None);
+    assert_eq!(verdict.outcome, Outcome::Fail);
+    assert!(
+        verdict.reasons.iter().any(|r| r.text.contains("reliability degraded")),
+        "{:?}",
+        verdict.reasons
+    );
+    let spare =
+        edit(NVME, |j| j["nvme_smart_health_information_log"]["available_spare"] = 5.into());
+    assert!(rules(&judge(DriveKind::Nvme, &before, &spare, None)).contains(&"nvme.spare"));
+    let worn =
+        edit(NVME, |j| j["nvme_smart_health_information_log"]["percentage_used"] = 104.into());
+    assert_eq!(judge(DriveKind::Nvme, &before, &worn, None).outcome, Outcome::Warn);
+}
+
+#[test]
+fn smart_health_failed_fails() {
+    let failed = edit(SEAGATE, |j| j["smart_status"]["passed"] = false.into());
+    let verdict = judge(DriveKind::Hdd, &failed, &failed, None);
+    assert_eq!(verdict.outcome, Outcome::Fail);
+    assert!(rules(&verdict).contains(&"smart.health"));
+}
+
+#[test]
+fn temperatures_warn_then_fail_by_drive_kind() {
+    let report = ata(&[]);
+    assert_eq!(judge(DriveKind::Hdd, &report, &report, Some(49.0)).outcome, Outcome::Pass);
+    assert_eq!(judge(DriveKind::Hdd, &report, &report, Some(52.0)).outcome, Outcome::Warn);
+    assert_eq!(judge(DriveKind::Hdd, &report, &report, Some(61.0)).outcome, Outcome::Fail);
+    assert_eq!(judge(DriveKind::Nvme, &report, &report, Some(61.0)).outcome, Outcome::Pass);
+}
+
+#[test]
+fn bad_blocks_fail_past_the_threshold_and_the_threshold_is_not_latched() {
+    let report = ata(&[]);
+    let mut stages = passed_stages();
+    stages[3].bad_blocks = 3;
+    stages[3].corruption_errors = 3;
+    let evidence = Evidence {
+        kind: DriveKind::Hdd,
+        job_state: JobState::Passed,
+        stages: &stages,
+        before: Some(&report),
+        after: Some(&report),
+        max_temperature_c: None,
+    };
+    let strict = verdict(&evidence, &Thresholds::default());
+    assert_eq!(strict.outcome, Outcome::Fail);
+    assert!(strict.reasons[0].text.contains("3 bad blocks"));
+    // The same stored evidence under a tolerant setting: recomputed, not remembered.
+    let tolerant = verdict(&evidence, &Thresholds { max_bad_blocks: 10, ..Thresholds::default() });
+    assert_eq!(tolerant.outcome, Outcome::Warn);
+}
+
+#[test]
+fn failed_stages_fail_and_unfinished_jobs_are_incomplete() {
+    let report = ata(&[]);
+    let mut stages = passed_stages();
+    stages[2].state = StageState::Failed;
+    stages[2].detail = "Completed: read failure at LBA 1234".into();
+    let failed = verdict_of(&stages, &report, &report);
+    assert_eq!(failed.outcome, Outcome::Fail);
+    assert!(
+        failed.reasons[0].text.contains("extended SMART self-test failed: Completed: read failure")
+    );
+    let stages = passed_stages();
+    let cancelled = verdict(
+        &Evidence {
+            kind: DriveKind::Hdd,
+            job_state: JobState::Cancelled,
+            stages: &stages,
+            before: Some(&report),
+            after: None,
+            max_temperature_c: None,
+        },
+        &Thresholds::default(),
+    );
+    assert_eq!(cancelled.outcome, Outcome::Incomplete);
+    assert!(cancelled.reasons.iter().any(|r| r.text.contains("cancelled")));
+}
+
+#[test]
+fn thresholds_are_validated_with_a_message() {
+    assert!(Thresholds::default().validate().is_ok());
+    let bad = Thresholds { hdd_fail_c: f64::NAN, ..Thresholds::default() };
+    assert!(bad.validate().unwrap_err().contains("hdd_fail_c"));
+}
