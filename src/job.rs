@@ -237,6 +237,12 @@ pub struct StageView {
     pub stuck: bool,
     /// The end of the tool's output (badblocks' status, smartctl's messages).
     pub log_tail: String,
+    /// The bad block numbers badblocks reported (in its block size), at most the first 1,000.
+    #[serde(default)]
+    pub bad_block_list: Vec<u64>,
+    /// badblocks' block size, to turn block numbers into byte offsets.
+    #[serde(default)]
+    pub block_size: Option<u32>,
 }
 
 /// A job as shown by the drawer's Burn-In tab and `GET /api/v1/burnin/{id}`.

@@ -138,6 +138,23 @@ test('a batch of three burns in from the browser, FAIL001 fails and one is cance
   await row(page, 'FAIL001').getByRole('button', { name: 'FAIL001' }).click();
   await page.getByRole('tab', { name: 'Burn-in' }).click();
   await expect(page.locator('.reason.job-failed')).toContainText('bad blocks');
+  // The verdict names its evidence: the bad blocks, the SMART counters before and after.
+  const verdict = page.locator('section.verdict');
+  await expect(verdict.locator('.badge.verdict-fail')).toHaveText('Fail');
+  await expect(verdict.locator('li[data-rule="surface.bad_blocks"]')).toContainText('24 bad blocks');
+  await expect(verdict.locator('table.deltas')).toContainText('Reallocated sectors (5)');
+  await verdict.locator('details.bad-blocks summary').click();
+  await expect(verdict.locator('details.bad-blocks pre')).toContainText('(byte ');
+  await verdict.locator('details.report summary').click();
+  await expect(verdict.locator('textarea')).toHaveValue(/Verdict: FAIL/);
+  await page.getByRole('button', { name: 'Close the drive details' }).click();
+  // The cable-error drive passes with a warning that says what to check.
+  await row(page, 'ZJV0A1B3').getByRole('button', { name: 'ZJV0A1B3' }).click();
+  await page.getByRole('tab', { name: 'Burn-in' }).click();
+  await expect(page.locator('section.verdict .badge')).toHaveText('Pass with warnings');
+  await expect(page.locator('section.verdict li[data-rule="ata.199.delta"]')).toContainText('check the cable');
+  await page.getByRole('button', { name: 'Close the drive details' }).click();
+  await row(page, 'FAIL001').getByRole('button', { name: 'FAIL001' }).click();
   await page.getByRole('tab', { name: 'SMART' }).click();
   await expect(page.locator('table.attributes')).toContainText('Reallocated_Sector_Ct');
   await page.getByRole('button', { name: 'Close the drive details' }).click();

@@ -29,6 +29,8 @@ fn stage(kind: StageKind, state: StageState) -> StageView {
         eta_seconds: None,
         stuck: false,
         log_tail: String::new(),
+        bad_block_list: Vec::new(),
+        block_size: None,
     }
 }
 

@@ -145,6 +145,8 @@ fn BurninTab(row: RwSignal<DriveRow>) -> impl IntoView {
 fn JobPanel(job: JobView, message: RwSignal<Option<String>>) -> impl IntoView {
     let id = job.id;
     let active = job.state.is_active();
+    let verdict = job.verdict.clone();
+    let job_for_verdict = job.clone();
     let cancel = move |_| {
         leptos::task::spawn_local(async move {
             match cancel_job(id).await {
@@ -183,6 +185,7 @@ fn JobPanel(job: JobView, message: RwSignal<Option<String>>) -> impl IntoView {
                 }).collect_view()}
             </ol>
             {active.then(|| view! { <button type="button" class="button danger" on:click=cancel>"Cancel this burn-in"</button> })}
+            {verdict.map(|verdict| view! { <crate::components::verdict::VerdictPanel job=job_for_verdict verdict/> })}
         </section>
     }
     .into_any()

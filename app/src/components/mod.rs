@@ -5,3 +5,4 @@ pub mod editable;
 pub mod start;
 pub mod table;
 pub mod time;
+pub mod verdict;

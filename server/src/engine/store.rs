@@ -84,6 +84,13 @@ impl StageRecord {
             eta_seconds: self.eta_seconds,
             stuck: self.stuck,
             log_tail: self.log_tail.clone(),
+            bad_block_list: self
+                .bad_block_list
+                .split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .take(1000)
+                .collect(),
+            block_size: self.block_size.and_then(|b| u32::try_from(b).ok()),
         }
     }
 }
