@@ -429,6 +429,9 @@ impl Engine {
         let start_percent = stage.percent.unwrap_or(0.0);
         let mut last_change = Instant::now();
         let mut last_percent = -1.0;
+        // (phase, percent of phase, badblocks' elapsed seconds) where the rate was last taken.
+        let mut rate_anchor: Option<(u32, f32, u64)> = None;
+        let mut nas_rate_mb_s: Option<f64> = None;
         let mut last_save = None;
         let mut last_smart = Instant::now();
         let block_size = stage.block_size.unwrap_or(4096) as f64;
@@ -481,11 +484,28 @@ impl Engine {
                         }
                     }
                     BadblocksEvent::Progress {
+                        phase,
+                        percent,
+                        elapsed_secs,
                         read_errors,
                         write_errors,
                         corruption_errors,
-                        ..
                     } => {
+                        // Throughput by the NAS's own clock (badblocks' elapsed time), measured
+                        // within one phase so it holds whether badblocks counts time per
+                        // phase or per run, and so a dashboard restart does not skew it.
+                        match rate_anchor {
+                            Some((p, start_pct, start_s))
+                                if p == phase && elapsed_secs >= start_s + 10 =>
+                            {
+                                let bytes = f64::from(percent - start_pct).max(0.0) / 100.0
+                                    * context.size_bytes as f64;
+                                nas_rate_mb_s = Some(bytes / (elapsed_secs - start_s) as f64 / 1e6);
+                                rate_anchor = Some((phase, percent, elapsed_secs));
+                            }
+                            Some((p, _, _)) if p == phase => {}
+                            _ => rate_anchor = Some((phase, percent, elapsed_secs)),
+                        }
                         stage.read_errors = i64::from(read_errors);
                         stage.write_errors = i64::from(write_errors);
                         stage.corruption_errors = i64::from(corruption_errors);
@@ -531,7 +551,7 @@ impl Engine {
             if elapsed > 1.0 && done_since_attach > 0.0 {
                 // Eight passes over the disk make a whole test.
                 let bytes = done_since_attach / 100.0 * 8.0 * context.size_bytes as f64;
-                stage.throughput_mb_s = Some(bytes / elapsed / 1e6);
+                stage.throughput_mb_s = nas_rate_mb_s.or(Some(bytes / elapsed / 1e6));
                 stage.eta_seconds = Some(elapsed / done_since_attach * (100.0 - percent));
             }
             let _ = block_size;
