@@ -231,5 +231,11 @@ pub struct HostTest {
     pub fingerprint_matches_pin: Option<bool>,
     pub truenas_version: Option<String>,
     pub drive_count: Option<usize>,
+    /// The SSH host key the NAS presented when neither a pin nor the API vouches for it
+    /// (OpenSSH line), and its fingerprint, for the operator to compare and trust.
+    #[serde(default)]
+    pub presented_ssh_host_key: Option<String>,
+    #[serde(default)]
+    pub presented_ssh_fingerprint: Option<String>,
     pub ok: bool,
 }

@@ -194,6 +194,12 @@ test('the hosts page lists both simulated hosts online', async ({ page }) => {
     await expect(card.locator('.badge.host-online')).toBeVisible();
     await expect(card.locator('.badge.simulated')).toBeVisible();
   }
+  // The connection test logs in over the API and over SSH, with the host key pinned.
+  const lab = page.locator('li[data-host="truenas-lab"]');
+  await lab.getByRole('button', { name: 'Test connection' }).click();
+  const report = page.getByRole('region', { name: 'Connection test' });
+  await expect(report.locator('li.step.ok', { hasText: 'API login' })).toBeVisible({ timeout: 20_000 });
+  await expect(report.locator('li.step.ok', { hasText: 'SSH' })).toContainText('is pinned');
   expect(errors).toEqual([]);
 });
 

@@ -145,6 +145,40 @@ impl Services {
             }
             Err(error) => step("Drives", false, error.to_string()),
         }
+        // A fresh SSH login, so the test proves today's key and credentials.
+        let nas = self.engine.nas();
+        nas.forget(id).await;
+        match nas.session(id).await {
+            Ok(session) => {
+                let connection = self.hosts.connection(id).await?;
+                step(
+                    "SSH",
+                    true,
+                    format!(
+                        "logged in as {}@{}:{}; host key {} is pinned",
+                        connection.ssh_user,
+                        connection.ssh_host,
+                        connection.ssh_port,
+                        crate::ssh::fingerprint(session.host_key())
+                    ),
+                );
+            }
+            Err(crate::engine::nas::NasError::Ssh(crate::ssh::SshError::HostKeyUnknown {
+                presented,
+                key,
+            })) => {
+                step(
+                    "SSH",
+                    false,
+                    format!(
+                        "the NAS presents host key {presented}, which its API does not publish: compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the NAS, then trust it"
+                    ),
+                );
+                report.presented_ssh_fingerprint = Some(presented);
+                report.presented_ssh_host_key = Some(key);
+            }
+            Err(error) => step("SSH", false, error.to_string()),
+        }
         report.ok = report.steps.iter().all(|s| s.ok);
         Ok(report)
     }

@@ -41,6 +41,13 @@ pub async fn trust_certificate(id: i64, fingerprint: String) -> Result<HostView,
     crate::backend::backend()?.trust_certificate(id, fingerprint, crate::backend::actor()).await
 }
 
+/// Pins the SSH host key the operator compared (trust on first use, where the NAS's API does
+/// not publish it).
+#[server(input = Json)]
+pub async fn trust_ssh_host_key(id: i64, key: String) -> Result<HostView, AppError> {
+    crate::backend::backend()?.trust_ssh_host_key(id, key, crate::backend::actor()).await
+}
+
 #[component]
 pub fn HostsPage() -> impl IntoView {
     let snapshot = Resource::new(|| (), |_| dashboard_snapshot());
@@ -223,6 +230,18 @@ fn TestReport(
     };
     let needs_trust =
         report.presented_fingerprint.is_some() && report.fingerprint_matches_pin != Some(true);
+    let ssh_key = report.presented_ssh_host_key.clone();
+    let trust_ssh = move |_| {
+        let Some(key) = ssh_key.clone() else { return };
+        leptos::task::spawn_local(async move {
+            match trust_ssh_host_key(id, key).await {
+                Ok(host) => {
+                    notice.set(Some(Ok(format!("Pinned the SSH host key of {}.", host.name))))
+                }
+                Err(error) => notice.set(Some(Err(error.message))),
+            }
+        });
+    };
     view! {
         <section class=if report.ok { "test-report ok" } else { "test-report failed" } aria-label="Connection test">
             <ol>
@@ -240,6 +259,13 @@ fn TestReport(
                     </p>
                     <p class="mono fingerprint">{report.presented_fingerprint.clone()}</p>
                     <button type="button" class="button primary" on:click=trust>"Trust this certificate"</button>
+                </div>
+            })}
+            {report.presented_ssh_fingerprint.clone().map(|fingerprint| view! {
+                <div class="trust">
+                    <p>"The NAS presents this SSH host key. Compare it with the NAS's own, then trust it:"</p>
+                    <p class="mono fingerprint">{fingerprint}</p>
+                    <button type="button" class="button primary" on:click=trust_ssh>"Trust this SSH host key"</button>
                 </div>
             })}
         </section>

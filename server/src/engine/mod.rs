@@ -272,6 +272,11 @@ impl Engine {
         reasons
     }
 
+    /// The hosts' API clients and SSH sessions.
+    pub fn nas(&self) -> &nas::Nas {
+        &self.nas
+    }
+
     /// Checks and queues a burn-in for each drive. Nothing is queued unless every drive may
     /// be tested; a refusal names every reason.
     pub async fn start_jobs(&self, request: StartRequest) -> Result<Vec<JobView>, AppError> {
