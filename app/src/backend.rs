@@ -72,6 +72,18 @@ pub fn backend() -> Result<Arc<dyn Backend>, AppError> {
         .ok_or_else(|| AppError::internal("the backend is missing from the request context"))
 }
 
+/// Gives a server function's error its HTTP status (403 for a refusal, 404, 400…) instead of
+/// the blanket 500, so logs and proxies tell a refusal from a fault.
+pub fn reply<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(error) = &result
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = axum::http::StatusCode::from_u16(error.kind.status())
+    {
+        response.set_status(status);
+    }
+    result
+}
+
 /// Who is acting, for the audit log. There are no user accounts yet: the UI records `web`.
 pub fn actor() -> String {
     "web".to_owned()

@@ -141,6 +141,13 @@ fn BurninTab(row: RwSignal<DriveRow>) -> impl IntoView {
     .into_any()
 }
 
+/// How long a finished stage ran, from its stored start and end.
+fn stage_duration(stage: &burnin::job::StageView) -> Option<String> {
+    let start = burnin::format::parse_utc(stage.started_at.as_deref()?)?;
+    let end = burnin::format::parse_utc(stage.finished_at.as_deref()?)?;
+    Some(duration_text((end - start).max(0.0)))
+}
+
 #[component]
 fn JobPanel(job: JobView, message: RwSignal<Option<String>>) -> impl IntoView {
     let id = job.id;
@@ -174,6 +181,7 @@ fn JobPanel(job: JobView, message: RwSignal<Option<String>>) -> impl IntoView {
                             {running.then(|| view! { <progress max="100" value=format!("{:.1}", stage.percent.unwrap_or(0.0))></progress> })}
                             <p class="stage-detail">{stage.detail.clone()}</p>
                             <p class="stage-facts">
+                                {stage_duration(stage).map(|d| format!("took {d} · "))}
                                 {stage.percent.filter(|_| running).map(|p| format!("{p:.1} % · "))}
                                 {stage.throughput_mb_s.map(|t| format!("{t:.0} MB/s · "))}
                                 {stage.eta_seconds.filter(|_| running).map(|e| format!("{} left · ", duration_text(e)))}

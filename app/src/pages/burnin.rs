@@ -9,31 +9,33 @@ use crate::AppError;
 /// Checks and queues burn-ins; a refusal lists every reason.
 #[server(input = Json)]
 pub async fn start_burnin(request: StartRequest) -> Result<Vec<JobView>, AppError> {
-    crate::backend::backend()?.start_burnin(request).await
+    crate::backend::reply(crate::backend::backend()?.start_burnin(request).await)
 }
 
 #[server(input = Json)]
 pub async fn cancel_job(id: i64) -> Result<JobView, AppError> {
-    crate::backend::backend()?.cancel_job(id, crate::backend::actor()).await
+    crate::backend::reply(crate::backend::backend()?.cancel_job(id, crate::backend::actor()).await)
 }
 
 /// Cancels every active job, or those of one host.
 #[server(input = Json)]
 pub async fn cancel_jobs(host_id: Option<i64>) -> Result<usize, AppError> {
-    crate::backend::backend()?.cancel_jobs(host_id, crate::backend::actor()).await
+    crate::backend::reply(
+        crate::backend::backend()?.cancel_jobs(host_id, crate::backend::actor()).await,
+    )
 }
 
 #[server(input = Json)]
 pub async fn get_job(id: i64) -> Result<JobView, AppError> {
-    crate::backend::backend()?.get_job(id).await
+    crate::backend::reply(crate::backend::backend()?.get_job(id).await)
 }
 
 #[server(input = Json)]
 pub async fn drive_jobs(drive_id: i64) -> Result<Vec<JobView>, AppError> {
-    crate::backend::backend()?.list_jobs(Some(drive_id), None).await
+    crate::backend::reply(crate::backend::backend()?.list_jobs(Some(drive_id), None).await)
 }
 
 #[server(input = Json)]
 pub async fn drive_smart(drive_id: i64) -> Result<Option<SmartSnapshot>, AppError> {
-    crate::backend::backend()?.drive_smart(drive_id).await
+    crate::backend::reply(crate::backend::backend()?.drive_smart(drive_id).await)
 }

@@ -20,13 +20,13 @@ use crate::{
 /// Everything the dashboard shows, at the live channel's current version.
 #[server]
 pub async fn dashboard_snapshot() -> Result<Snapshot, AppError> {
-    crate::backend::backend()?.snapshot().await
+    crate::backend::reply(crate::backend::backend()?.snapshot().await)
 }
 
 /// All known drives (kept for scripts that used it; the page uses the snapshot).
 #[server]
 pub async fn list_drives() -> Result<Vec<DriveRow>, AppError> {
-    crate::backend::backend()?.list_drives(DriveFilter::default()).await
+    crate::backend::reply(crate::backend::backend()?.list_drives(DriveFilter::default()).await)
 }
 
 /// Sets a drive's location and/or notes.
@@ -37,9 +37,11 @@ pub async fn edit_drive(
     notes: Option<String>,
 ) -> Result<DriveRow, AppError> {
     let backend = crate::backend::backend()?;
-    backend
-        .edit_drive(id, crate::backend::DriveEdit { location, notes }, crate::backend::actor())
-        .await
+    crate::backend::reply(
+        backend
+            .edit_drive(id, crate::backend::DriveEdit { location, notes }, crate::backend::actor())
+            .await,
+    )
 }
 
 const PAGE_SIZES: [usize; 4] = [50, 100, 250, 1000];

@@ -15,37 +15,45 @@ use crate::{
 #[server(input = Json)]
 pub async fn save_host(id: Option<i64>, input: HostInput) -> Result<HostView, AppError> {
     let backend = crate::backend::backend()?;
-    match id {
+    crate::backend::reply(match id {
         Some(id) => backend.update_host(id, input, crate::backend::actor()).await,
         None => backend.create_host(input, crate::backend::actor()).await,
-    }
+    })
 }
 
 #[server(input = Json)]
 pub async fn delete_host(id: i64) -> Result<(), AppError> {
-    crate::backend::backend()?.delete_host(id, crate::backend::actor()).await
+    crate::backend::reply(crate::backend::backend()?.delete_host(id, crate::backend::actor()).await)
 }
 
 #[server(input = Json)]
 pub async fn set_host_enabled(id: i64, enabled: bool) -> Result<HostView, AppError> {
-    crate::backend::backend()?.set_host_enabled(id, enabled, crate::backend::actor()).await
+    crate::backend::reply(
+        crate::backend::backend()?.set_host_enabled(id, enabled, crate::backend::actor()).await,
+    )
 }
 
 #[server(input = Json)]
 pub async fn test_host(id: i64) -> Result<HostTest, AppError> {
-    crate::backend::backend()?.test_host(id).await
+    crate::backend::reply(crate::backend::backend()?.test_host(id).await)
 }
 
 #[server(input = Json)]
 pub async fn trust_certificate(id: i64, fingerprint: String) -> Result<HostView, AppError> {
-    crate::backend::backend()?.trust_certificate(id, fingerprint, crate::backend::actor()).await
+    crate::backend::reply(
+        crate::backend::backend()?
+            .trust_certificate(id, fingerprint, crate::backend::actor())
+            .await,
+    )
 }
 
 /// Pins the SSH host key the operator compared (trust on first use, where the NAS's API does
 /// not publish it).
 #[server(input = Json)]
 pub async fn trust_ssh_host_key(id: i64, key: String) -> Result<HostView, AppError> {
-    crate::backend::backend()?.trust_ssh_host_key(id, key, crate::backend::actor()).await
+    crate::backend::reply(
+        crate::backend::backend()?.trust_ssh_host_key(id, key, crate::backend::actor()).await,
+    )
 }
 
 #[component]
