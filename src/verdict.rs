@@ -204,6 +204,12 @@ pub fn verdict(evidence: &Evidence<'_>, thresholds: &Thresholds) -> Verdict {
                 },
                 "the stage's result",
             ),
+            StageState::Interrupted => rules.push(
+                Level::Info,
+                &format!("{}.interrupted", stage.kind.as_str()),
+                format!("{name} was interrupted: {}", stage.detail),
+                "the stage's result",
+            ),
             StageState::Skipped => rules.push(
                 Level::Info,
                 &format!("{}.skipped", stage.kind.as_str()),
@@ -211,6 +217,14 @@ pub fn verdict(evidence: &Evidence<'_>, thresholds: &Thresholds) -> Verdict {
                 "the stage's result",
             ),
             _ => {}
+        }
+        if stage.stuck && stage.state == StageState::Running {
+            rules.push(
+                Level::Warn,
+                &format!("{}.stuck", stage.kind.as_str()),
+                format!("{name} is making no progress: {}", stage.detail),
+                "the stage's progress over time",
+            );
         }
         if stage.kind == StageKind::Surface {
             let errors = u64::from(stage.read_errors)

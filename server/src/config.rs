@@ -102,6 +102,11 @@ pub struct Config {
     #[arg(long, env = "BURNIN_STUCK_AFTER_SECS", default_value_t = 1800, global = true)]
     pub stuck_after_secs: u64,
 
+    /// Seconds without progress before a stuck SMART self-test is aborted and its stage
+    /// failed (0: never).
+    #[arg(long, env = "BURNIN_STUCK_ABORT_AFTER_SECS", default_value_t = 21600, global = true)]
+    pub stuck_abort_after_secs: u64,
+
     /// A drive at or above this temperature (°C) for --critical-sustain-secs has its job stopped.
     #[arg(long, env = "BURNIN_CRITICAL_TEMPERATURE_C", default_value_t = 60.0, global = true)]
     pub critical_temperature_c: f64,

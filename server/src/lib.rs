@@ -81,6 +81,8 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         per_host_limit: config.jobs_per_host.max(1),
         stagger: Duration::from_millis(config.stagger_ms),
         stuck_after: Duration::from_secs(config.stuck_after_secs.max(1)),
+        stuck_abort_after: (config.stuck_abort_after_secs > 0)
+            .then(|| Duration::from_secs(config.stuck_abort_after_secs)),
         critical_temperature_c: config.critical_temperature_c,
         critical_sustain: Duration::from_secs(config.critical_sustain_secs),
         reattach_timeout: Duration::from_secs(config.reattach_timeout_secs),

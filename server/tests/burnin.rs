@@ -514,3 +514,39 @@ async fn verdicts_of_demo_drives_are_right_and_explained() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+#[tokio::test]
+async fn a_self_test_the_host_aborts_is_retried_then_interrupted_not_failed() {
+    let server = demo(|_| {}).await;
+    let drives = drives(&server).await;
+    let aborted = id_of(&drives, "71T0A0ABFVGG");
+    let hot = id_of(&drives, "WD-CA0HOT01");
+    let (status, body) =
+        start(&server, json!({"drive_ids": [aborted], "stages": ["short_test"], "operator": "t"}))
+            .await;
+    assert_eq!(status, 201, "{body}");
+    let first = body[0]["id"].as_i64().unwrap();
+    let (status, body) = start(
+        &server,
+        json!({"drive_ids": [hot], "stages": ["surface"], "operator": "t", "confirm_serial": "WD-CA0HOT01"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let second = body[0]["id"].as_i64().unwrap();
+    let views = run_to_end(&server, &[first, second], 3000.0).await;
+
+    let job = &views[0];
+    assert_eq!(job["state"], "interrupted", "{job:#}");
+    assert_eq!(job["verdict"]["outcome"], "incomplete", "not the drive's fault: {job:#}");
+    assert!(job["reason"].as_str().unwrap().contains("stopped by the host twice"), "{job:#}");
+    let lab = server.sim_host("truenas-lab");
+    let tests_logged =
+        lab.with(|s| s.drive_by_serial("71T0A0ABFVGG").map_or(0, |d| d.self_test_log.len()));
+    assert!(tests_logged >= 2, "the test was started again once: {tests_logged} logged");
+
+    let hot_job = &views[1];
+    assert_eq!(hot_job["verdict"]["outcome"], "warn", "{hot_job:#}");
+    assert!(reasons_of(hot_job).contains("check the cooling"), "{hot_job:#}");
+    let peak = hot_job["verdict"]["max_temperature_c"].as_f64().unwrap();
+    assert!((50.0..60.0).contains(&peak), "the peak under load is kept: {peak}");
+}

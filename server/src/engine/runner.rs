@@ -40,6 +40,8 @@ pub struct Context {
     /// When the drive was last seen at or above its critical temperature, continuously.
     pub hot_since: Option<Instant>,
     pub last_sample: Option<Instant>,
+    /// The hottest temperature recorded for this job since the runner (re)started.
+    pub peak_c: Option<f64>,
 }
 
 impl Context {
@@ -134,6 +136,7 @@ impl Engine {
             physical_sector: 4096,
             hot_since: None,
             last_sample: None,
+            peak_c: None,
         };
         let stages = store::stages(&self.pool, job_id).await?;
         let mut outcome_reason: Option<(JobState, String)> = None;
@@ -323,11 +326,19 @@ impl Engine {
     }
 
     /// Records a temperature and enforces the critical limit.
-    async fn temperature(&self, context: &mut Context, celsius: f64) -> Result<(), Outcome> {
+    pub(super) async fn temperature(
+        &self,
+        context: &mut Context,
+        celsius: f64,
+    ) -> Result<(), Outcome> {
+        // One sample every 30 s draws the curve; a new peak is always kept, since the verdict
+        // judges the hottest moment.
         let sample_due =
             context.last_sample.is_none_or(|at| at.elapsed() >= Duration::from_secs(30));
-        if sample_due {
+        let new_peak = context.peak_c.is_none_or(|peak| celsius > peak);
+        if sample_due || new_peak {
             context.last_sample = Some(Instant::now());
+            context.peak_c = Some(context.peak_c.map_or(celsius, |peak| peak.max(celsius)));
             let _ = store::add_temperature(&self.pool, context.job.id, celsius).await;
         }
         let limit = self.options.critical_temperature_c;
@@ -424,12 +435,17 @@ pub fn self_test_outcome(outcome: &SelfTestOutcome) -> Outcome {
         SelfTestOutcome::Failed { reason } => {
             Outcome::Failed(format!("the drive failed its self-test: {reason}"))
         }
-        SelfTestOutcome::Aborted { reason } => Outcome::Failed(format!(
-            "the self-test was aborted ({reason}); the drive or another program stopped it"
+        // Stopped by the host, not failed by the drive: the result says nothing about the
+        // drive, so the job is interrupted rather than failed.
+        SelfTestOutcome::Aborted { reason } => Outcome::Interrupted(format!(
+            "the self-test was stopped by the host twice ({reason}), not failed by the drive: \
+             check that nothing else on the NAS (a scheduled SMART test, smartd, a script) aborts \
+             self-tests, then run the burn-in again"
         )),
-        SelfTestOutcome::Interrupted { reason } => {
-            Outcome::Failed(format!("the self-test was interrupted ({reason})"))
-        }
+        SelfTestOutcome::Interrupted { reason } => Outcome::Interrupted(format!(
+            "the self-test was interrupted twice by a reset of the drive or the NAS ({reason}); \
+             run the burn-in again"
+        )),
         SelfTestOutcome::InProgress => {
             Outcome::Interrupted("the self-test is still running".into())
         }

@@ -10,8 +10,8 @@ use burnin::{
         RemoteCommand, SelfTestKind as RemoteTestKind, SmartctlAction,
     },
     smart::{
-        Protocol, SmartReport, TestStartOutcome, parse_scsi_self_test_progress_text,
-        parse_self_test_start_text, parse_smartctl_json,
+        Protocol, SelfTestOutcome, SmartReport, TestStartOutcome,
+        parse_scsi_self_test_progress_text, parse_self_test_start_text, parse_smartctl_json,
     },
 };
 
@@ -204,8 +204,8 @@ impl Engine {
                         ));
                     }
                 }
-                state =
-                    serde_json::json!({"started": true, "before": before, "seen_running": false});
+                let retried = state["retried"].as_bool() == Some(true);
+                state = serde_json::json!({"started": true, "before": before, "seen_running": false, "retried": retried});
                 stage.parser_state = state.to_string();
                 stage.detail = "started".into();
                 let _ = store::save_stage(&self.pool, stage).await;
@@ -297,6 +297,22 @@ impl Engine {
                 continue;
             }
             return match report.last_completed_self_test() {
+                Some(result)
+                    if matches!(
+                        result.outcome,
+                        SelfTestOutcome::Aborted { .. } | SelfTestOutcome::Interrupted { .. }
+                    ) && state["retried"].as_bool() != Some(true) =>
+                {
+                    // Stopped by the host (a reset, another program's abort), not failed by
+                    // the drive: run it once more before giving up.
+                    stage.detail =
+                        "the self-test was stopped by the host; starting it again".into();
+                    stage.parser_state = serde_json::json!({"retried": true}).to_string();
+                    stage.percent = None;
+                    let _ = store::save_stage(&self.pool, stage).await;
+                    self.publish(context.job.id).await;
+                    Box::pin(self.self_test(context, stage, kind)).await
+                }
                 Some(result) => {
                     let outcome = self_test_outcome(&result.outcome);
                     if outcome == Outcome::Passed {
@@ -463,6 +479,19 @@ impl Engine {
             };
             stage.stdout_offset += report.stdout.len() as i64;
             stage.stderr_offset += report.stderr.len() as i64;
+            // The drive's temperature as the inventory last read it from the API: the curve
+            // and the peak for the verdict, and the critical limit enforced while it writes.
+            if let Ok(Some(drive)) =
+                crate::inventory::get_drive(&self.pool, context.job.drive_id).await
+                && let Some(celsius) = drive.temperature_c
+                && let Err(outcome) = self.temperature(context, celsius).await
+            {
+                let _ = self
+                    .nas
+                    .run(context.job.host_id, &RemoteCommand::Stop { dir: dir.clone() })
+                    .await;
+                return outcome;
+            }
             let mut events = parser.feed_stderr(&report.stderr);
             events.extend(parser.feed_stdout(&report.stdout));
             for segment in String::from_utf8_lossy(&report.stderr).split(['\n', '\x08']) {

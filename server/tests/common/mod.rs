@@ -2,6 +2,8 @@
 
 //! The test harness: a real server on a free loopback port against a temporary SQLite file.
 
+pub mod openssh;
+
 use std::{path::PathBuf, time::Duration};
 
 use burnin_server::config::Config;
