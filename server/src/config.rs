@@ -123,8 +123,9 @@ pub struct Config {
     #[arg(long, env = "BURNIN_SMART_INTERVAL_SECS", default_value_t = 600, global = true)]
     pub smart_interval_secs: u64,
 
-    /// badblocks -c (blocks tested at once).
-    #[arg(long, env = "BURNIN_BLOCKS_AT_ONCE", default_value_t = 256, global = true)]
+    /// badblocks -c (blocks per read/write); 0 chooses 4 MiB per transfer, the fastest size the
+    /// surface benchmark measured (scripts/bench-surface.sh).
+    #[arg(long, env = "BURNIN_BLOCKS_AT_ONCE", default_value_t = 0, global = true)]
     pub blocks_at_once: u32,
 
     /// Seconds running requests get to finish after SIGTERM or SIGINT.

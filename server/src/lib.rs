@@ -86,7 +86,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         critical_temperature_c: config.critical_temperature_c,
         critical_sustain: Duration::from_secs(config.critical_sustain_secs),
         reattach_timeout: Duration::from_secs(config.reattach_timeout_secs),
-        blocks_at_once: config.blocks_at_once.clamp(1, 1_048_576),
+        blocks_at_once: config.blocks_at_once.min(1_048_576),
         smart_sweep: Duration::from_secs(config.smart_interval_secs.max(5)),
         ..engine::EngineOptions::default()
     };

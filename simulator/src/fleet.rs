@@ -1,4 +1,8 @@
-//! The default demo fleet: what a newcomer sees on first start.
+//! The default demo fleet: what a newcomer sees on first start; and the benchmark fleet.
+
+mod bench;
+
+pub use bench::{bench, bench_serial};
 
 use crate::scenario::{
     Behaviour, DriveSpec, HostSpec, Personality, PoolLayout, PoolSpec, Protocol, Scenario,

@@ -129,6 +129,18 @@ pub struct HostState {
     pub ssh_port: u16,
     /// Simulated seconds per real second (for wall-clock estimates like expected_result_time).
     pub speed: f64,
+    /// Temperature changes that take effect at the next `disk.temperatures` read, so a
+    /// benchmark can time the product from the moment it could first see a change.
+    pub staged_temperatures: Vec<StagedTemperature>,
+}
+
+/// A drive's new temperature, waiting for the host's next temperature read.
+#[derive(Debug)]
+pub struct StagedTemperature {
+    pub serial: String,
+    pub celsius: f64,
+    /// Told the real time the change took effect.
+    pub applied: tokio::sync::oneshot::Sender<std::time::SystemTime>,
 }
 
 impl HostState {
@@ -177,6 +189,31 @@ impl HostState {
             ssh_host_key_pub: None,
             ssh_port: 22,
             speed: 1.0,
+            staged_temperatures: Vec::new(),
+        }
+    }
+
+    /// Sets a drive's temperature and keeps it there (its idle temperature moves with it).
+    pub fn set_temperature(&mut self, serial: &str, celsius: f64) -> bool {
+        let Some(drive) = self.drives.iter_mut().find(|d| d.spec.serial == serial) else {
+            return false;
+        };
+        drive.spec.idle_temperature_c = celsius;
+        drive.temperature_c = celsius;
+        drive.max_temperature_c = drive.max_temperature_c.max(celsius);
+        true
+    }
+
+    /// Applies the staged temperature changes (`disk.temperatures` calls this first).
+    pub fn apply_staged_temperatures(&mut self) {
+        if self.staged_temperatures.is_empty() {
+            return;
+        }
+        let now = std::time::SystemTime::now();
+        for staged in std::mem::take(&mut self.staged_temperatures) {
+            if self.set_temperature(&staged.serial, staged.celsius) {
+                let _ = staged.applied.send(now);
+            }
         }
     }
 

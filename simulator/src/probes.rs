@@ -224,7 +224,8 @@ fn vdev_lines(
 fn zpool_import(host: &HostState) -> Answer {
     let exported: Vec<&crate::host::Pool> = host.pools.iter().filter(|p| !p.imported).collect();
     if exported.is_empty() {
-        return fail("no pools available to import\n".to_owned(), 1);
+        // OpenZFS 2.x: the message on stderr, exit 0 (cmd/zpool/zpool_main.c).
+        return fail("no pools available to import\n".to_owned(), 0);
     }
     let mut text = String::new();
     for pool in exported {

@@ -314,14 +314,14 @@ fn pool_configs(text: &str) -> Fact<Vec<PoolDevice>> {
     Ok(devices)
 }
 
-/// Devices of exported, importable pools from `zpool import -d /dev`. "no pools available to
-/// import" (exit 1) is the answer "none".
+/// Devices of exported, importable pools from `zpool import -d /dev`. OpenZFS answers "none" with
+/// "no pools available to import" on stderr; 2.x exits 0, older releases 1 (cmd/zpool/zpool_main.c),
+/// so the message decides, not the exit code.
 pub fn zpool_import(answer: Answer<'_>) -> Fact<Vec<PoolDevice>> {
+    if !answer.stdout.contains("pool:") && says(&answer, "no pools available to import") {
+        return Ok(Vec::new());
+    }
     if answer.exit_code != 0 {
-        let said = format!("{}{}", answer.stdout, answer.stderr);
-        if said.contains("no pools available to import") {
-            return Ok(Vec::new());
-        }
         return Err(answer.failed("zpool import"));
     }
     if !answer.stdout.contains("pool:") {
@@ -330,16 +330,22 @@ pub fn zpool_import(answer: Answer<'_>) -> Fact<Vec<PoolDevice>> {
     pool_configs(answer.stdout)
 }
 
+/// Whether the command's whole answer, on either stream, is exactly `message`.
+fn says(answer: &Answer<'_>, message: &str) -> bool {
+    let said = format!("{}{}", answer.stdout, answer.stderr);
+    said.trim() == message
+}
+
 /// Devices of imported pools from `zpool status -P`.
 pub fn zpool_status(answer: Answer<'_>) -> Fact<Vec<PoolDevice>> {
+    // "no pools available" goes to stderr with exit 0 (cmd/zpool/zpool_main.c).
+    if !answer.stdout.contains("pool:") && says(&answer, "no pools available") {
+        return Ok(Vec::new());
+    }
     if answer.exit_code != 0 {
         return Err(answer.failed("zpool status"));
     }
-    let said = answer.stdout.trim();
-    if said == "no pools available" {
-        return Ok(Vec::new());
-    }
-    if !said.contains("pool:") {
+    if !answer.stdout.contains("pool:") {
         return Err("zpool status listed no pool".into());
     }
     pool_configs(answer.stdout)

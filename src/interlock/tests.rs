@@ -407,8 +407,14 @@ fn zpool_listings_give_each_pools_devices() {
         pairs,
         [("oldtank", "sdk1"), ("oldtank", "sdl1"), ("scratch", "sdm1"), ("scratch", "sdn1")]
     );
-    let none = Answer { stdout: "", stderr: "no pools available to import", exit_code: 1 };
-    assert_eq!(zpool_import(none).unwrap(), Vec::<PoolDevice>::new());
+    // OpenZFS 2.x says "none" on stderr with exit 0; older releases exit 1.
+    for exit_code in [0, 1] {
+        let none = Answer { stdout: "", stderr: "no pools available to import\n", exit_code };
+        assert_eq!(zpool_import(none).unwrap(), Vec::<PoolDevice>::new());
+    }
+    let broken =
+        Answer { stdout: "", stderr: "cannot open '/dev': Permission denied", exit_code: 1 };
+    assert!(zpool_import(broken).is_err(), "a failed scan is not an empty one");
     let status = "  pool: boot-pool\n state: ONLINE\nconfig:\n\n\tNAME        STATE     READ WRITE CKSUM\n\tboot-pool   ONLINE       0     0     0\n\t  /dev/sda3 ONLINE       0     0     0\n\nerrors: No known data errors\n\n  pool: tank\n state: ONLINE\nconfig:\n\n\tNAME           STATE     READ WRITE CKSUM\n\ttank           ONLINE       0     0     0\n\t  raidz1-0     ONLINE       0     0     0\n\t    /dev/sdf1  ONLINE       0     0     0\n\t    /dev/sdg1  ONLINE       0     0     0\n\tcache\n\t  /dev/nvme0n1p1  ONLINE   0     0     0\n\nerrors: No known data errors\n";
     let devices = zpool_status(ok(status)).unwrap();
     let pairs: Vec<(&str, &str)> =
@@ -423,4 +429,6 @@ fn zpool_listings_give_each_pools_devices() {
         ]
     );
     assert_eq!(zpool_status(ok("no pools available\n")).unwrap(), Vec::<PoolDevice>::new());
+    let on_stderr = Answer { stdout: "", stderr: "no pools available\n", exit_code: 0 };
+    assert_eq!(zpool_status(on_stderr).unwrap(), Vec::<PoolDevice>::new());
 }

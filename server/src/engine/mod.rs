@@ -51,10 +51,29 @@ pub struct EngineOptions {
     pub job_root: String,
     /// How often every idle drive's SMART is read (health column, SMART tab).
     pub smart_sweep: Duration,
-    /// badblocks `-c`: blocks per read/write (see the benchmark in the README).
+    /// badblocks `-c`: blocks per read/write; 0 sizes each transfer to
+    /// [`AUTO_TRANSFER_BYTES`] (see the benchmark in the README).
     pub blocks_at_once: u32,
     /// A surface test with more bad blocks than this fails.
     pub max_bad_blocks: i64,
+}
+
+/// An SSH session no command used for this long is logged out (see [`nas::Nas::close_idle`]).
+const SSH_IDLE: Duration = Duration::from_secs(120);
+
+/// The transfer size of badblocks' reads and writes when `-c` is not set: on the surface
+/// benchmark (direct I/O, -b 4096) -c 64/256/1024/4096 took 7.39/5.57/4.24/5.67 s, so 4 MiB.
+/// badblocks -w holds two such buffers, 8 MiB per drive on the NAS.
+pub const AUTO_TRANSFER_BYTES: u32 = 4 << 20;
+
+impl EngineOptions {
+    /// badblocks `-c` for a block size.
+    pub fn blocks_at_once_for(&self, block_size: u32) -> u32 {
+        match self.blocks_at_once {
+            0 => (AUTO_TRANSFER_BYTES / block_size.max(1)).max(1),
+            chosen => chosen,
+        }
+    }
 }
 
 impl Default for EngineOptions {
@@ -72,7 +91,7 @@ impl Default for EngineOptions {
             smart_during_surface: Duration::from_secs(60),
             job_root: "/var/tmp/burnin".to_owned(),
             smart_sweep: Duration::from_secs(600),
-            blocks_at_once: 256,
+            blocks_at_once: 0,
             max_bad_blocks: 0,
         }
     }
@@ -122,8 +141,19 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             let sweep = tokio::spawn(async move { sweeper.sweep_smart().await });
+            let nas = engine.nas.clone();
+            let reaper = tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(SSH_IDLE / 4).await;
+                    let closed = nas.close_idle(SSH_IDLE).await;
+                    if closed > 0 {
+                        tracing::debug!(ssh.closed = closed, "closed idle SSH sessions");
+                    }
+                }
+            });
             engine.schedule().await;
             sweep.abort();
+            reaper.abort();
         })
     }
 
@@ -481,4 +511,19 @@ impl Engine {
 /// The stages a drive is offered by default (no surface test on flash).
 pub fn default_stages(kind: DriveKind) -> Vec<StageKind> {
     burnin::job::default_stages(kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn badblocks_transfers_are_four_mib_unless_the_operator_chose_c() {
+        let auto = EngineOptions::default();
+        assert_eq!(auto.blocks_at_once_for(4096), 1024);
+        assert_eq!(auto.blocks_at_once_for(8192), 512);
+        assert_eq!(auto.blocks_at_once_for(512), 8192);
+        let chosen = EngineOptions { blocks_at_once: 64, ..EngineOptions::default() };
+        assert_eq!(chosen.blocks_at_once_for(8192), 64);
+    }
 }

@@ -2,7 +2,11 @@
 //! its host key pinned from the NAS's own `ssh.config` over the TLS-verified API, and fresh
 //! API sessions for the safety checks.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use base64::Engine as _;
 use burnin::remote::{Os, RemoteCommand};
@@ -64,10 +68,16 @@ pub fn os_of(version: Option<&str>) -> Os {
     if core { Os::FreeBsd } else { Os::Linux }
 }
 
+/// A session and when a command last went through it.
+struct Kept {
+    session: Arc<SshSession>,
+    used_at: Instant,
+}
+
 #[derive(Clone)]
 pub struct Nas {
     hosts: HostStore,
-    sessions: Arc<Mutex<HashMap<i64, Arc<SshSession>>>>,
+    sessions: Arc<Mutex<HashMap<i64, Kept>>>,
     pub ssh: SshOptions,
     pub api: ClientOptions,
 }
@@ -128,14 +138,39 @@ impl Nas {
     /// The host's SSH session, opening one if there is none alive.
     pub async fn session(&self, host_id: i64) -> Result<Arc<SshSession>, NasError> {
         let mut sessions = self.sessions.lock().await;
-        if let Some(session) = sessions.get(&host_id)
-            && !session.is_closed()
+        if let Some(kept) = sessions.get_mut(&host_id)
+            && !kept.session.is_closed()
         {
-            return Ok(session.clone());
+            kept.used_at = Instant::now();
+            return Ok(kept.session.clone());
         }
         let session = Arc::new(self.open(host_id).await?);
-        sessions.insert(host_id, session.clone());
+        sessions.insert(host_id, Kept { session: session.clone(), used_at: Instant::now() });
         Ok(session)
+    }
+
+    /// Logs out of sessions no command has used for `idle` (none is mid-command: those are
+    /// borrowed). A fleet read once per SMART sweep then holds no SSH connection, nor its
+    /// buffers, between sweeps; a running job polls far more often and keeps its session.
+    pub async fn close_idle(&self, idle: Duration) -> usize {
+        let stale: Vec<Arc<SshSession>> = {
+            let mut sessions = self.sessions.lock().await;
+            let ids: Vec<i64> = sessions
+                .iter()
+                .filter(|(_, kept)| {
+                    kept.used_at.elapsed() >= idle && Arc::strong_count(&kept.session) == 1
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            ids.iter().filter_map(|id| sessions.remove(id)).map(|kept| kept.session).collect()
+        };
+        let closed = stale.len();
+        for session in stale {
+            if let Ok(session) = Arc::try_unwrap(session) {
+                session.close().await;
+            }
+        }
+        closed
     }
 
     /// Runs a command on the host; a broken session is dropped so the next call reconnects.

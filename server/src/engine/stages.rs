@@ -380,11 +380,12 @@ impl Engine {
                     Ok(device) => device,
                     Err(error) => return Outcome::Failed(error),
                 };
+                let blocks_at_once = self.options.blocks_at_once_for(block_size);
                 let program = Badblocks {
                     device,
                     mode: BadblocksMode::Destructive,
                     block_size,
-                    blocks_at_once: self.options.blocks_at_once,
+                    blocks_at_once,
                     max_bad_blocks: context.job.max_bad_blocks.and_then(|m| u32::try_from(m).ok()),
                 };
                 if let Err(error) = program.validate() {
@@ -393,11 +394,8 @@ impl Engine {
                 // Written before the command is sent, so a restart finds the job either way.
                 stage.remote_dir = Some(dir.as_str().to_owned());
                 stage.block_size = Some(i64::from(block_size));
-                stage.blocks_at_once = Some(i64::from(self.options.blocks_at_once));
-                stage.detail = format!(
-                    "starting badblocks -b {block_size} -c {}",
-                    self.options.blocks_at_once
-                );
+                stage.blocks_at_once = Some(i64::from(blocks_at_once));
+                stage.detail = format!("starting badblocks -b {block_size} -c {blocks_at_once}");
                 let _ = store::save_stage(&self.pool, stage).await;
                 let start = RemoteCommand::Start {
                     os: context.os,

@@ -13,7 +13,9 @@ use super::{report, store};
 use crate::{
     hosts::{HostConnection, HostStore},
     live::Hub,
-    truenas::{Backoff, Client, ClientOptions, Endpoint, TlsTrust, TrueNasError},
+    truenas::{
+        Backoff, Client, ClientOptions, Endpoint, TlsTrust, TrueNasError, staggered_interval,
+    },
 };
 
 #[derive(Clone, Debug)]
@@ -228,10 +230,8 @@ impl Worker {
         let has_events = client.subscribe("disk.query").await.is_ok();
         self.sync(client, connection).await?;
         let options = &self.inventory.options;
-        let mut poll = tokio::time::interval(options.poll_interval);
-        poll.tick().await;
-        let mut temperatures = tokio::time::interval(options.temperature_interval);
-        temperatures.tick().await;
+        let mut poll = staggered_interval(options.poll_interval);
+        let mut temperatures = staggered_interval(options.temperature_interval);
         loop {
             tokio::select! {
                 () = client.closed() => return Ok(()),

@@ -85,6 +85,7 @@ impl Hub {
         let mut state = self.state.write().await;
         let message = match state.drives.get(&row.id) {
             Some(current) if *current == row => return,
+            Some(current) if only_freshness_differs(current, &row) => return,
             Some(current) if only_temperature_differs(current, &row) => {
                 ServerMessage::Temperature {
                     v: state.version + 1,
@@ -138,7 +139,32 @@ fn snapshot_of(state: &State) -> Snapshot {
     }
 }
 
+/// How stale a drive's published "last reported" time may get before a sync that changed
+/// nothing else is worth a message. Without it every poll of every drive went to every tab
+/// (the live benchmark measured 41 % of all messages carrying no change).
+const SEEN_AT_GRANULARITY_SECS: f64 = 300.0;
+
+/// Nothing but `seen_at` moved, and by less than [`SEEN_AT_GRANULARITY_SECS`]. The hub keeps
+/// the published row, so the next comparison is against what tabs show.
+fn only_freshness_differs(published: &DriveRow, row: &DriveRow) -> bool {
+    let mut same = published.clone();
+    same.seen_at = row.seen_at.clone();
+    if same != *row {
+        return false;
+    }
+    let at = |row: &DriveRow| row.seen_at.as_deref().and_then(burnin::format::parse_utc);
+    match (at(published), at(row)) {
+        (Some(before), Some(now)) => now - before < SEEN_AT_GRANULARITY_SECS,
+        _ => false,
+    }
+}
+
+/// The temperature moved and nothing else did (but `seen_at`, which a temperature message does
+/// not carry: the next [`SEEN_AT_GRANULARITY_SECS`] drive message brings it).
 fn only_temperature_differs(a: &DriveRow, b: &DriveRow) -> bool {
+    if a.temperature_c == b.temperature_c {
+        return false;
+    }
     let mut a = a.clone();
     a.temperature_c = b.temperature_c;
     a.seen_at = b.seen_at.clone();
@@ -196,6 +222,29 @@ mod tests {
         }
         assert_eq!(kinds, ["temp", "drive", "drive", "removed"]);
         assert_eq!(mirror, hub.snapshot().await);
+    }
+
+    #[tokio::test]
+    async fn a_sync_that_only_refreshes_seen_at_is_published_every_five_minutes_not_every_poll() {
+        let seen = |at: &str| {
+            let mut row = row(1, 30.0);
+            row.seen_at = Some(at.to_owned());
+            row
+        };
+        let hub = Hub::new();
+        hub.load(Vec::new(), vec![seen("2026-11-22T10:00:00Z")]).await;
+        let (_, mut receiver) = hub.subscribe().await;
+        hub.drive(seen("2026-11-22T10:00:30Z")).await;
+        hub.drive(seen("2026-11-22T10:04:59Z")).await;
+        assert!(receiver.try_recv().is_err(), "a fresher seen_at alone is not news");
+        hub.drive(seen("2026-11-22T10:05:00Z")).await;
+        let message = receiver.try_recv().expect("five minutes on, the age is news");
+        assert!(matches!(message.message, ServerMessage::Drive { .. }), "{:?}", message.message);
+        let mut warmer = seen("2026-11-22T10:05:10Z");
+        warmer.temperature_c = Some(31.0);
+        hub.drive(warmer).await;
+        let message = receiver.try_recv().expect("a temperature change is always news");
+        assert!(matches!(message.message, ServerMessage::Temperature { .. }));
     }
 
     #[tokio::test]

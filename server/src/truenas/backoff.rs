@@ -25,18 +25,32 @@ impl Backoff {
     pub fn next_delay(&mut self) -> Duration {
         let ceiling = self.min.saturating_mul(1u32 << self.attempt.min(16)).min(self.max);
         self.attempt = self.attempt.saturating_add(1);
-        let mut bytes = [0u8; 8];
-        let fraction = match getrandom::fill(&mut bytes) {
-            Ok(()) => (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64,
-            Err(_) => 0.5,
-        };
         let span = ceiling.saturating_sub(self.min);
-        self.min + span.mul_f64(fraction)
+        self.min + span.mul_f64(random_fraction())
     }
 
     pub fn reset(&mut self) {
         self.attempt = 0;
     }
+}
+
+/// Uniform in [0, 1); 0.5 if the system has no randomness to give.
+pub fn random_fraction() -> f64 {
+    let mut bytes = [0u8; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64,
+        Err(_) => 0.5,
+    }
+}
+
+/// A timer ticking every `period`, its first tick at a random point within the first period:
+/// hosts that connected together (at start, after an outage) then poll spread out, not in one
+/// burst that every open tab receives at once.
+pub fn staggered_interval(period: Duration) -> tokio::time::Interval {
+    let first = tokio::time::Instant::now() + period.mul_f64(random_fraction());
+    let mut interval = tokio::time::interval_at(first, period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::MaybeTlsStream;
 
-pub use backoff::Backoff;
+pub use backoff::{Backoff, staggered_interval};
 pub use connection::{Client, Event};
 pub use tls::{PresentedCertificate, fingerprint};
 

@@ -118,6 +118,12 @@ impl TestServer {
         }
     }
 
+    /// `GET path` as JSON; any failure fails the test.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self.client.get(self.url(path)).send().await.expect("GET answered");
+        response.json().await.expect("a JSON answer")
+    }
+
     pub fn sim_host(&self, name: &str) -> &burnin_simulator::SimHost {
         self.sim_hosts
             .iter()

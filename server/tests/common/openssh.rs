@@ -53,8 +53,10 @@ pub fn installed(program: &str) -> bool {
         .map(|dir| Path::new(dir).join(program))
         .chain(
             std::env::var_os("PATH")
-                .map(|path| std::env::split_paths(&path).map(|d| d.join(program)).collect())
-                .unwrap_or_else(Vec::new),
+                .map(|path| {
+                    std::env::split_paths(&path).map(|d| d.join(program)).collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
         )
         .any(|path| path.is_file())
 }
@@ -111,9 +113,10 @@ impl LoopDevice {
     /// Writes `bytes` at `offset` (bypassing the page cache's delays: synced).
     pub fn write_at(&self, offset: u64, bytes: &[u8]) {
         use std::{io::Seek as _, io::Write as _};
-        let mut device = std::fs::OpenOptions::new().write(true).open(&self.path).unwrap_or_else(
-            |error| panic!("cannot open {} for writing: {error}", self.path),
-        );
+        let mut device = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .unwrap_or_else(|error| panic!("cannot open {} for writing: {error}", self.path));
         device.seek(std::io::SeekFrom::Start(offset)).expect("seek on the loop device");
         device.write_all(bytes).expect("write to the loop device");
         device.sync_all().expect("sync the loop device");
@@ -180,7 +183,17 @@ impl Sshd {
         {
             run(
                 "ssh-keygen",
-                &["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", &file.display().to_string()],
+                &[
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    comment,
+                    "-f",
+                    &file.display().to_string(),
+                ],
             );
         }
         let read = |path: PathBuf| {
@@ -192,7 +205,10 @@ impl Sshd {
         let client_public_key = read(client_key_file.with_extension("pub")).trim().to_owned();
         let authorized = dir.join("authorized_keys");
         std::fs::write(&authorized, format!("{client_public_key}\n")).expect("authorized_keys");
-        let path = format!("{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
+        let path = format!(
+            "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            bin.display()
+        );
         let mut set_env = format!("PATH={path}");
         for (key, value) in env {
             set_env.push_str(&format!(" {key}={value}"));
@@ -325,8 +341,12 @@ impl OpenSshNas {
     pub async fn start(options: NasOptions) -> OpenSshNas {
         require_root_and_tools();
         let dir = tempfile::tempdir().expect("temp dir");
-        let device =
-            LoopDevice::create(dir.path(), options.size_bytes, options.sector_size, options.direct_io);
+        let device = LoopDevice::create(
+            dir.path(),
+            options.size_bytes,
+            options.sector_size,
+            options.direct_io,
+        );
         let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin).expect("bin folder");
         let mut stand_ins = vec!["smartctl"];

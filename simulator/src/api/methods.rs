@@ -106,7 +106,10 @@ pub fn call(
             plain(query::filter_list(rows, param(params, 0), param(params, 1))?)
         }
         "pool.import_find" => plain(json!(host.pools.iter().filter(|p| !p.imported).map(|p| json!({"name": p.name, "guid": format!("{}", p.guid), "status": "ONLINE", "hostname": host.name})).collect::<Vec<_>>())),
-        "disk.temperatures" => plain(temperatures(host, params)?),
+        "disk.temperatures" => {
+            host.apply_staged_temperatures();
+            plain(temperatures(host, params)?)
+        }
         "disk.temperature" => {
             let name = param(params, 0).as_str().unwrap_or("");
             let drive = host.drive_by_name(name).ok_or_else(|| CallError::call(errno::ENOENT, "ENOENT", format!("Disk {name} not found")))?;

@@ -1,0 +1,158 @@
+//! A burn-in end to end against a NAS of real parts: OpenSSH's sshd on loopback, the real
+//! `badblocks` detached with `setsid` on a loop device, the real safety probes (`lsblk`,
+//! `wipefs`, /proc, sysfs), read back by offset and parsed; only `smartctl` (and `zpool` where
+//! ZFS is absent) are stand-ins (`tests/openssh/README.md`). The TrueNAS API is the simulator,
+//! publishing the real sshd's host key. Needs root and `/usr/sbin/sshd`.
+
+#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    TestServer,
+    openssh::{NasOptions, OpenSshNas, wait_json_within},
+};
+use serde_json::{Value, json};
+
+/// Data the destructive surface test must overwrite (no signature any probe recognises).
+const MARKER: &[u8] = b"burnin openssh test: data that badblocks -w must overwrite";
+
+fn stage<'a>(job: &'a Value, kind: &str) -> &'a Value {
+    job["stages"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["kind"] == kind))
+        .unwrap_or(&Value::Null)
+}
+
+#[tokio::test]
+async fn a_whole_burn_in_passes_over_real_ssh_with_the_real_badblocks_on_a_loop_device() {
+    let nas = OpenSshNas::start(NasOptions::default()).await;
+    eprintln!(
+        "NAS: sshd on 127.0.0.1:{}, disk {} ({} bytes), stand-ins: {:?}",
+        nas.sshd.port, nas.device.path, nas.device.size_bytes, nas.stand_ins
+    );
+    let marker_at = nas.device.size_bytes / 2 + 4096 * 3;
+    nas.device.write_at(marker_at, MARKER);
+    assert_eq!(nas.device.read_at(marker_at, MARKER.len()), MARKER);
+
+    let dir = tempfile::tempdir().unwrap();
+    nas.register(dir.path()).await;
+    let server = TestServer::start_with(dir, |config| {
+        config.poll_interval_secs = 1;
+        config.temperature_interval_secs = 1;
+        config.stage_poll_ms = 100;
+        config.stagger_ms = 0;
+    })
+    .await;
+
+    let drives =
+        server.wait_json("/api/v1/drives", |d| d.as_array().is_some_and(|d| d.len() == 1)).await;
+    let drive = &drives[0];
+    assert_eq!(drive["serial"], nas.options.serial.as_str(), "{drive:#}");
+    assert_eq!(drive["devname"], nas.device.name.as_str(), "{drive:#}");
+    let id = drive["id"].as_i64().unwrap();
+
+    let response = server
+        .client
+        .post(server.url("/api/v1/burnin/start"))
+        .json(&json!({
+            "drive_ids": [id],
+            "stages": ["short_test", "long_test", "surface"],
+            "operator": "openssh-test",
+            "confirm_serial": nas.options.serial,
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{body:#}\nsshd log:\n{}", nas.sshd.log_text());
+    let job = body[0]["id"].as_i64().unwrap();
+
+    // While it runs, every surface percent the API shows is in range and never goes back.
+    let mut percents: Vec<f64> = Vec::new();
+    let done = wait_json_within(
+        &server,
+        &format!("/api/v1/burnin/{job}"),
+        Duration::from_secs(180),
+        |j| {
+            let surface = stage(j, "surface");
+            if surface["state"] == "running"
+                && let Some(percent) = surface["percent"].as_f64()
+            {
+                percents.push(percent);
+            }
+            !matches!(j["state"].as_str(), Some("queued" | "running"))
+        },
+    )
+    .await;
+    eprintln!("surface percents seen while it ran: {percents:?}");
+    assert_eq!(done["state"], "passed", "{done:#}\nsshd log:\n{}", nas.sshd.log_text());
+    let kinds: Vec<&str> =
+        done["stages"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["precheck", "short_test", "long_test", "surface", "final_check"]);
+    for stage in done["stages"].as_array().unwrap() {
+        assert_eq!(stage["state"], "passed", "{stage:#}");
+    }
+    for kind in ["short_test", "long_test"] {
+        assert_eq!(stage(&done, kind)["detail"], "completed without error", "{done:#}");
+    }
+    assert!(
+        stage(&done, "precheck")["detail"].as_str().unwrap().starts_with("serial matches"),
+        "{done:#}"
+    );
+
+    let surface = stage(&done, "surface");
+    assert_eq!(surface["bad_blocks"], 0, "{surface:#}");
+    assert_eq!(surface["percent"], 100.0, "{surface:#}");
+    assert_eq!(surface["block_size"], 4096, "{surface:#}");
+    for counter in ["read_errors", "write_errors", "corruption_errors"] {
+        assert_eq!(surface[counter], 0, "{surface:#}");
+    }
+    assert_eq!(surface["detail"], "8 passes completed, 0 bad blocks", "{surface:#}");
+    // The last line badblocks wrote to its log on the NAS, read back over SSH.
+    assert_eq!(surface["log_tail"], "Pass completed, 0 bad blocks found. (0/0/0 errors)");
+    assert!(
+        percents.iter().all(|p| (0.0..=100.0).contains(p))
+            && percents.windows(2).all(|w| w[0] <= w[1]),
+        "surface progress went out of range or backwards: {percents:?}"
+    );
+    assert_eq!(done["verdict"]["outcome"], "pass", "{done:#}");
+
+    // badblocks really wrote the disk: its last pattern is 0x00.
+    assert_eq!(
+        nas.device.read_at(marker_at, MARKER.len()),
+        vec![0u8; MARKER.len()],
+        "the data on the disk was not overwritten"
+    );
+    // The job's folder on the NAS was removed once its result was read.
+    let position = surface["position"].as_u64().unwrap();
+    let folder = format!("/var/tmp/burnin/job-{job}-stage-{position}");
+    assert!(!std::path::Path::new(&folder).exists(), "{folder} was left behind");
+
+    // The SSH host key was pinned from the NAS's own ssh.config, never trusted blindly.
+    let hosts = server.get_json("/api/v1/hosts").await;
+    assert_eq!(hosts[0]["ssh_host_key_fingerprint"], nas.sshd.host_key_fingerprint(), "{hosts:#}");
+
+    // The evidence: the after-snapshot is the drive's own answer, both self-tests logged.
+    let after = server.get_json(&format!("/api/v1/burnin/{job}/smart/after")).await;
+    assert_eq!(after["serial_number"], nas.options.serial.as_str());
+    let logged: Vec<&str> = after["ata_smart_self_test_log"]["extended"]["table"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["type"]["string"].as_str().unwrap())
+        .collect();
+    assert_eq!(logged, ["Extended offline", "Short offline"], "{after:#}");
+
+    let pool = sqlx::SqlitePool::connect(&server.database_url()).await.unwrap();
+    let (started,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE action = 'burnin.surface.start'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    assert_eq!(started, 1, "the destructive command was audited once");
+}
