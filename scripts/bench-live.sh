@@ -21,7 +21,9 @@
 #     BENCH_NO_BUILD=1                     use the binaries already built
 #     BENCH_RESTART=0                      measure the server that registered the hosts (no restart)
 #     BENCH_SERVER_ARGS="--poll-interval-secs 3600"   extra server flags (experiments)
-#     BENCH_SERVER_ENV="MALLOC_ARENA_MAX=2"           extra server environment (experiments)
+#     BENCH_SERVER_ENV="MALLOC_ARENA_MAX=2"           the server's environment; the default is
+#                                                     what scripts/run.sh and the Docker image set
+#                                                     (BENCH_SERVER_ENV= measures without it)
 #     CHROMIUM=/usr/bin/chromium
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -42,5 +44,7 @@ if [[ -z "${BENCH_NO_BUILD:-}" ]]; then
   cargo build --release --locked -p burnin-simulator --bin burnin-bench-fleet
 fi
 
+# The environment the product's launchers give the server (scripts/run.sh, Dockerfile).
+export BENCH_SERVER_ENV="${BENCH_SERVER_ENV-MALLOC_ARENA_MAX=2}"
 say "running end2end/bench/live.mjs"
 exec node end2end/bench/live.mjs

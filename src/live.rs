@@ -11,6 +11,82 @@ pub struct Snapshot {
     pub version: u64,
     pub hosts: Vec<HostView>,
     pub drives: Vec<DriveRow>,
+    /// On the wire: how many [`ServerMessage::SnapshotMore`] parts follow with more drives.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub more: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Snapshot {
+    /// The snapshot as messages of at most `drives_per_message` drives: itself, then its
+    /// [`ServerMessage::SnapshotMore`] parts. A server keeps a write buffer as large as the
+    /// largest message it sent, per connection, for as long as the connection lives; parts keep
+    /// that small however large the fleet.
+    pub fn into_messages(mut self, drives_per_message: usize) -> Vec<ServerMessage> {
+        let per = drives_per_message.max(1);
+        let rest = if self.drives.len() > per { self.drives.split_off(per) } else { Vec::new() };
+        let parts: Vec<Vec<DriveRow>> = rest.chunks(per).map(<[DriveRow]>::to_vec).collect();
+        let total = u32::try_from(parts.len()).unwrap_or(u32::MAX);
+        self.more = total;
+        let v = self.version;
+        let mut messages = vec![ServerMessage::Snapshot(self)];
+        for (index, drives) in parts.into_iter().enumerate() {
+            let sent = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            messages.push(ServerMessage::SnapshotMore { v, drives, more: total - sent });
+        }
+        messages
+    }
+}
+
+/// What [`Assembler::feed`] makes of a message.
+#[derive(Debug, PartialEq)]
+pub enum Fed {
+    /// A message to apply: a delta, or a whole snapshot with all its parts.
+    Ready(Box<ServerMessage>),
+    /// A part of a snapshot; more are coming.
+    Pending,
+    /// A part out of place (another version, or none expected): ask for a fresh snapshot.
+    Broken,
+}
+
+/// Joins a snapshot's parts on the client; every other message passes through.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    partial: Option<Snapshot>,
+}
+
+impl Assembler {
+    pub fn feed(&mut self, message: ServerMessage) -> Fed {
+        match message {
+            ServerMessage::Snapshot(snapshot) if snapshot.more > 0 => {
+                self.partial = Some(snapshot);
+                Fed::Pending
+            }
+            ServerMessage::SnapshotMore { v, drives, more } => {
+                let Some(mut partial) = self.partial.take() else { return Fed::Broken };
+                if partial.version != v || more.checked_add(1) != Some(partial.more) {
+                    return Fed::Broken;
+                }
+                partial.drives.extend(drives);
+                partial.more = more;
+                if more == 0 {
+                    return Fed::Ready(Box::new(ServerMessage::Snapshot(partial)));
+                }
+                self.partial = Some(partial);
+                Fed::Pending
+            }
+            other => {
+                if self.partial.take().is_some() {
+                    // The server never interleaves; a delta here means parts were lost.
+                    return Fed::Broken;
+                }
+                Fed::Ready(Box::new(other))
+            }
+        }
+    }
 }
 
 /// A message from the server. Tagged with a one-letter `t` and short field names where the
@@ -21,6 +97,9 @@ pub enum ServerMessage {
     /// The whole state: on connect, and whenever the client fell behind.
     #[serde(rename = "snapshot")]
     Snapshot(Snapshot),
+    /// More drives of the snapshot just sent (see [`Snapshot::into_messages`]).
+    #[serde(rename = "snapshot_more")]
+    SnapshotMore { v: u64, drives: Vec<DriveRow>, more: u32 },
     /// One drive changed (anything but only its temperature).
     #[serde(rename = "drive")]
     Drive { v: u64, drive: DriveRow },
@@ -40,7 +119,8 @@ impl ServerMessage {
     pub fn version(&self) -> u64 {
         match self {
             ServerMessage::Snapshot(snapshot) => snapshot.version,
-            ServerMessage::Drive { v, .. }
+            ServerMessage::SnapshotMore { v, .. }
+            | ServerMessage::Drive { v, .. }
             | ServerMessage::Temperature { v, .. }
             | ServerMessage::DriveRemoved { v, .. }
             | ServerMessage::Host { v, .. }
@@ -50,18 +130,23 @@ impl ServerMessage {
 }
 
 /// Applies a delta to a snapshot; returns false when the delta does not follow the
-/// snapshot's version (the client should ask for a fresh snapshot).
+/// snapshot's version (the client should ask for a fresh snapshot). Snapshot parts must have
+/// been joined by an [`Assembler`] first.
 pub fn apply(snapshot: &mut Snapshot, message: ServerMessage) -> bool {
-    if let ServerMessage::Snapshot(fresh) = message {
-        *snapshot = fresh;
-        return true;
+    match message {
+        ServerMessage::Snapshot(fresh) if fresh.more == 0 => {
+            *snapshot = fresh;
+            return true;
+        }
+        ServerMessage::Snapshot(_) | ServerMessage::SnapshotMore { .. } => return false,
+        _ => {}
     }
     if message.version() != snapshot.version + 1 {
         return false;
     }
     snapshot.version = message.version();
     match message {
-        ServerMessage::Snapshot(_) => {}
+        ServerMessage::Snapshot(_) | ServerMessage::SnapshotMore { .. } => {}
         ServerMessage::Drive { drive, .. } => {
             match snapshot.drives.iter_mut().find(|row| row.id == drive.id) {
                 Some(row) => *row = drive,
@@ -86,4 +171,81 @@ pub fn apply(snapshot: &mut Snapshot, message: ServerMessage) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+mod tests {
+    use super::*;
+    use crate::{DriveKind, DriveState, PoolMembership, SmartHealth};
+
+    fn row(id: i64) -> DriveRow {
+        DriveRow {
+            id,
+            host_id: 1,
+            host_name: "nas".into(),
+            devname: format!("sd{id}"),
+            serial: format!("S{id}"),
+            model: "M".into(),
+            size_bytes: 1,
+            kind: DriveKind::Hdd,
+            temperature_c: Some(30.0),
+            smart_health: SmartHealth::Passed,
+            pool: PoolMembership::Free,
+            state: DriveState::Idle,
+            location: String::new(),
+            notes: String::new(),
+            seen_at: None,
+            progress: None,
+        }
+    }
+
+    fn snapshot(drives: i64) -> Snapshot {
+        Snapshot { version: 7, hosts: Vec::new(), drives: (1..=drives).map(row).collect(), more: 0 }
+    }
+
+    fn join(messages: Vec<ServerMessage>) -> Vec<Fed> {
+        let mut assembler = Assembler::default();
+        messages.into_iter().map(|m| assembler.feed(m)).collect()
+    }
+
+    #[test]
+    fn a_snapshot_in_parts_is_joined_whole_and_each_part_is_small() {
+        for drives in [0, 1, 64, 65, 1000] {
+            let whole = snapshot(drives);
+            let messages = whole.clone().into_messages(64);
+            assert_eq!(messages.len(), (drives as usize).div_ceil(64).max(1), "{drives} drives");
+            for message in &messages {
+                let bytes = serde_json::to_string(message).unwrap().len();
+                assert!(bytes < 32 * 1024, "a part of {bytes} bytes");
+                let back: ServerMessage =
+                    serde_json::from_str(&serde_json::to_string(message).unwrap()).unwrap();
+                assert_eq!(&back, message, "survives the wire");
+            }
+            let mut fed = join(messages);
+            let last = fed.pop().unwrap();
+            assert!(fed.iter().all(|f| *f == Fed::Pending), "{drives} drives");
+            assert_eq!(last, Fed::Ready(Box::new(ServerMessage::Snapshot(whole))));
+        }
+    }
+
+    #[test]
+    fn a_part_out_of_place_asks_for_a_fresh_snapshot() {
+        let stray = ServerMessage::SnapshotMore { v: 7, drives: vec![row(1)], more: 0 };
+        assert_eq!(join(vec![stray]), [Fed::Broken]);
+        let mut parts = snapshot(200).into_messages(64);
+        parts.remove(1);
+        assert_eq!(join(parts).last(), Some(&Fed::Broken), "a lost part");
+        let mut parts = snapshot(200).into_messages(64);
+        parts.insert(1, ServerMessage::Temperature { v: 8, id: 1, c: None });
+        assert_eq!(join(parts)[1], Fed::Broken, "a delta inside a snapshot");
+        let mut parts = snapshot(200).into_messages(64);
+        if let ServerMessage::SnapshotMore { v, .. } = &mut parts[2] {
+            *v = 6;
+        }
+        assert_eq!(join(parts)[2], Fed::Broken, "a part of another version");
+        let mut mirror = Snapshot::default();
+        let unjoined = snapshot(200).into_messages(64).remove(0);
+        assert!(!apply(&mut mirror, unjoined), "an unjoined part is never applied as the state");
+    }
 }

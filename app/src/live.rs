@@ -1,7 +1,9 @@
 //! The browser side of the live channel: a reactive store fed by one WebSocket.
 //!
-//! Each drive row is its own signal, so a temperature change re-renders that row's cells and
-//! nothing else; the list of ids changes only when drives come or go. The socket reconnects
+//! Each drive row is its own signal, and its temperature another: temperature messages, most of
+//! the traffic, wake the one cell that shows it, not the filters and counts that read whole
+//! rows. The list of ids changes only when drives come or go. Messages are applied once per
+//! animation frame, so a burst costs one recomputation, not one per message. The socket reconnects
 //! with backoff and starts over from a fresh snapshot, since neither the browser nor Leptos
 //! does that by itself.
 
@@ -29,6 +31,8 @@ pub struct LiveStore {
     /// Drive ids in display order (host, then device name).
     pub drive_ids: RwSignal<Vec<i64>>,
     rows: StoredValue<HashMap<i64, RwSignal<DriveRow>>>,
+    /// Each drive's temperature; its row holds the same value but is not notified of it.
+    temperatures: StoredValue<HashMap<i64, RwSignal<Option<f64>>>>,
     pub hosts: RwSignal<Vec<HostView>>,
     pub link: RwSignal<Link>,
 }
@@ -43,6 +47,7 @@ impl LiveStore {
             version: RwSignal::new(snapshot.version),
             drive_ids: RwSignal::new(Vec::new()),
             rows: StoredValue::new(HashMap::new()),
+            temperatures: StoredValue::new(HashMap::new()),
             hosts: RwSignal::new(Vec::new()),
             link: RwSignal::new(Link::Connecting),
         };
@@ -52,6 +57,30 @@ impl LiveStore {
 
     pub fn row(&self, id: i64) -> Option<RwSignal<DriveRow>> {
         self.rows.with_value(|rows| rows.get(&id).copied())
+    }
+
+    /// A drive's temperature, notified on its own (see the module's comment).
+    pub fn temperature(&self, id: i64) -> Option<RwSignal<Option<f64>>> {
+        self.temperatures.with_value(|temperatures| temperatures.get(&id).copied())
+    }
+
+    fn set_temperature(&self, id: i64, celsius: Option<f64>) {
+        let existing = self.temperature(id);
+        match existing {
+            Some(signal) => {
+                if signal.get_untracked() != celsius {
+                    signal.set(celsius);
+                }
+            }
+            None => self.temperatures.update_value(|temperatures| {
+                temperatures.insert(id, RwSignal::new(celsius));
+            }),
+        }
+    }
+
+    fn forget(&self, keep: impl Fn(i64) -> bool) {
+        self.rows.update_value(|rows| rows.retain(|id, _| keep(*id)));
+        self.temperatures.update_value(|temperatures| temperatures.retain(|id, _| keep(*id)));
     }
 
     /// All current rows (reading every row's signal: tracks them all).
@@ -75,8 +104,11 @@ impl LiveStore {
     pub fn replace(&self, snapshot: Snapshot) {
         let incoming: HashMap<i64, DriveRow> =
             snapshot.drives.into_iter().map(|row| (row.id, row)).collect();
+        self.forget(|id| incoming.contains_key(&id));
+        for row in incoming.values() {
+            self.set_temperature(row.id, row.temperature_c);
+        }
         self.rows.update_value(|rows| {
-            rows.retain(|id, _| incoming.contains_key(id));
             for (id, row) in incoming {
                 match rows.get(&id) {
                     Some(signal) => {
@@ -96,10 +128,15 @@ impl LiveStore {
     }
 
     /// Applies one message; false when it does not follow our version (ask for a snapshot).
+    /// A snapshot's parts must have been joined first (`burnin::live::Assembler`).
     pub fn apply(&self, message: ServerMessage) -> bool {
-        if let ServerMessage::Snapshot(snapshot) = message {
-            self.replace(snapshot);
-            return true;
+        match message {
+            ServerMessage::Snapshot(snapshot) if snapshot.more == 0 => {
+                self.replace(snapshot);
+                return true;
+            }
+            ServerMessage::Snapshot(_) | ServerMessage::SnapshotMore { .. } => return false,
+            _ => {}
         }
         let version = message.version();
         let current = self.version.get_untracked();
@@ -111,9 +148,10 @@ impl LiveStore {
         }
         self.version.set(version);
         match message {
-            ServerMessage::Snapshot(_) => {}
+            ServerMessage::Snapshot(_) | ServerMessage::SnapshotMore { .. } => {}
             ServerMessage::Drive { drive, .. } => {
                 let id = drive.id;
+                self.set_temperature(id, drive.temperature_c);
                 let reorder = match self.row(id) {
                     Some(signal) => {
                         let moved =
@@ -134,13 +172,12 @@ impl LiveStore {
             }
             ServerMessage::Temperature { id, c, .. } => {
                 if let Some(signal) = self.row(id) {
-                    signal.update(|row| row.temperature_c = c);
+                    signal.update_untracked(|row| row.temperature_c = c);
+                    self.set_temperature(id, c);
                 }
             }
             ServerMessage::DriveRemoved { id, .. } => {
-                self.rows.update_value(|rows| {
-                    rows.remove(&id);
-                });
+                self.forget(|other| other != id);
                 self.reorder();
             }
             ServerMessage::Host { host, .. } => self.hosts.update(|hosts| {
@@ -152,9 +189,13 @@ impl LiveStore {
             }),
             ServerMessage::HostRemoved { id, .. } => {
                 self.hosts.update(|hosts| hosts.retain(|h| h.id != id));
-                self.rows.update_value(|rows| {
-                    rows.retain(|_, row| row.with_untracked(|r| r.host_id != id))
+                let gone: Vec<i64> = self.rows.with_value(|rows| {
+                    rows.iter()
+                        .filter(|(_, row)| row.with_untracked(|r| r.host_id == id))
+                        .map(|(drive, _)| *drive)
+                        .collect()
                 });
+                self.forget(|drive| !gone.contains(&drive));
                 self.reorder();
             }
         }
@@ -172,9 +213,9 @@ pub fn connect(store: LiveStore) {
 
 #[cfg(feature = "hydrate")]
 mod socket {
-    use std::time::Duration;
+    use std::{cell::RefCell, rc::Rc, time::Duration};
 
-    use burnin::live::ServerMessage;
+    use burnin::live::{Assembler, Fed, ServerMessage};
     use leptos::prelude::*;
     use wasm_bindgen::{JsCast, closure::Closure};
     use web_sys::{CloseEvent, MessageEvent, WebSocket};
@@ -194,20 +235,13 @@ mod socket {
             return;
         };
         store.link.set(Link::Connecting);
+        let inbox = Inbox::default();
         let on_message = {
             let socket = socket.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 let Some(text) = event.data().as_string() else { return };
                 match serde_json::from_str::<ServerMessage>(&text) {
-                    Ok(message) => {
-                        let snapshot = matches!(message, ServerMessage::Snapshot(_));
-                        if !store.apply(message) {
-                            // A gap: ask for the whole state rather than guess.
-                            let _ = socket.send_with_str("resync");
-                        } else if snapshot {
-                            store.link.set(Link::Live);
-                        }
-                    }
+                    Ok(message) => inbox.push(message, store, &socket),
                     Err(error) => leptos::logging::warn!("live: unreadable message ({error})"),
                 }
             })
@@ -219,6 +253,76 @@ mod socket {
         });
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         on_close.forget();
+    }
+
+    /// Messages waiting for the next animation frame. A hidden tab gets no frames: past
+    /// [`Inbox::LIMIT`] the backlog is dropped, and the version gap this leaves makes the first
+    /// frame after it ask for a fresh snapshot.
+    #[derive(Clone, Default)]
+    struct Inbox(Rc<RefCell<Pending>>);
+
+    #[derive(Default)]
+    struct Pending {
+        /// Joins a snapshot sent in parts.
+        assembler: Assembler,
+        messages: Vec<ServerMessage>,
+        scheduled: bool,
+        /// A resync was asked for: gaps until its snapshot are expected, not asked again.
+        resyncing: bool,
+    }
+
+    impl Inbox {
+        const LIMIT: usize = 10_000;
+
+        fn push(&self, message: ServerMessage, store: LiveStore, socket: &WebSocket) {
+            let mut inbox = self.0.borrow_mut();
+            let message = match inbox.assembler.feed(message) {
+                Fed::Ready(message) => *message,
+                Fed::Pending => return,
+                Fed::Broken => {
+                    inbox.messages.clear();
+                    if !inbox.resyncing {
+                        inbox.resyncing = true;
+                        let _ = socket.send_with_str("resync");
+                    }
+                    return;
+                }
+            };
+            if inbox.messages.len() >= Self::LIMIT {
+                inbox.messages.clear();
+            }
+            inbox.messages.push(message);
+            if inbox.scheduled {
+                return;
+            }
+            inbox.scheduled = true;
+            let (inbox, socket) = (self.clone(), socket.clone());
+            request_animation_frame(move || inbox.flush(store, &socket));
+        }
+
+        fn flush(&self, store: LiveStore, socket: &WebSocket) {
+            let messages = {
+                let mut inbox = self.0.borrow_mut();
+                inbox.scheduled = false;
+                std::mem::take(&mut inbox.messages)
+            };
+            for message in messages {
+                let snapshot = matches!(message, ServerMessage::Snapshot(_));
+                if store.apply(message) {
+                    if snapshot {
+                        self.0.borrow_mut().resyncing = false;
+                        store.link.set(Link::Live);
+                    }
+                    continue;
+                }
+                // A gap: ask for the whole state rather than guess (once per gap).
+                let mut inbox = self.0.borrow_mut();
+                if !inbox.resyncing {
+                    inbox.resyncing = true;
+                    let _ = socket.send_with_str("resync");
+                }
+            }
+        }
     }
 
     /// 1, 2, 4 … 30 seconds, with jitter so a restarted server is not stormed by every tab.

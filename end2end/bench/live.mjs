@@ -53,7 +53,8 @@ const serverBin = env('BENCH_SERVER_BIN', path.join(root, 'target/release/burnin
 const fleetBin = env('BENCH_FLEET_BIN', path.join(root, 'target/release/burnin-bench-fleet'));
 const siteRoot = env('BENCH_SITE_ROOT', path.join(root, 'target/site'));
 const reportDir = env('BENCH_REPORT_DIR', path.join(root, 'reports'));
-// Extra environment for the server, for experiments: BENCH_SERVER_ENV="MALLOC_ARENA_MAX=2 …".
+// The server's environment beyond the benchmark's own flags; scripts/bench-live.sh passes
+// what scripts/run.sh and the Docker image set (MALLOC_ARENA_MAX=2).
 const serverEnv = Object.fromEntries(
   env('BENCH_SERVER_ENV', '').split(/\s+/).filter(Boolean).map((pair) => [pair.split('=')[0], pair.slice(pair.indexOf('=') + 1)]),
 );
@@ -386,7 +387,7 @@ class LiveClient {
       // The first client also keeps every drive's temperature, to count messages that
       // change nothing a user can see.
       const message = JSON.parse(payload.toString('utf8'));
-      if (type === 'snapshot') for (const drive of message.drives) this.values.set(drive.id, drive.temperature_c);
+      if (type === 'snapshot' || type === 'snapshot_more') for (const drive of message.drives) this.values.set(drive.id, drive.temperature_c);
       if (type === 'drive') this.values.set(message.drive.id, message.drive.temperature_c);
       if (type === 'temp') {
         if (this.values.get(message.id) === message.c) this.unchangedTemps += 1;
@@ -398,10 +399,17 @@ class LiveClient {
       const key = `${message.id}:${message.c}`;
       if (this.watch.has(message.id) && !this.arrivals.has(key)) this.arrivals.set(key, now());
     }
-    if (type === 'snapshot') {
-      this.snapshots += 1;
-      this.onSnapshot?.();
-      this.onSnapshot = undefined;
+    // A snapshot comes in parts (`more` says how many follow); it is whole at the last one.
+    if (type === 'snapshot' || type === 'snapshot_more') {
+      const more = /"more":(\d+)/.exec(payload.toString('latin1'))?.[1];
+      this.snapshotBytes = (type === 'snapshot' ? 0 : this.snapshotBytes ?? 0) + frameBytes;
+      this.largestFrame = Math.max(this.largestFrame ?? 0, frameBytes);
+      if (!more || more === '0') {
+        this.snapshots += 1;
+        this.lastSnapshotBytes = this.snapshotBytes;
+        this.onSnapshot?.();
+        this.onSnapshot = undefined;
+      }
     }
   }
 
@@ -831,7 +839,6 @@ async function main() {
       };
     };
     const windowSecs = (windowEnd - windowStart) / 1000;
-    const snapshotEntry = countsNow.snapshot;
     const report = {
       when: new Date().toISOString(),
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memory_mib: Math.round(os.totalmem() / 2 ** 20), load_at_start: loadAtStart, load_at_end: os.loadavg() },
@@ -857,7 +864,8 @@ async function main() {
         clients: settings.clients,
         window: perUpdate(inWindow),
         start_and_sweep: perUpdate(duringSweep),
-        snapshot_bytes: snapshotEntry ? snapshotEntry.frameBytes / snapshotEntry.count : NaN,
+        snapshot_bytes: clients[0]?.lastSnapshotBytes ?? NaN,
+        snapshot_largest_frame_bytes: clients[0]?.largestFrame ?? NaN,
         snapshots_per_client: clients.map((c) => c.snapshots).reduce((a, b) => Math.max(a, b), 0),
         clients_closed: clients.filter((c) => c.closed).length,
         churn_changes_in_window: churnInWindow,
@@ -945,14 +953,16 @@ function render(r) {
     `burn-in dashboard live benchmark, ${r.when}`,
     `${r.settings.hosts} hosts × ${r.settings.drivesPerHost} drives, ${r.settings.clients} WebSocket clients + 1 Chromium tab showing ${r.settings.rows_shown} rows; ` +
       `server reads temperatures every ${r.settings.temperatureSecs} s; background ${r.settings.churnPerSecond} drive changes/s; ` +
-      `${r.machine.cpus} CPUs (${r.machine.model})`,
+      `${r.machine.cpus} CPUs (${r.machine.model}); server environment: ` +
+      (Object.entries(r.settings.server_env).map(([k, v]) => `${k}=${v}`).join(' ') || 'none') +
+      (r.settings.server_args ? `; server flags: ${r.settings.server_args}` : ''),
     '',
     ...rows.map((row) => `${row[0].padEnd(widths[0])}  ${row[1].padEnd(widths[1])}  ${row[2].padEnd(widths[2])}  ${row[3]}`),
     '',
     `notes: change → DOM includes the wait for the server's next temperature read (uniform over ` +
       `${r.settings.temperatureSecs} s); read → DOM starts when the server reads the changed value. ` +
       `Bytes are WebSocket frames (header + JSON) as read from the socket, per client; ` +
-      `the snapshot on connect is ${(r.wire.snapshot_bytes / 1024).toFixed(0)} KiB. ` +
+      `the snapshot on connect is ${(r.wire.snapshot_bytes / 1024).toFixed(0)} KiB in frames of at most ${(r.wire.snapshot_largest_frame_bytes / 1024).toFixed(0)} KiB. ` +
       `${r.wire.churn_changes_in_window} background changes in the window; ` +
       `${(100 * r.wire.busiest_100ms_share).toFixed(0)} % of the drive updates arrive in the busiest 100 ms of their second; ` +
       `updates per second: median ${r.wire.median_second_updates}, most ${r.wire.busiest_second_updates}; ` +

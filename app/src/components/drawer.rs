@@ -45,7 +45,11 @@ pub fn DriveDrawer(
                     }).collect_view()}
                 </nav>
                 {move || row().map(|row| match tab.get() {
-                    Tab::Details => view! { <DetailsTab row now/> }.into_any(),
+                    Tab::Details => {
+                        let id = row.with_untracked(|r| r.id);
+                        let celsius = store.temperature(id).map(|c| c.read_only());
+                        view! { <DetailsTab row celsius now/> }.into_any()
+                    }
                     Tab::Burnin => view! { <BurninTab row/> }.into_any(),
                     Tab::Smart => view! { <SmartTab row/> }.into_any(),
                 })}
@@ -56,7 +60,11 @@ pub fn DriveDrawer(
 }
 
 #[component]
-fn DetailsTab(row: RwSignal<DriveRow>, now: ReadSignal<f64>) -> impl IntoView {
+fn DetailsTab(
+    row: RwSignal<DriveRow>,
+    celsius: Option<ReadSignal<Option<f64>>>,
+    now: ReadSignal<f64>,
+) -> impl IntoView {
     let r = move || row.get();
     view! {
         <section>
@@ -81,7 +89,7 @@ fn DetailsTab(row: RwSignal<DriveRow>, now: ReadSignal<f64>) -> impl IntoView {
                 <dt>"Overall health"</dt>
                 <dd><span class=move || format!("badge smart-{}", r().smart_health.as_str())>{move || r().smart_health.as_str()}</span></dd>
                 <dt>"Temperature"</dt>
-                <dd>{move || r().temperature_c.map(|c| format!("{c:.0} °C")).unwrap_or_else(|| "not reported".to_owned())}</dd>
+                <dd>{move || celsius.and_then(|c| c.get()).map(|c| format!("{c:.0} °C")).unwrap_or_else(|| "not reported".to_owned())}</dd>
                 <dt>"Burn-in state"</dt><dd>{move || r().state.as_str()}</dd>
             </dl>
         </section>

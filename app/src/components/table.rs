@@ -89,7 +89,9 @@ pub fn DriveTable(
                 </thead>
                 <tbody>
                     <For each=move || ids.get() key=|id| *id let:id>
-                        {store.row(id).map(|row| view! { <DriveTableRow row state error/> })}
+                        {store.row(id).zip(store.temperature(id)).map(|(row, celsius)| view! {
+                            <DriveTableRow row celsius state error/>
+                        })}
                     </For>
                 </tbody>
             </table>
@@ -101,12 +103,15 @@ pub fn DriveTable(
 #[component]
 fn DriveTableRow(
     row: RwSignal<DriveRow>,
+    /// The row's temperature, notified on its own (`LiveStore::temperature`).
+    celsius: RwSignal<Option<f64>>,
     state: TableState,
     error: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let id = row.with_untracked(|r| r.id);
     let field = move |f: fn(&DriveRow) -> String| Memo::new(move |_| row.with(f));
-    let temperature = Memo::new(move |_| row.with(|r| (r.temperature_c, r.kind)));
+    let kind = Memo::new(move |_| row.with(|r| r.kind));
+    let temperature = Memo::new(move |_| (celsius.get(), kind.get()));
     let stale = move || {
         let host = row.with(|r| r.host_id);
         state.host_status.with(|statuses| !matches!(statuses.get(&host), Some(HostStatus::Online)))

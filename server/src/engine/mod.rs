@@ -59,7 +59,7 @@ pub struct EngineOptions {
 }
 
 /// An SSH session no command used for this long is logged out (see [`nas::Nas::close_idle`]).
-const SSH_IDLE: Duration = Duration::from_secs(120);
+const SSH_IDLE: Duration = Duration::from_secs(60);
 
 /// The transfer size of badblocks' reads and writes when `-c` is not set: on the surface
 /// benchmark (direct I/O, -b 4096) -c 64/256/1024/4096 took 7.39/5.57/4.24/5.67 s, so 4 MiB.

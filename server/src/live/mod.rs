@@ -136,6 +136,7 @@ fn snapshot_of(state: &State) -> Snapshot {
         version: state.version,
         hosts: state.hosts.values().cloned().collect(),
         drives: state.drives.values().cloned().collect(),
+        more: 0,
     }
 }
 

@@ -10,23 +10,30 @@ use axum::{
     },
     response::Response,
 };
-use burnin::live::ServerMessage;
+use burnin::live::Snapshot;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::Hub;
 
+/// Drives per snapshot message: ~350 B each, so a part stays near 22 KiB and so does the
+/// write buffer each connection keeps (a whole 1,000-drive snapshot is 320 KiB).
+const SNAPSHOT_DRIVES_PER_MESSAGE: usize = 64;
+
 /// Opens a live channel: a snapshot, then deltas.
 pub async fn live_socket(State(hub): State<Hub>, upgrade: WebSocketUpgrade) -> Response {
-    // Clients only ever send tiny control messages.
-    upgrade.max_message_size(1024).on_upgrade(move |socket| serve(hub, socket))
+    // Clients only ever send tiny control messages: a 4 KiB read buffer, not 128 KiB, per tab.
+    upgrade
+        .max_message_size(1024)
+        .read_buffer_size(4096)
+        .on_upgrade(move |socket| serve(hub, socket))
 }
 
 async fn serve(hub: Hub, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (snapshot, mut deltas) = hub.subscribe().await;
     let mut version = snapshot.version;
-    if send(&mut sink, &ServerMessage::Snapshot(snapshot)).await.is_err() {
+    if send_snapshot(&mut sink, snapshot).await.is_err() {
         return;
     }
     // Proxies close idle connections; a ping every 20 s keeps this one open and tells a dead
@@ -51,7 +58,7 @@ async fn serve(hub: Hub, socket: WebSocket) {
                     tracing::debug!(live.skipped = skipped, "live client lagged; sending a snapshot");
                     let snapshot = hub.snapshot().await;
                     version = snapshot.version;
-                    if send(&mut sink, &ServerMessage::Snapshot(snapshot)).await.is_err() {
+                    if send_snapshot(&mut sink, snapshot).await.is_err() {
                         return;
                     }
                 }
@@ -61,7 +68,7 @@ async fn serve(hub: Hub, socket: WebSocket) {
                 Some(Ok(Message::Text(text))) if text.as_str() == "resync" => {
                     let snapshot = hub.snapshot().await;
                     version = snapshot.version;
-                    if send(&mut sink, &ServerMessage::Snapshot(snapshot)).await.is_err() {
+                    if send_snapshot(&mut sink, snapshot).await.is_err() {
                         return;
                     }
                 }
@@ -77,10 +84,15 @@ async fn serve(hub: Hub, socket: WebSocket) {
     }
 }
 
-async fn send(
+/// Sends a snapshot in parts, back to back (no delta comes between them), each flushed on its
+/// own so the connection's write buffer never holds more than one.
+async fn send_snapshot(
     sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    message: &ServerMessage,
+    snapshot: Snapshot,
 ) -> Result<(), axum::Error> {
-    let json = serde_json::to_string(message).unwrap_or_default();
-    sink.send(Message::Text(json.into())).await
+    for message in snapshot.into_messages(SNAPSHOT_DRIVES_PER_MESSAGE) {
+        let json = serde_json::to_string(&message).unwrap_or_default();
+        sink.send(Message::Text(json.into())).await?;
+    }
+    Ok(())
 }
