@@ -210,7 +210,7 @@ fn watch_job_folder(job: i64) -> Watch {
         while !flag.load(Ordering::Relaxed) && ended.is_none() {
             if let Ok(entries) = std::fs::read_dir("/var/tmp/burnin") {
                 for entry in entries.flatten() {
-                    if !entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    if !entry.file_name().to_string_lossy().contains(&prefix) {
                         continue;
                     }
                     if started.is_none() && entry.path().join("pid").exists() {

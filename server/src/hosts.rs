@@ -283,6 +283,11 @@ impl HostStore {
         Ok(self.record(id).await?.view())
     }
 
+    /// The host record's random id: unique to this dashboard's database and this host.
+    pub async fn uid(&self, id: i64) -> Result<String, HostError> {
+        Ok(self.record(id).await?.uid)
+    }
+
     /// Decrypted connection settings, for the services that talk to the host.
     pub async fn connection(&self, id: i64) -> Result<HostConnection, HostError> {
         let record = self.record(id).await?;

@@ -129,8 +129,17 @@ async fn a_whole_burn_in_passes_over_real_ssh_with_the_real_badblocks_on_a_loop_
     );
     // The job's folder on the NAS was removed once its result was read.
     let position = surface["position"].as_u64().unwrap();
-    let folder = format!("/var/tmp/burnin/job-{job}-stage-{position}");
-    assert!(!std::path::Path::new(&folder).exists(), "{folder} was left behind");
+    let name = format!("-job-{job}-stage-{position}");
+    let left: Vec<String> = std::fs::read_dir("/var/tmp/burnin")
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|folder| folder.ends_with(&name))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "the job's folder was left behind: {left:?}");
 
     // The SSH host key was pinned from the NAS's own ssh.config, never trusted blindly.
     let hosts = server.get_json("/api/v1/hosts").await;

@@ -42,6 +42,9 @@ pub struct Context {
     pub last_sample: Option<Instant>,
     /// The hottest temperature recorded for this job since the runner (re)started.
     pub peak_c: Option<f64>,
+    /// Starts the names of this job's folders on the NAS: job ids are only unique within one
+    /// dashboard's database, and two dashboards (or a reinstalled one) may drive one NAS.
+    pub folder_prefix: String,
 }
 
 impl Context {
@@ -127,7 +130,9 @@ impl Engine {
             return Ok(());
         };
         let version = self.hosts.get(job.host_id).await.ok().and_then(|h| h.truenas_version);
+        let uid = self.hosts.uid(job.host_id).await.unwrap_or_default();
         let mut context = Context {
+            folder_prefix: uid.chars().take(12).collect(),
             job: job.clone(),
             os: os_of(version.as_deref()),
             devname: drive.devname.clone(),

@@ -370,8 +370,8 @@ impl Engine {
                 }
                 let block_size = choose_block_size(context.size_bytes, context.physical_sector);
                 let dir = match JobDir::new(format!(
-                    "{}/job-{}-stage-{}",
-                    self.options.job_root, context.job.id, stage.position
+                    "{}/{}-job-{}-stage-{}",
+                    self.options.job_root, context.folder_prefix, context.job.id, stage.position
                 )) {
                     Ok(dir) => dir,
                     Err(error) => return Outcome::Failed(error.to_string()),
