@@ -15,7 +15,9 @@
 #     BENCH_SAMPLES=200                    changes timed per latency mode
 #     BENCH_CHURN=50                       background drive changes per second
 #     BENCH_SSR=50                         GET / requests timed
-#     BENCH_PAGE_SIZE=1000                 rows the tab shows (50, 100, 250 or 1000)
+#     BENCH_PAGE_SIZE=1000                 rows the tab shows (50, 100, 250 or 1000; the UI's
+#                                          default page is 100)
+#     BENCH_REPORT_DIR=reports             where the report files go
 #     BENCH_TEMPERATURE_SECS=1             the server's --temperature-interval-secs
 #     BENCH_KEEP=1                         keep the temporary folder (server log, database)
 #     BENCH_NO_BUILD=1                     use the binaries already built

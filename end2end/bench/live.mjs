@@ -700,6 +700,7 @@ async function main() {
     for (const mode of ['read', 'now']) {
       log(`latency, ${mode === 'read' ? 'read → DOM' : 'change → DOM'}: ${settings.samples} changes`);
       const changes = [];
+      const lastChange = new Map(); // drive id -> its latest change
       const inflight = [];
       for (let i = 0; i < settings.samples; i++) {
         const drive = measured[cursor++ % measured.length];
@@ -710,11 +711,25 @@ async function main() {
         drive.celsius = celsius;
         const key = `${mode}-${i}`;
         // The cell is looked up here, once: rows are keyed, so it stays the same element.
-        await page.evaluate(([id, text, key]) => {
+        // A drive alternates between two values, so arrivals are keyed by value only until the
+        // drive's next change: its previous change (which has reached the page) takes its
+        // arrivals with it now, and the keys of both values start afresh.
+        const previous = lastChange.get(drive.id);
+        const stale = [`${drive.id}:${celsius}`];
+        if (previous) {
+          const previousKey = `${drive.id}:${previous.celsius}`;
+          previous.arrivals = clients.map((c) => c.arrivals.get(previousKey)).filter((t) => t !== undefined);
+          previous.tabArrival = await page.evaluate((k) => window.__wsBench.arrivals.get(k), previousKey);
+          stale.push(previousKey);
+        }
+        for (const client of clients) for (const k of stale) client.arrivals.delete(k);
+        await page.evaluate(([id, text, key, stale]) => {
+          for (const k of stale) window.__wsBench.arrivals.delete(k);
           const cell = document.querySelector(`table.drives tbody tr[data-id="${id}"] span.temp`);
           window.__bench.pending.set(id, { text, key, cell });
-        }, [drive.id, `${celsius} °C`, key]);
+        }, [drive.id, `${celsius} °C`, key, stale]);
         const change = { key, drive, celsius };
+        lastChange.set(drive.id, change);
         changes.push(change);
         inflight.push(
           json(`${control}/temperature`, { method: 'POST', body: { host: drive.host, serial: drive.serial, celsius, at: mode } })
@@ -745,13 +760,13 @@ async function main() {
         const sample = { host: change.drive.host, at_ms: applied, total_ms: dom - applied };
         samples[mode].push(sample);
         const key = `${change.drive.id}:${change.celsius}`;
-        const arrivals = clients.map((c) => c.arrivals.get(key)).filter((t) => t !== undefined);
+        const arrivals = change.arrivals ?? clients.map((c) => c.arrivals.get(key)).filter((t) => t !== undefined);
         if (arrivals.length) {
           sample.to_first_client_ms = Math.min(...arrivals) - applied;
           parts.server.push(Math.min(...arrivals) - applied);
           parts.fanOut.push(Math.max(...arrivals) - Math.min(...arrivals));
         }
-        const tab = tabArrivals.get(key);
+        const tab = change.arrivals ? change.tabArrival : tabArrivals.get(key);
         if (tab !== undefined) parts.tabToDom.push(domPage - tab);
         if (tab !== undefined) sample.tab_to_dom_ms = domPage - tab;
         if (tab !== undefined && arrivals.length) {
