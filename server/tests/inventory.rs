@@ -305,3 +305,36 @@ async fn the_api_answers_unknown_routes_with_json_and_documents_every_route() {
     let bad_id = server.client.get(server.url("/api/v1/drives/abc")).send().await.unwrap();
     assert_eq!(bad_id.status(), 400);
 }
+
+#[tokio::test]
+async fn a_sas_drive_the_api_has_no_sensor_for_shows_smartctls_temperature() {
+    let server = demo().await;
+    all_online(&server).await;
+    // SCALE 25.10 reads hwmon, which has no sensor for SAS: disk.temperatures gives null for
+    // VAGX1234, and the idle SMART sweep over SSH fills the gap.
+    let drives = server
+        .wait_json("/api/v1/drives", |d| drive(d, "VAGX1234")["temperature_c"].is_number())
+        .await;
+    let shown = drive(&drives, "VAGX1234")["temperature_c"].as_f64().unwrap();
+    let sensor = server.sim_host("truenas-lab").with(|state| {
+        state.drives.iter().find(|d| d.spec.serial == "VAGX1234").unwrap().temperature() as f64
+    });
+    assert!((shown - sensor).abs() <= 1.0, "shown {shown} °C, smartctl says {sensor} °C");
+    // The API's null reads do not erase it: a change staged for another drive shows once the
+    // product has processed a disk.temperatures answer that also carried VAGX1234's null.
+    let (applied, _seen) = tokio::sync::oneshot::channel();
+    server.sim_host("truenas-lab").with(|state| {
+        state.staged_temperatures.push(burnin_simulator::host::StagedTemperature {
+            serial: "ZJV0A1B4".into(),
+            celsius: 55.0,
+            applied,
+        });
+    });
+    let later =
+        server.wait_json("/api/v1/drives", |d| drive(d, "ZJV0A1B4")["temperature_c"] == 55.0).await;
+    assert!(
+        drive(&later, "VAGX1234")["temperature_c"].is_number(),
+        "a fresh smartctl reading was erased by the API's null: {}",
+        drive(&later, "VAGX1234")
+    );
+}

@@ -205,9 +205,15 @@ impl Engine {
         }
         let raw = String::from_utf8_lossy(&output.stdout);
         if store::set_drive_smart(&self.pool, drive.id, &raw, report.health.as_str()).await.is_ok()
-            && let Ok(Some(row)) = crate::inventory::get_drive(&self.pool, drive.id).await
         {
-            self.hub.drive(row).await;
+            if let Some(celsius) = report.temperature.current {
+                let _ =
+                    crate::inventory::set_smart_temperature(&self.pool, drive.id, celsius as f64)
+                        .await;
+            }
+            if let Ok(Some(row)) = crate::inventory::get_drive(&self.pool, drive.id).await {
+                self.hub.drive(row).await;
+            }
         }
     }
 

@@ -325,6 +325,18 @@ impl Engine {
             return Err(Outcome::Failed(format!("smartctl could not read the drive: {message}")));
         }
         if let Some(celsius) = report.temperature.current {
+            // The table shows it too where the API has no sensor for the drive.
+            if let Ok(true) = crate::inventory::set_smart_temperature(
+                &self.pool,
+                context.job.drive_id,
+                celsius as f64,
+            )
+            .await
+                && let Ok(Some(row)) =
+                    crate::inventory::get_drive(&self.pool, context.job.drive_id).await
+            {
+                self.hub.drive(row).await;
+            }
             self.temperature(context, celsius as f64).await?;
         }
         Ok((report, output.stdout))

@@ -9,5 +9,8 @@ mod store;
 pub mod sync;
 
 pub use report::Reported;
-pub use store::{apply_report, get_drive, list_drives, set_temperatures, update_drive_text};
+pub use store::{
+    apply_report, get_drive, list_drives, set_smart_temperature, set_temperatures,
+    update_drive_text,
+};
 pub use sync::{Inventory, InventoryOptions};

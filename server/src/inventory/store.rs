@@ -239,27 +239,71 @@ pub async fn set_temperatures(
     let mut changed = Vec::new();
     let mut tx = crate::db::begin_write(pool).await?;
     for (devname, celsius) in temperatures {
-        let row: Option<(i64, Option<f64>)> = sqlx::query_as(
-            "SELECT id, temperature_c FROM drives WHERE host_id = $1 AND devname = $2 AND state != 'absent'",
-        )
+        let row: Option<(i64, Option<f64>, Option<String>, bool)> = sqlx::query_as(&format!(
+            "SELECT id, temperature_c, temperature_source,
+                    COALESCE(temperature_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{SMART_TEMPERATURE_KEPT_SECS} seconds'), 0)
+             FROM drives WHERE host_id = $1 AND devname = $2 AND state != 'absent'"
+        ))
         .bind(host_id)
         .bind(devname)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((id, current)) = row else { continue };
-        if current != *celsius {
+        let Some((id, current, source, fresh)) = row else { continue };
+        let from_api = source.as_deref() == Some("api");
+        // The API has no sensor for this drive (SAS on SCALE 25.10+): a fresh smartctl reading
+        // stands; an old one is not shown as if it were current.
+        if celsius.is_none() && source.as_deref() == Some("smart") && fresh {
+            continue;
+        }
+        if current != *celsius || (celsius.is_some() && !from_api) {
             sqlx::query(
-                "UPDATE drives SET temperature_c = $2, temperature_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = $1",
+                "UPDATE drives SET temperature_c = $2, temperature_source = $3, temperature_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = $1",
             )
             .bind(id)
             .bind(celsius)
+            .bind(celsius.map(|_| "api"))
             .execute(&mut *tx)
             .await?;
-            changed.push(id);
+            if current != *celsius {
+                changed.push(id);
+            }
         }
     }
     tx.commit().await?;
     Ok(changed)
+}
+
+/// How long a smartctl temperature stands for a drive the API reports none for: longer than
+/// the idle SMART sweep's interval (600 s by default), so the reading does not blink out.
+pub const SMART_TEMPERATURE_KEPT_SECS: u64 = 900;
+
+/// Records a temperature smartctl read, for a drive the API gives no temperature for (or none
+/// yet). A drive the API reports is left to the API: two sensors must not take turns. Returns
+/// whether the shown temperature changed.
+pub async fn set_smart_temperature(
+    pool: &SqlitePool,
+    drive_id: i64,
+    celsius: f64,
+) -> Result<bool, DbError> {
+    let current: Option<Option<f64>> = sqlx::query_scalar(
+        "SELECT temperature_c FROM drives WHERE id = $1
+         AND NOT (temperature_source IS 'api' AND temperature_c IS NOT NULL)",
+    )
+    .bind(drive_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(current) = current else { return Ok(false) };
+    // The same condition again: an API reading written meanwhile wins.
+    let written = sqlx::query(
+        "UPDATE drives SET temperature_c = $2, temperature_source = 'smart',
+         temperature_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE id = $1 AND NOT (temperature_source IS 'api' AND temperature_c IS NOT NULL)",
+    )
+    .bind(drive_id)
+    .bind(celsius)
+    .execute(pool)
+    .await?;
+    Ok(written.rows_affected() == 1 && current != Some(celsius))
 }
 
 /// Sets a drive's location and/or notes, and audits the change. Returns the new row, or
