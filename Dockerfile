@@ -4,6 +4,8 @@
 
 # ---- builder: the same set-up script a workstation uses, so the two cannot drift ----
 FROM rust:1.95-slim-bookworm AS builder
+# scripts/env.sh is bash (BASH_SOURCE); the image's /bin/sh is dash, which cannot source it.
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs npm python3 ca-certificates pkg-config gcc \
  && rm -rf /var/lib/apt/lists/*
