@@ -6,8 +6,10 @@
 FROM rust:1.95-slim-bookworm AS builder
 # scripts/env.sh is bash (BASH_SOURCE); the image's /bin/sh is dash, which cannot source it.
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# perl and make: cargo-leptos builds a vendored OpenSSL (through cargo-generate), whose
+# Configure needs more of perl than the slim image's perl-base.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends nodejs npm python3 ca-certificates pkg-config gcc \
+ && apt-get install -y --no-install-recommends nodejs npm python3 ca-certificates pkg-config gcc g++ perl make \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Tools first, in their own layer: they change far less often than the code.
