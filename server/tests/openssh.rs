@@ -71,6 +71,20 @@ async fn a_whole_burn_in_passes_over_real_ssh_with_the_real_badblocks_on_a_loop_
     assert_eq!(status, 201, "{body:#}\nsshd log:\n{}", nas.sshd.log_text());
     let job = body[0]["id"].as_i64().unwrap();
 
+    // The job's folders on the NAS, by the name the product gives them.
+    let folders = |suffix: &str| -> Vec<String> {
+        std::fs::read_dir("/var/tmp/burnin")
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                    .filter(|folder| folder.contains(suffix))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let ours = format!("-job-{job}-stage-");
+    let mut seen_folders: Vec<String> = Vec::new();
     // While it runs, every surface percent the API shows is in range and never goes back.
     let mut percents: Vec<f64> = Vec::new();
     let done = wait_json_within(
@@ -79,10 +93,13 @@ async fn a_whole_burn_in_passes_over_real_ssh_with_the_real_badblocks_on_a_loop_
         Duration::from_secs(180),
         |j| {
             let surface = stage(j, "surface");
-            if surface["state"] == "running"
-                && let Some(percent) = surface["percent"].as_f64()
-            {
-                percents.push(percent);
+            if surface["state"] == "running" {
+                if let Some(percent) = surface["percent"].as_f64() {
+                    percents.push(percent);
+                }
+                if seen_folders.is_empty() {
+                    seen_folders = folders(&ours);
+                }
             }
             !matches!(j["state"].as_str(), Some("queued" | "running"))
         },
@@ -127,18 +144,15 @@ async fn a_whole_burn_in_passes_over_real_ssh_with_the_real_badblocks_on_a_loop_
         vec![0u8; MARKER.len()],
         "the data on the disk was not overwritten"
     );
-    // The job's folder on the NAS was removed once its result was read.
+    // The job's folder on the NAS existed while badblocks ran, named for this dashboard's host
+    // record, and was removed once its result was read.
     let position = surface["position"].as_u64().unwrap();
     let name = format!("-job-{job}-stage-{position}");
-    let left: Vec<String> = std::fs::read_dir("/var/tmp/burnin")
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                .filter(|folder| folder.ends_with(&name))
-                .collect()
-        })
-        .unwrap_or_default();
+    assert!(
+        seen_folders.iter().any(|folder| folder.ends_with(&name) && folder.len() > name.len()),
+        "no folder for the surface stage while it ran: {seen_folders:?}"
+    );
+    let left = folders(&name);
     assert!(left.is_empty(), "the job's folder was left behind: {left:?}");
 
     // The SSH host key was pinned from the NAS's own ssh.config, never trusted blindly.
