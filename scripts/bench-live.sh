@@ -35,11 +35,7 @@ say() { printf '\033[1;34m[bench]\033[0m %s\n' "$*"; }
 
 if [[ -z "${BENCH_NO_BUILD:-}" ]]; then
   scripts/setup.sh --with-test-tools
-  # The flags and build-time variables scripts/test.sh uses, so the artifacts are shared.
-  export RUSTFLAGS="--cfg erase_components"
-  export LEPTOS_OUTPUT_NAME=burnin LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
-    LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=frontend \
-    LEPTOS_BIN_DIR=server LEPTOS_JS_MINIFY=true LEPTOS_HASH_FILES=false
+  share_leptos_build_env
   say "building the release server and site (as scripts/run.sh does)"
   cargo leptos build --release --precompress
   say "building the benchmark fleet"

@@ -13,12 +13,8 @@ fail() { printf '\033[1;31m[test] FAILED:\033[0m %s\n' "$*" >&2; exit 1; }
 step "set-up"
 scripts/setup.sh --with-test-tools
 
-# The same flags and build-time variables cargo-leptos uses for a debug build, so the server
-# compiled for `cargo test` is the one cargo-leptos builds: compiled once, not twice.
-export RUSTFLAGS="--cfg erase_components"
-export LEPTOS_OUTPUT_NAME=burnin LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
-  LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=frontend \
-  LEPTOS_BIN_DIR=server LEPTOS_JS_MINIFY=true LEPTOS_HASH_FILES=false
+# The server compiled for `cargo test` is the one cargo-leptos builds: compiled once, not twice.
+share_leptos_build_env
 
 step "formatting (cargo fmt --check)"
 cargo fmt --all --check

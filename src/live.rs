@@ -27,8 +27,16 @@ impl Snapshot {
     /// that small however large the fleet.
     pub fn into_messages(mut self, drives_per_message: usize) -> Vec<ServerMessage> {
         let per = drives_per_message.max(1);
-        let rest = if self.drives.len() > per { self.drives.split_off(per) } else { Vec::new() };
-        let parts: Vec<Vec<DriveRow>> = rest.chunks(per).map(<[DriveRow]>::to_vec).collect();
+        let mut rest = std::mem::take(&mut self.drives).into_iter();
+        self.drives = rest.by_ref().take(per).collect();
+        let mut parts: Vec<Vec<DriveRow>> = Vec::new();
+        loop {
+            let part: Vec<DriveRow> = rest.by_ref().take(per).collect();
+            if part.is_empty() {
+                break;
+            }
+            parts.push(part);
+        }
         let total = u32::try_from(parts.len()).unwrap_or(u32::MAX);
         self.more = total;
         let v = self.version;

@@ -281,10 +281,7 @@ mod socket {
                 Fed::Pending => return,
                 Fed::Broken => {
                     inbox.messages.clear();
-                    if !inbox.resyncing {
-                        inbox.resyncing = true;
-                        let _ = socket.send_with_str("resync");
-                    }
+                    inbox.resync(socket);
                     return;
                 }
             };
@@ -315,12 +312,17 @@ mod socket {
                     }
                     continue;
                 }
-                // A gap: ask for the whole state rather than guess (once per gap).
-                let mut inbox = self.0.borrow_mut();
-                if !inbox.resyncing {
-                    inbox.resyncing = true;
-                    let _ = socket.send_with_str("resync");
-                }
+                self.0.borrow_mut().resync(socket);
+            }
+        }
+    }
+
+    impl Pending {
+        /// A gap: asks for the whole state rather than guess, once until its snapshot comes.
+        fn resync(&mut self, socket: &WebSocket) {
+            if !self.resyncing {
+                self.resyncing = true;
+                let _ = socket.send_with_str("resync");
             }
         }
     }

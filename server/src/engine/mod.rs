@@ -211,9 +211,7 @@ impl Engine {
                     crate::inventory::set_smart_temperature(&self.pool, drive.id, celsius as f64)
                         .await;
             }
-            if let Ok(Some(row)) = crate::inventory::get_drive(&self.pool, drive.id).await {
-                self.hub.drive(row).await;
-            }
+            self.publish_drive(drive.id).await;
         }
     }
 
@@ -268,9 +266,14 @@ impl Engine {
     }
 
     pub(crate) async fn publish(&self, job_id: i64) {
-        if let Ok(Some(job)) = store::job(&self.pool, job_id).await
-            && let Ok(Some(row)) = crate::inventory::get_drive(&self.pool, job.drive_id).await
-        {
+        if let Ok(Some(job)) = store::job(&self.pool, job_id).await {
+            self.publish_drive(job.drive_id).await;
+        }
+    }
+
+    /// Sends a drive's row, as written, to every open tab.
+    pub(crate) async fn publish_drive(&self, drive_id: i64) {
+        if let Ok(Some(row)) = crate::inventory::get_drive(&self.pool, drive_id).await {
             self.hub.drive(row).await;
         }
     }

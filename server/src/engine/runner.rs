@@ -332,10 +332,8 @@ impl Engine {
                 celsius as f64,
             )
             .await
-                && let Ok(Some(row)) =
-                    crate::inventory::get_drive(&self.pool, context.job.drive_id).await
             {
-                self.hub.drive(row).await;
+                self.publish_drive(context.job.drive_id).await;
             }
             self.temperature(context, celsius as f64).await?;
         }

@@ -249,13 +249,12 @@ pub async fn set_temperatures(
         .fetch_optional(&mut *tx)
         .await?;
         let Some((id, current, source, fresh)) = row else { continue };
-        let from_api = source.as_deref() == Some("api");
         // The API has no sensor for this drive (SAS on SCALE 25.10+): a fresh smartctl reading
         // stands; an old one is not shown as if it were current.
         if celsius.is_none() && source.as_deref() == Some("smart") && fresh {
             continue;
         }
-        if current != *celsius || (celsius.is_some() && !from_api) {
+        if current != *celsius || (celsius.is_some() && source.as_deref() != Some("api")) {
             sqlx::query(
                 "UPDATE drives SET temperature_c = $2, temperature_source = $3, temperature_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = $1",
             )
@@ -285,25 +284,26 @@ pub async fn set_smart_temperature(
     drive_id: i64,
     celsius: f64,
 ) -> Result<bool, DbError> {
+    // One write transaction: an API reading cannot land between the check and the write.
+    let mut tx = crate::db::begin_write(pool).await?;
     let current: Option<Option<f64>> = sqlx::query_scalar(
         "SELECT temperature_c FROM drives WHERE id = $1
          AND NOT (temperature_source IS 'api' AND temperature_c IS NOT NULL)",
     )
     .bind(drive_id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     let Some(current) = current else { return Ok(false) };
-    // The same condition again: an API reading written meanwhile wins.
-    let written = sqlx::query(
+    sqlx::query(
         "UPDATE drives SET temperature_c = $2, temperature_source = 'smart',
-         temperature_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-         WHERE id = $1 AND NOT (temperature_source IS 'api' AND temperature_c IS NOT NULL)",
+         temperature_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = $1",
     )
     .bind(drive_id)
     .bind(celsius)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(written.rows_affected() == 1 && current != Some(celsius))
+    tx.commit().await?;
+    Ok(current != Some(celsius))
 }
 
 /// Sets a drive's location and/or notes, and audits the change. Returns the new row, or

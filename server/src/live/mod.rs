@@ -83,17 +83,15 @@ impl Hub {
     /// Publishes a drive as written to the database; nothing is sent when nothing changed.
     pub async fn drive(&self, row: DriveRow) {
         let mut state = self.state.write().await;
-        let message = match state.drives.get(&row.id) {
-            Some(current) if *current == row => return,
-            Some(current) if only_freshness_differs(current, &row) => return,
-            Some(current) if only_temperature_differs(current, &row) => {
-                ServerMessage::Temperature {
-                    v: state.version + 1,
-                    id: row.id,
-                    c: row.temperature_c,
-                }
-            }
-            _ => ServerMessage::Drive { v: state.version + 1, drive: row.clone() },
+        let change = state.drives.get(&row.id).map_or(Some(Change::Row), |p| change(p, &row));
+        let message = match change {
+            None => return,
+            Some(Change::Temperature) => ServerMessage::Temperature {
+                v: state.version + 1,
+                id: row.id,
+                c: row.temperature_c,
+            },
+            Some(Change::Row) => ServerMessage::Drive { v: state.version + 1, drive: row.clone() },
         };
         state.version += 1;
         state.drives.insert(row.id, row);
@@ -145,31 +143,34 @@ fn snapshot_of(state: &State) -> Snapshot {
 /// (the live benchmark measured 41 % of all messages carrying no change).
 const SEEN_AT_GRANULARITY_SECS: f64 = 300.0;
 
-/// Nothing but `seen_at` moved, and by less than [`SEEN_AT_GRANULARITY_SECS`]. The hub keeps
-/// the published row, so the next comparison is against what tabs show.
-fn only_freshness_differs(published: &DriveRow, row: &DriveRow) -> bool {
-    let mut same = published.clone();
-    same.seen_at = row.seen_at.clone();
-    if same != *row {
-        return false;
+/// What a tab needs to hear of a drive's new row.
+enum Change {
+    /// Only the temperature moved (and perhaps `seen_at`, which the next row message brings).
+    Temperature,
+    /// Anything else, or `seen_at` alone by [`SEEN_AT_GRANULARITY_SECS`] or more.
+    Row,
+}
+
+/// `None`: nothing a tab shows changed, or only `seen_at` by less than the granularity. The
+/// hub keeps the published row then, so the next comparison is against what tabs show.
+fn change(published: &DriveRow, row: &DriveRow) -> Option<Change> {
+    if published == row {
+        return None;
+    }
+    let mut rest = published.clone();
+    rest.temperature_c = row.temperature_c;
+    rest.seen_at = row.seen_at.clone();
+    if rest != *row {
+        return Some(Change::Row);
+    }
+    if published.temperature_c != row.temperature_c {
+        return Some(Change::Temperature);
     }
     let at = |row: &DriveRow| row.seen_at.as_deref().and_then(burnin::format::parse_utc);
     match (at(published), at(row)) {
-        (Some(before), Some(now)) => now - before < SEEN_AT_GRANULARITY_SECS,
-        _ => false,
+        (Some(before), Some(now)) if now - before < SEEN_AT_GRANULARITY_SECS => None,
+        _ => Some(Change::Row),
     }
-}
-
-/// The temperature moved and nothing else did (but `seen_at`, which a temperature message does
-/// not carry: the next [`SEEN_AT_GRANULARITY_SECS`] drive message brings it).
-fn only_temperature_differs(a: &DriveRow, b: &DriveRow) -> bool {
-    if a.temperature_c == b.temperature_c {
-        return false;
-    }
-    let mut a = a.clone();
-    a.temperature_c = b.temperature_c;
-    a.seen_at = b.seen_at.clone();
-    a == *b
 }
 
 #[cfg(test)]

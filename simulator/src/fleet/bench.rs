@@ -51,19 +51,10 @@ pub fn bench(
                         MODELS[(host + n) % MODELS.len()]
                     };
                     DriveSpec {
-                        serial: bench_serial(host, n),
-                        model: model.to_owned(),
-                        size_bytes,
-                        protocol,
-                        rotation_rpm: rpm,
-                        wwn: None,
-                        devname: None,
                         idle_temperature_c: 28.0 + ((host * 7 + n * 3) % 9) as f64,
                         power_on_hours: 10 + (n as u64 * 37) % 900,
-                        throughput_mb_s: 220.0,
-                        physical_sector_bytes: 4096,
-                        behaviours: Vec::new(),
                         slot: Some(n as u32 + 1),
+                        ..super::drive(&bench_serial(host, n), model, size_bytes, protocol, rpm)
                     }
                 })
                 .collect();
