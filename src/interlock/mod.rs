@@ -4,10 +4,13 @@
 //!
 //! It refuses a disk that is in an imported pool, belongs to an exported (importable) pool,
 //! is a boot disk, carries partitions or a filesystem/RAID/LVM/ZFS signature, is mounted (or a
-//! partition is), is active swap, is an md, LVM or device-mapper member, shares its serial
-//! with another disk, or no longer matches the recorded identity. A fact that could not be
-//! gathered refuses too (fail closed), naming which. badblocks' own guard sees only "mounted"
-//! and "busy", and so misses exported pools (reference/anchors.md gotchas 9–11).
+//! partition is), is active swap, is an md, LVM or device-mapper member, is held open by a
+//! process or (FreeBSD) a GEOM consumer, is being written by another burn-in, is given raw to a
+//! virtual machine or shared as an iSCSI extent, shares its serial with another disk, or no
+//! longer matches the recorded identity; and it refuses every disk of a NAS whose SSH login
+//! reaches another machine than its API describes. A fact that could not be gathered refuses
+//! too (fail closed), naming which. badblocks' own guard sees only "mounted" and "busy", and so
+//! misses exported pools (reference/anchors.md gotchas 9–11).
 
 pub mod parse;
 
@@ -51,6 +54,12 @@ pub struct NasFacts {
     pub importable_pool_devices: Fact<Vec<PoolDevice>>,
     /// Devices of imported pools (`zpool status`).
     pub imported_pool_devices: Fact<Vec<PoolDevice>>,
+    /// Processes with the disk or one of its partitions open.
+    pub open_by: Fact<Vec<parse::OpenBy>>,
+    /// Burn-ins alive under the job root, from their folders.
+    pub burnins: Fact<Vec<parse::RunningBurnin>>,
+    /// FreeBSD's GEOM provider for the disk; `None` on Linux, which has none.
+    pub geom: Fact<Option<parse::GeomDisk>>,
 }
 
 /// One device of a ZFS pool, as `zpool` names it (`sdb1`, `/dev/ada1p2`).
@@ -73,7 +82,56 @@ impl NasFacts {
             holders: Err(reason.to_owned()),
             importable_pool_devices: Err(reason.to_owned()),
             imported_pool_devices: Err(reason.to_owned()),
+            open_by: Err(reason.to_owned()),
+            burnins: Err(reason.to_owned()),
+            geom: Err(reason.to_owned()),
         }
+    }
+}
+
+/// What uses a disk through the NAS's configuration rather than by opening it now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimKind {
+    /// A virtual machine's RAW device (`vm.device.query`).
+    VmRawDisk,
+    /// An iSCSI extent of type DISK (`iscsi.extent.query`).
+    IscsiExtent,
+}
+
+/// A path the NAS's configuration gives to a VM or an iSCSI extent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub kind: ClaimKind,
+    /// The VM's or the extent's name.
+    pub name: String,
+    /// The path as configured (`/dev/disk/by-id/…`, `/dev/sdb`, `da3`).
+    pub path: String,
+    /// Where the path leads on the NAS now (`readlink -f`), when it could be resolved.
+    pub resolved: Option<String>,
+}
+
+/// The NAS as its API describes it and as the SSH login finds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostMatch {
+    pub api: parse::HostIdentity,
+    pub ssh: parse::HostIdentity,
+}
+
+impl HostMatch {
+    /// Hostnames are compared by their first label, ignoring case: the API may give the
+    /// domain where `hostname` does not.
+    fn same(&self) -> bool {
+        let short = |name: &str| name.split('.').next().unwrap_or("").to_ascii_lowercase();
+        let names = short(&self.api.hostname) == short(&self.ssh.hostname);
+        let ids = match (&self.api.host_id, &self.ssh.host_id) {
+            (Some(api), Some(ssh)) => api.eq_ignore_ascii_case(ssh),
+            // A release whose API has no host id: the hostname alone decides.
+            (None, _) => true,
+            // The API has one but the NAS has no /etc/hostid: not the machine it describes.
+            (Some(_), None) => false,
+        };
+        names && ids
     }
 }
 
@@ -84,8 +142,16 @@ pub struct DiskFacts {
     pub serial: String,
     pub devname: String,
     pub size_bytes: u64,
+    /// The recorded world wide name (LUN id), empty when the API gave none: `by-id` paths of
+    /// VM disks may name the disk by it.
+    #[serde(default)]
+    pub lunid: String,
     pub api: Fact<ApiFacts>,
     pub nas: NasFacts,
+    /// VM raw disks and iSCSI extents configured on the NAS.
+    pub claims: Fact<Vec<Claim>>,
+    /// Whether the SSH login reaches the machine the API describes.
+    pub host: Fact<HostMatch>,
 }
 
 /// Why a disk may not be written to.
@@ -131,6 +197,30 @@ pub enum Refusal {
         recorded: u64,
         now: u64,
     },
+    OpenBy {
+        pid: u32,
+        command: String,
+    },
+    GeomOpen {
+        mode: String,
+    },
+    OtherBurnin {
+        dir: String,
+    },
+    /// A burn-in runs whose folder does not say which disk it writes (an earlier version's).
+    UnknownBurnin {
+        dir: String,
+    },
+    VmRawDisk {
+        vm: String,
+    },
+    IscsiExtent {
+        extent: String,
+    },
+    OtherHost {
+        api: String,
+        ssh: String,
+    },
     /// A fact could not be gathered: refused rather than guessed.
     Unverified {
         fact: String,
@@ -171,6 +261,30 @@ impl std::fmt::Display for Refusal {
                 f,
                 "it now reports {now} bytes, not the recorded {recorded}: it may not be the same disk"
             ),
+            Refusal::OpenBy { pid, command } => {
+                write!(f, "it is open in process {pid} ({command}): something on the NAS uses it")
+            }
+            Refusal::GeomOpen { mode } => write!(
+                f,
+                "GEOM reports it open ({mode}): a pool, geli, gmirror or another consumer uses it"
+            ),
+            Refusal::OtherBurnin { dir } => {
+                write!(f, "another burn-in is writing to it (its folder on the NAS is {dir})")
+            }
+            Refusal::UnknownBurnin { dir } => write!(
+                f,
+                "a burn-in runs on the NAS ({dir}) whose folder does not say which disk it writes: wait for it to end"
+            ),
+            Refusal::VmRawDisk { vm } => {
+                write!(f, "it is given to the virtual machine {vm} as a raw disk")
+            }
+            Refusal::IscsiExtent { extent } => {
+                write!(f, "it is shared over iSCSI as the extent {extent}")
+            }
+            Refusal::OtherHost { api, ssh } => write!(
+                f,
+                "the SSH login reaches {ssh}, not {api} that the API describes: check the host's SSH address"
+            ),
             Refusal::Unverified { fact, error } => {
                 write!(f, "{fact} could not be checked ({error})")
             }
@@ -201,6 +315,38 @@ fn is_on_disk(device: &str, disk: &str) -> bool {
         })
         // Linux's by-id names for partitions: ...-part1.
         || rest.strip_prefix("-part").is_some_and(digits)
+}
+
+fn host_text(identity: &parse::HostIdentity) -> String {
+    match &identity.host_id {
+        Some(id) => format!("{} (host id {}…)", identity.hostname, &id[..id.len().min(12)]),
+        None => identity.hostname.clone(),
+    }
+}
+
+/// Whether a VM's or an extent's path names this disk: by device name (`/dev/sdb`, `sdb1`,
+/// `da3`), by a `by-id` link carrying its serial or its WWN, or by where the path resolves.
+fn claims_disk(claim: &Claim, facts: &DiskFacts) -> bool {
+    let disk = facts.devname.as_str();
+    let named = |path: &str| {
+        if is_on_disk(path, disk) {
+            return true;
+        }
+        let Some(link) = path.strip_prefix("/dev/disk/by-id/") else {
+            return path.strip_prefix("/dev/diskid/DISK-").is_some_and(|serial| {
+                serial.eq_ignore_ascii_case(facts.serial.trim())
+            });
+        };
+        // by-id links of partitions name the disk too: the whole disk is taken.
+        let link = link.split("-part").next().unwrap_or(link);
+        let serial = crate::remote::udev_id(&facts.serial);
+        let wwn = facts.lunid.trim().trim_start_matches("0x").to_ascii_lowercase();
+        link.ends_with(&format!("_{serial}"))
+            || link.ends_with(&format!("-{serial}"))
+            || link.contains(&format!("_{serial}_"))
+            || (!wwn.is_empty() && link.to_ascii_lowercase().contains(&wwn))
+    };
+    named(&claim.path) || claim.resolved.as_deref().is_some_and(named)
 }
 
 /// Decides. `Ok` only when every fact was gathered and none forbids writing.
@@ -315,6 +461,70 @@ pub fn check(facts: &DiskFacts) -> Result<(), Vec<Refusal>> {
                 found.push(Refusal::Unverified { fact: name.into(), error: error.clone() })
             }
         }
+    }
+    match &nas.open_by {
+        Ok(holders) => found.extend(
+            holders
+                .iter()
+                .map(|h| Refusal::OpenBy { pid: h.pid, command: h.command.clone() }),
+        ),
+        Err(error) => found.push(Refusal::Unverified {
+            fact: "the processes that have the disk open".into(),
+            error: error.clone(),
+        }),
+    }
+    match &nas.geom {
+        Ok(Some(geom)) if geom.is_open() => found.push(Refusal::GeomOpen { mode: geom.mode.clone() }),
+        Ok(_) => {}
+        Err(error) => found.push(Refusal::Unverified {
+            fact: "the disk's GEOM provider".into(),
+            error: error.clone(),
+        }),
+    }
+    match &nas.burnins {
+        Ok(burnins) => {
+            for burnin in burnins {
+                match (&burnin.serial, &burnin.device) {
+                    (Some(serial), device) => {
+                        let same_disk = serial.trim().eq_ignore_ascii_case(facts.serial.trim())
+                            || device.as_deref().is_some_and(|d| is_on_disk(d, disk));
+                        if same_disk {
+                            found.push(Refusal::OtherBurnin { dir: burnin.dir.clone() });
+                        }
+                    }
+                    (None, _) => found.push(Refusal::UnknownBurnin { dir: burnin.dir.clone() }),
+                }
+            }
+        }
+        Err(error) => found.push(Refusal::Unverified {
+            fact: "the other burn-ins on the NAS".into(),
+            error: error.clone(),
+        }),
+    }
+    match &facts.claims {
+        Ok(claims) => {
+            for claim in claims.iter().filter(|c| claims_disk(c, facts)) {
+                found.push(match claim.kind {
+                    ClaimKind::VmRawDisk => Refusal::VmRawDisk { vm: claim.name.clone() },
+                    ClaimKind::IscsiExtent => Refusal::IscsiExtent { extent: claim.name.clone() },
+                });
+            }
+        }
+        Err(error) => found.push(Refusal::Unverified {
+            fact: "the virtual machines' raw disks and the iSCSI extents".into(),
+            error: error.clone(),
+        }),
+    }
+    match &facts.host {
+        Ok(host) if !host.same() => found.push(Refusal::OtherHost {
+            api: host_text(&host.api),
+            ssh: host_text(&host.ssh),
+        }),
+        Ok(_) => {}
+        Err(error) => found.push(Refusal::Unverified {
+            fact: "which machine the SSH login reaches".into(),
+            error: error.clone(),
+        }),
     }
     for refusal in found {
         if !refusals.contains(&refusal) {

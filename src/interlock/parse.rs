@@ -2,7 +2,7 @@
 //! stderr and exit code, and returns the fact or an error that says what was wrong with the
 //! answer: an answer that cannot be read is never taken for "nothing found".
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Fact, PoolDevice};
 
@@ -349,4 +349,170 @@ pub fn zpool_status(answer: Answer<'_>) -> Fact<Vec<PoolDevice>> {
         return Err("zpool status listed no pool".into());
     }
     pool_configs(answer.stdout)
+}
+
+/// The lines of a compound probe's answer between its `burnin-<what> 1` header and its `end`
+/// line: without both, the answer is cut short or something else answered, and a missing line
+/// would read as "nothing found".
+fn framed<'a>(answer: &Answer<'a>, what: &str, tool: &str) -> Fact<Vec<&'a str>> {
+    let marker = format!("burnin-{what} 1");
+    let mut lines = answer.stdout.lines().skip_while(|line| line.trim_end() != marker);
+    if lines.next().is_none() {
+        return Err(answer.failed(tool));
+    }
+    let mut body = Vec::new();
+    for line in lines {
+        let line = line.trim_end_matches('\r');
+        if line == "end" {
+            return Ok(body);
+        }
+        if let Some(error) = line.strip_prefix("error ") {
+            return Err(format!("{tool}: {error}"));
+        }
+        body.push(line);
+    }
+    Err(format!("the answer of {tool} is cut short (no end line)"))
+}
+
+/// A process that has the disk (or one of its partitions) open.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenBy {
+    pub pid: u32,
+    pub command: String,
+}
+
+/// Processes holding the disk, from the `OpenBy` probe (`/proc/*/fd` on Linux, `fstat` on
+/// FreeBSD), one entry per process.
+pub fn open_by(answer: Answer<'_>) -> Fact<Vec<OpenBy>> {
+    let mut holders: Vec<OpenBy> = Vec::new();
+    for line in framed(&answer, "open", "looking for processes that hold the disk")? {
+        let mut fields = line.split('\t');
+        let (Some("open"), Some(pid), command) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(format!("an unreadable line about an open disk: {line:?}"));
+        };
+        let pid = pid.trim().parse().map_err(|_| format!("an unreadable process id: {line:?}"))?;
+        if !holders.iter().any(|h| h.pid == pid) {
+            holders.push(OpenBy { pid, command: command.unwrap_or("").trim().to_owned() });
+        }
+    }
+    Ok(holders)
+}
+
+/// A burn-in whose processes are alive under the job root, as its folder describes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningBurnin {
+    pub dir: String,
+    pub group: u32,
+    /// From its `target` file; `None` for folders of versions that wrote none.
+    pub serial: Option<String>,
+    pub device: Option<String>,
+    pub path: Option<String>,
+}
+
+/// Live burn-ins from the `BurninJobs` probe.
+pub fn burnin_jobs(answer: Answer<'_>) -> Fact<Vec<RunningBurnin>> {
+    let mut jobs = Vec::new();
+    for line in framed(&answer, "jobs", "looking for other burn-ins on the NAS")? {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [kind, dir, group, rest @ ..] = fields.as_slice() else {
+            return Err(format!("an unreadable line about a burn-in: {line:?}"));
+        };
+        if *kind != "job" {
+            return Err(format!("an unreadable line about a burn-in: {line:?}"));
+        }
+        let field = |index: usize| rest.get(index).map(|s| s.to_string()).filter(|s| !s.is_empty());
+        jobs.push(RunningBurnin {
+            dir: dir.trim_end_matches('/').to_owned(),
+            group: group.parse().map_err(|_| format!("an unreadable process group: {line:?}"))?,
+            serial: field(0),
+            device: field(1),
+            path: field(2),
+        });
+    }
+    Ok(jobs)
+}
+
+/// Who a machine says it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostIdentity {
+    pub hostname: String,
+    /// The SHA-256 of `/etc/hostid`, hex, as TrueNAS's `system.host_id` gives it; `None` where
+    /// the machine has none (or the API does not offer it).
+    pub host_id: Option<String>,
+}
+
+/// The `HostIdentity` probe's answer.
+pub fn host_identity(answer: Answer<'_>) -> Fact<HostIdentity> {
+    let mut identity = HostIdentity::default();
+    let mut saw_hostname = false;
+    for line in framed(&answer, "host", "reading the NAS's hostname and host id")? {
+        match line.split_once('\t') {
+            Some(("hostname", name)) => {
+                identity.hostname = name.trim().to_owned();
+                saw_hostname = true;
+            }
+            Some(("hostid", digest)) => {
+                let digest = digest.trim().to_ascii_lowercase();
+                if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(format!("the host id digest is unreadable: {digest:?}"));
+                }
+                identity.host_id = Some(digest);
+            }
+            None if line == "hostid-missing" => identity.host_id = None,
+            _ => return Err(format!("an unreadable line about the host: {line:?}")),
+        }
+    }
+    if !saw_hostname || identity.hostname.is_empty() {
+        return Err("the NAS did not say its hostname".into());
+    }
+    Ok(identity)
+}
+
+/// A disk's GEOM provider, from FreeBSD's `geom disk list <disk>`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeomDisk {
+    pub ident: Option<String>,
+    pub mediasize: Option<u64>,
+    /// The access counts: `r1w1e1` means a consumer has it open.
+    pub mode: String,
+}
+
+impl GeomDisk {
+    /// Whether anything holds the provider open.
+    pub fn is_open(&self) -> bool {
+        self.mode.chars().any(|c| c.is_ascii_digit() && c != '0')
+    }
+}
+
+pub fn geom_disk(answer: Answer<'_>) -> Fact<GeomDisk> {
+    if answer.exit_code != 0 {
+        return Err(answer.failed("geom disk list"));
+    }
+    let mut disk = GeomDisk::default();
+    let mut providers = 0;
+    for line in answer.stdout.lines() {
+        let line = line.trim();
+        if line.starts_with("Providers:") {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("1. Name:") {
+            providers += 1;
+            let _ = rest;
+        } else if let Some(mode) = line.strip_prefix("Mode:") {
+            disk.mode = mode.trim().to_owned();
+        } else if let Some(size) = line.strip_prefix("Mediasize:") {
+            disk.mediasize = size.split_whitespace().next().and_then(|n| n.parse().ok());
+        } else if let Some(ident) = line.strip_prefix("ident:") {
+            disk.ident = Some(ident.trim().to_owned()).filter(|i| !i.is_empty() && i != "(null)");
+        }
+    }
+    let counts_read = disk.mode.starts_with('r') && disk.mode.contains('w') && disk.mode.contains('e');
+    if providers != 1 || !counts_read {
+        return Err(format!(
+            "geom disk list printed no provider with access counts: {:?}",
+            answer.stdout.chars().take(200).collect::<String>()
+        ));
+    }
+    Ok(disk)
 }

@@ -28,8 +28,32 @@ fn free_disk() -> DiskFacts {
                 pool: "tank".into(),
                 device: "/dev/sde1".into(),
             }]),
+            open_by: Ok(vec![]),
+            burnins: Ok(vec![RunningBurnin {
+                dir: "/var/tmp/burnin/ab12-job-3-stage-2".into(),
+                group: 4100,
+                serial: Some("ZL2ABC02".into()),
+                device: Some("/dev/sdd".into()),
+                path: Some("/dev/disk/by-id/ata-ST12000_ZL2ABC02".into()),
+            }]),
+            geom: Ok(None),
         },
+        lunid: "5000c500a1b2c3d4".into(),
+        claims: Ok(vec![Claim {
+            kind: ClaimKind::VmRawDisk,
+            name: "windows".into(),
+            path: "/dev/disk/by-id/ata-ST12000_ZL2ABC02".into(),
+            resolved: Some("/dev/sdd".into()),
+        }]),
+        host: Ok(HostMatch {
+            api: HostIdentity { hostname: "truenas.lan".into(), host_id: Some("ab".repeat(32)) },
+            ssh: HostIdentity { hostname: "TrueNAS".into(), host_id: Some("AB".repeat(32)) },
+        }),
     }
+}
+
+fn claim(kind: ClaimKind, name: &str, path: &str, resolved: Option<&str>) -> Claim {
+    Claim { kind, name: name.into(), path: path.into(), resolved: resolved.map(Into::into) }
 }
 
 type Change = fn(&mut DiskFacts);
@@ -186,6 +210,135 @@ fn conditions() -> Vec<(&'static str, &'static str, Change, Refusal)> {
             },
             Refusal::BootDisk,
         ),
+        (
+            "open in a process",
+            "nas.open_by",
+            |f| f.nas.open_by = Ok(vec![OpenBy { pid: 812, command: "dd".into() }]),
+            Refusal::OpenBy { pid: 812, command: "dd".into() },
+        ),
+        (
+            "GEOM consumer",
+            "nas.geom",
+            |f| {
+                f.nas.geom = Ok(Some(GeomDisk {
+                    ident: Some("ZL2ABC01".into()),
+                    mediasize: Some(12_000_138_625_024),
+                    mode: "r1w1e1".into(),
+                }))
+            },
+            Refusal::GeomOpen { mode: "r1w1e1".into() },
+        ),
+        (
+            "another burn-in on the same serial",
+            "nas.burnins",
+            |f| {
+                f.nas.burnins.as_mut().unwrap().push(RunningBurnin {
+                    dir: "/var/tmp/burnin/other-job-9-stage-4".into(),
+                    group: 777,
+                    serial: Some("ZL2ABC01".into()),
+                    device: Some("/dev/sdx".into()),
+                    path: None,
+                })
+            },
+            Refusal::OtherBurnin { dir: "/var/tmp/burnin/other-job-9-stage-4".into() },
+        ),
+        (
+            "another burn-in on the same device",
+            "nas.burnins",
+            |f| {
+                f.nas.burnins.as_mut().unwrap().push(RunningBurnin {
+                    dir: "/var/tmp/burnin/other-job-9-stage-4".into(),
+                    group: 777,
+                    serial: Some("SOMEONE-ELSE".into()),
+                    device: Some("/dev/sdc".into()),
+                    path: None,
+                })
+            },
+            Refusal::OtherBurnin { dir: "/var/tmp/burnin/other-job-9-stage-4".into() },
+        ),
+        (
+            "a burn-in that does not say its disk",
+            "nas.burnins",
+            |f| {
+                f.nas.burnins.as_mut().unwrap().push(RunningBurnin {
+                    dir: "/var/tmp/burnin/job-2-stage-3".into(),
+                    group: 778,
+                    serial: None,
+                    device: None,
+                    path: None,
+                })
+            },
+            Refusal::UnknownBurnin { dir: "/var/tmp/burnin/job-2-stage-3".into() },
+        ),
+        (
+            "VM raw disk by device name",
+            "claims",
+            |f| f.claims.as_mut().unwrap().push(claim(ClaimKind::VmRawDisk, "nextcloud", "/dev/sdc", None)),
+            Refusal::VmRawDisk { vm: "nextcloud".into() },
+        ),
+        (
+            "VM raw disk by serial link",
+            "claims",
+            |f| {
+                f.claims.as_mut().unwrap().push(claim(
+                    ClaimKind::VmRawDisk,
+                    "plex",
+                    "/dev/disk/by-id/ata-ST12000NM0008-2H3101_ZL2ABC01",
+                    None,
+                ))
+            },
+            Refusal::VmRawDisk { vm: "plex".into() },
+        ),
+        (
+            "VM raw disk by WWN link",
+            "claims",
+            |f| {
+                f.claims.as_mut().unwrap().push(claim(
+                    ClaimKind::VmRawDisk,
+                    "backup",
+                    "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4-part1",
+                    None,
+                ))
+            },
+            Refusal::VmRawDisk { vm: "backup".into() },
+        ),
+        (
+            "VM raw disk by a path that resolves to it",
+            "claims",
+            |f| {
+                f.claims.as_mut().unwrap().push(claim(
+                    ClaimKind::VmRawDisk,
+                    "router",
+                    "/dev/disk/by-path/pci-0000:00:17.0-ata-3",
+                    Some("/dev/sdc"),
+                ))
+            },
+            Refusal::VmRawDisk { vm: "router".into() },
+        ),
+        (
+            "iSCSI extent",
+            "claims",
+            |f| f.claims.as_mut().unwrap().push(claim(ClaimKind::IscsiExtent, "lun0", "sdc", None)),
+            Refusal::IscsiExtent { extent: "lun0".into() },
+        ),
+        (
+            "SSH reaches another machine (hostname)",
+            "host",
+            |f| f.host.as_mut().unwrap().ssh.hostname = "backup-nas".into(),
+            Refusal::OtherHost {
+                api: format!("truenas.lan (host id {}…)", "ab".repeat(6)),
+                ssh: format!("backup-nas (host id {}…)", "AB".repeat(6)),
+            },
+        ),
+        (
+            "SSH reaches another machine (host id)",
+            "host",
+            |f| f.host.as_mut().unwrap().ssh.host_id = Some("cd".repeat(32)),
+            Refusal::OtherHost {
+                api: format!("truenas.lan (host id {}…)", "ab".repeat(6)),
+                ssh: format!("TrueNAS (host id {}…)", "cd".repeat(6)),
+            },
+        ),
     ]
 }
 
@@ -203,6 +356,11 @@ fn unknowns() -> Vec<(&'static str, Change)> {
         ("holders", |f| f.nas.holders = Err(E.into())),
         ("zpool import", |f| f.nas.importable_pool_devices = Err(E.into())),
         ("zpool status", |f| f.nas.imported_pool_devices = Err(E.into())),
+        ("open by", |f| f.nas.open_by = Err(E.into())),
+        ("burn-ins", |f| f.nas.burnins = Err(E.into())),
+        ("geom", |f| f.nas.geom = Err(E.into())),
+        ("claims", |f| f.claims = Err(E.into())),
+        ("host", |f| f.host = Err(E.into())),
     ]
 }
 
@@ -230,10 +388,14 @@ fn every_pair_of_conditions_refuses_and_names_both() {
             change_a(&mut facts);
             change_b(&mut facts);
             let refusals = check(&facts).expect_err(first);
-            assert!(refusals.contains(b), "{first} + {second}: {refusals:?}");
-            // The second change replaces the first when both set the same fact.
+            // Two changes of the same fact replace or merge into each other; apart, both
+            // reasons are named.
             if field_a != field_b {
                 assert!(refusals.contains(a), "{first} + {second}: {refusals:?}");
+            }
+            // The host's two halves merge into one reason naming both.
+            if field_a != field_b || *field_a != "host" {
+                assert!(refusals.contains(b), "{first} + {second}: {refusals:?}");
             }
         }
     }
@@ -249,7 +411,8 @@ fn everything_at_once_names_every_reason_once() {
     let mut unique = refusals.clone();
     unique.dedup();
     assert_eq!(unique.len(), refusals.len(), "{refusals:?}");
-    assert_eq!(refusals.len(), 14, "{refusals:?}");
+    // Conditions on the same fact replace each other: the last of each stands.
+    assert_eq!(refusals.len(), 24, "{refusals:?}");
 }
 
 #[test]
@@ -279,7 +442,32 @@ fn unknown_facts_combined_with_conditions_still_refuse() {
         }
     }
     let facts = DiskFacts { nas: NasFacts::unknown("ssh: connection refused"), ..free_disk() };
-    assert_eq!(check(&facts).unwrap_err().len(), 9);
+    assert_eq!(check(&facts).unwrap_err().len(), 12);
+}
+
+#[test]
+fn a_release_without_a_host_id_is_matched_by_hostname_alone() {
+    let mut facts = free_disk();
+    facts.host.as_mut().unwrap().api.host_id = None;
+    assert_eq!(check(&facts), Ok(()));
+    facts.host.as_mut().unwrap().ssh.hostname = "other".into();
+    assert!(matches!(check(&facts).unwrap_err()[..], [Refusal::OtherHost { .. }]));
+    // The API names a host id but the machine reached has none: not the same machine.
+    let mut facts = free_disk();
+    facts.host.as_mut().unwrap().ssh.host_id = None;
+    assert!(matches!(check(&facts).unwrap_err()[..], [Refusal::OtherHost { .. }]));
+}
+
+#[test]
+fn claims_on_other_disks_and_a_closed_geom_provider_do_not_refuse() {
+    let mut facts = free_disk();
+    facts.claims = Ok(vec![
+        claim(ClaimKind::IscsiExtent, "lun1", "zvol/tank/lun1", None),
+        claim(ClaimKind::VmRawDisk, "vm", "/dev/disk/by-id/ata-X_ZL2ABC011", Some("/dev/sdf")),
+        claim(ClaimKind::VmRawDisk, "vm2", "/dev/sdcc", None),
+    ]);
+    facts.nas.geom = Ok(Some(GeomDisk { ident: None, mediasize: None, mode: "r0w0e0".into() }));
+    assert_eq!(check(&facts), Ok(()));
 }
 
 #[test]
@@ -355,6 +543,47 @@ fn unreadable_or_failed_answers_are_errors_not_empty_lists() {
     assert!(not_found.not_found());
     assert!(zpool_import(not_found).is_err());
     assert!(zpool_status(not_found).is_err());
+}
+
+#[test]
+fn compound_probes_need_their_header_and_their_end() {
+    let open = "burnin-open 1\nopen\t812\tdd\nopen\t812\tdd\nopen\t90\tsmartctl\nend\n";
+    assert_eq!(
+        open_by(ok(open)).unwrap(),
+        [OpenBy { pid: 812, command: "dd".into() }, OpenBy { pid: 90, command: "smartctl".into() }]
+    );
+    assert_eq!(open_by(ok("burnin-open 1\nend\n")).unwrap(), []);
+    // Cut short, or another program answered: never "nothing holds it".
+    assert!(open_by(ok("burnin-open 1\n")).is_err());
+    assert!(open_by(ok("")).is_err());
+    assert!(open_by(Answer { stdout: "burnin-open 1\nerror find is missing\n", stderr: "", exit_code: 127 }).unwrap_err().contains("find is missing"));
+    let jobs = "motd\nburnin-jobs 1\njob\t/var/tmp/burnin/a-job-1-stage-3/\t4100\tZL2 X\t/dev/sdd\t/dev/disk/by-id/ata-M_ZL2_X\njob\t/var/tmp/burnin/job-7-stage-2/\t77\nend\n";
+    let jobs = burnin_jobs(ok(jobs)).unwrap();
+    assert_eq!(jobs[0].dir, "/var/tmp/burnin/a-job-1-stage-3");
+    assert_eq!(jobs[0].serial.as_deref(), Some("ZL2 X"));
+    assert_eq!(jobs[0].path.as_deref(), Some("/dev/disk/by-id/ata-M_ZL2_X"));
+    assert_eq!((jobs[1].group, jobs[1].serial.as_deref()), (77, None));
+    assert!(burnin_jobs(ok("burnin-jobs 1\njob\tx\n")).is_err());
+    let host = format!("burnin-host 1\nhostname\ttruenas\nhostid\t{}\nend\n", "A".repeat(64));
+    let host = host_identity(ok(&host)).unwrap();
+    assert_eq!(host.hostname, "truenas");
+    assert_eq!(host.host_id, Some("a".repeat(64)));
+    let none = host_identity(ok("burnin-host 1\nhostname\tnas\nhostid-missing\nend\n")).unwrap();
+    assert_eq!(none.host_id, None);
+    assert!(host_identity(ok("burnin-host 1\nhostid\tzz\nend\n")).is_err());
+}
+
+#[test]
+fn geom_disk_list_gives_ident_size_and_access_counts() {
+    let listing = "Geom name: ada3\nProviders:\n1. Name: ada3\n   Mediasize: 4000787030016 (3.6T)\n   Sectorsize: 512\n   Stripesize: 4096\n   Stripeoffset: 0\n   Mode: r1w1e2\n   descr: WDC WD40EFRX-68N32N0\n   lunid: 50014ee2b5a1c2d3\n   ident: WD-WCC7K1234567\n   rotationrate: 5400\n   fwsectors: 63\n   fwheads: 16\n\n";
+    let disk = geom_disk(ok(listing)).unwrap();
+    assert_eq!(disk.ident.as_deref(), Some("WD-WCC7K1234567"));
+    assert_eq!(disk.mediasize, Some(4_000_787_030_016));
+    assert!(disk.is_open());
+    let closed = listing.replace("r1w1e2", "r0w0e0");
+    assert!(!geom_disk(ok(&closed)).unwrap().is_open());
+    assert!(geom_disk(ok("")).is_err());
+    assert!(geom_disk(Answer { stdout: "", stderr: "geom: No such geom: ada9.", exit_code: 1 }).is_err());
 }
 
 #[test]

@@ -12,9 +12,15 @@
 //! run (reference/anchors.md gotcha 34). [`RemoteCommand::Poll`] reads a job's state and its
 //! logs by offset; [`PollReport`] parses that answer.
 
+mod job;
 mod poll;
 mod quote;
 
+pub use job::{
+    AbandonReport, JobReplyError, RemoveReport, Signal, StartReport, StopReport, Target,
+    exit_codes, lock_file, render_abandon_report, render_remove_report, render_start_report,
+    render_stop_report, udev_id,
+};
 pub use poll::{JobState, PollParseError, PollReport, render_report};
 pub use quote::{quote, split_words};
 
@@ -46,6 +52,12 @@ pub enum CommandError {
     BadBlockSize(u32),
     #[error("blocks at once must be between 1 and 1048576, not {0}")]
     BadBlocksAtOnce(u32),
+    #[error(
+        "the serial {0:?} cannot be checked on the NAS safely: a serial must be 1 to 64 printable ASCII characters"
+    )]
+    BadSerial(String),
+    #[error("the program's device {program} is not the target disk {target}")]
+    TargetMismatch { program: String, target: String },
 }
 
 impl DevicePath {
@@ -242,6 +254,14 @@ pub enum Program {
     Badblocks(Badblocks),
 }
 
+impl Program {
+    fn device(&self) -> &DevicePath {
+        match self {
+            Program::Badblocks(badblocks) => &badblocks.device,
+        }
+    }
+}
+
 /// Facts a safety check gathers on the NAS. Each renders per [`Os`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "probe", content = "device", rename_all = "snake_case")]
@@ -266,6 +286,17 @@ pub enum Probe {
     ZpoolImportScan,
     /// Imported pools and their member devices.
     ZpoolStatus,
+    /// Processes that have the disk or one of its partitions open. Linux: the `/proc/*/fd`
+    /// links (one `find`, not a fork per descriptor); FreeBSD: `fstat`.
+    OpenBy(DevicePath),
+    /// The GEOM provider of a disk: its ident (serial), media size and access counts, which
+    /// show any consumer (ZFS, geli, gmirror, a label) holding it (FreeBSD only).
+    GeomDisk(DevicePath),
+    /// Burn-ins whose processes are alive under a job root, with the disk each one writes.
+    BurninJobs(JobDir),
+    /// Who the NAS says it is over SSH: its hostname and the digest of its host id, to compare
+    /// with what its API says.
+    HostIdentity,
 }
 
 /// Everything the product runs on a NAS.
@@ -277,10 +308,15 @@ pub enum RemoteCommand {
         os: Os,
         probe: Probe,
     },
-    /// Starts `program` detached in `dir` and prints its pid.
+    /// Starts `program` detached in `dir`, at most once per folder: the folder is claimed
+    /// atomically, the disk's identity is checked through a serial-bound path in the same
+    /// shell, the disk's lock (`lock`) is taken, and only then does the program run, on the
+    /// path that was checked. See [`job`] for the protocol and [`StartReport`] for the answer.
     Start {
         os: Os,
         dir: JobDir,
+        lock: JobDir,
+        target: Target,
         program: Program,
     },
     /// Reports a job's state and the bytes of its logs from the given offsets.
@@ -290,11 +326,17 @@ pub enum RemoteCommand {
         stderr_offset: u64,
         max_bytes: u64,
     },
-    /// Sends SIGTERM to the job's whole process group.
+    /// Sends a signal to the job's whole process group.
     Stop {
         dir: JobDir,
+        signal: Signal,
     },
-    /// Removes a finished job's directory.
+    /// Claims a folder whose start was never confirmed, so a start still on its way can never
+    /// run there.
+    Abandon {
+        dir: JobDir,
+    },
+    /// Removes a job's folder; refused while any of its processes lives.
     Remove {
         dir: JobDir,
     },
@@ -302,29 +344,56 @@ pub enum RemoteCommand {
 
 /// Where a job's files live inside its directory.
 pub mod files {
-    pub const PID: &str = "pid";
+    /// The process group of the detached job (its session leader's pid).
+    pub const GROUP: &str = "group";
+    /// Written by earlier versions instead of [`GROUP`]; read as the group.
+    pub const LEGACY_PID: &str = "pid";
+    /// Written once the disk's lock is held, right before the program runs.
+    pub const STARTED: &str = "started";
+    /// Why the job did not start: the identity check or the lock refused it.
+    pub const REFUSED: &str = "refused";
+    /// A folder claimed by a start (or by an abandon, which then adds `claim/abandoned`).
+    pub const CLAIM: &str = "claim";
+    pub const ABANDONED: &str = "claim/abandoned";
+    /// The target: serial, device name and the path the program was given, one per line.
+    pub const TARGET: &str = "target";
     pub const EXIT_CODE: &str = "exit_code";
     pub const STDOUT: &str = "stdout.log";
     pub const STDERR: &str = "stderr.log";
 }
 
+/// The longest command line sent: BSD csh, a login shell some NASes give root, refuses words
+/// longer than about 8 KiB ("Word too long", measured: 8,000 bytes pass, 10,000 fail), and the
+/// whole line is one word of it.
+pub const MAX_WIRE_BYTES: usize = 8000;
+
+/// The prefix of every line on the wire: whatever the user's login shell is (sh, bash, zsh,
+/// csh), it runs `env`, which runs POSIX `sh` with the C locale, so the line is parsed by `sh`
+/// and every tool prints the English messages the parsers read.
+pub const WIRE_PREFIX: &str = "env LC_ALL=C sh -c ";
+
 impl RemoteCommand {
-    /// The command line for `sh -c`, every argument quoted.
+    /// The command line for `sh`, every argument quoted.
     pub fn render(&self) -> String {
         match self {
             RemoteCommand::Smartctl(smartctl) => join(&smartctl_words(smartctl)),
             RemoteCommand::Probe { os, probe } => render_probe(*os, probe),
-            RemoteCommand::Start { os, dir, program } => render_start(*os, dir, program),
+            RemoteCommand::Start { os, dir, lock, target, program } => {
+                job::render_start(*os, dir, lock, target, &program_words_for_start(program))
+            }
             RemoteCommand::Poll { dir, stdout_offset, stderr_offset, max_bytes } => {
                 poll::render(dir, *stdout_offset, *stderr_offset, *max_bytes)
             }
-            RemoteCommand::Stop { dir } => format!(
-                "cd {} && pid=$(cat {}) && kill -s TERM -- -\"$pid\"",
-                quote(dir.as_str()),
-                files::PID
-            ),
-            RemoteCommand::Remove { dir } => format!("rm -rf -- {}", quote(dir.as_str())),
+            RemoteCommand::Stop { dir, signal } => job::render_stop(dir, *signal),
+            RemoteCommand::Abandon { dir } => job::render_abandon(dir),
+            RemoteCommand::Remove { dir } => job::render_remove(dir),
         }
+    }
+
+    /// What is sent over SSH: [`RemoteCommand::render`] run by `sh` under `env LC_ALL=C`,
+    /// whatever the login shell.
+    pub fn wire(&self) -> String {
+        format!("{WIRE_PREFIX}{}", quote(&self.render()))
     }
 
     /// Parses a command line this module rendered. Anything else is `None`: the simulator
@@ -334,6 +403,29 @@ impl RemoteCommand {
         // Parsing is defined as "the typed value that renders to exactly this line", so the
         // interpreter cannot accept a form the product never sends.
         (candidate.render() == line).then_some(candidate)
+    }
+
+    /// Parses what arrives over SSH: only the [`RemoteCommand::wire`] form.
+    pub fn parse_wire(line: &str) -> Option<RemoteCommand> {
+        let rest = line.strip_prefix(WIRE_PREFIX)?;
+        let words = split_words(rest)?;
+        match words.as_slice() {
+            [inner] => RemoteCommand::parse(inner),
+            _ => None,
+        }
+    }
+
+    /// A short name for logs and timeouts ("smartctl", "badblocks start", "poll").
+    pub fn what(&self) -> &'static str {
+        match self {
+            RemoteCommand::Smartctl(_) => "smartctl",
+            RemoteCommand::Probe { .. } => "a safety probe",
+            RemoteCommand::Start { .. } => "the start of badblocks",
+            RemoteCommand::Poll { .. } => "reading the job's state",
+            RemoteCommand::Stop { .. } => "stopping the job",
+            RemoteCommand::Abandon { .. } => "abandoning an unconfirmed start",
+            RemoteCommand::Remove { .. } => "removing the job's folder",
+        }
     }
 }
 
@@ -360,7 +452,9 @@ fn smartctl_words(smartctl: &Smartctl) -> Vec<String> {
     words
 }
 
-pub(crate) fn badblocks_words(badblocks: &Badblocks) -> Vec<String> {
+/// badblocks' words without the device, which the start script appends as the path it
+/// checked.
+pub(crate) fn badblocks_option_words(badblocks: &Badblocks) -> Vec<String> {
     let mut words = vec![
         "badblocks".to_owned(),
         "-b".to_owned(),
@@ -379,13 +473,59 @@ pub(crate) fn badblocks_words(badblocks: &Badblocks) -> Vec<String> {
         words.push("-e".to_owned());
         words.push(max.to_string());
     }
-    words.push(badblocks.device.as_str().to_owned());
     words
 }
 
-fn program_words(program: &Program) -> Vec<String> {
+fn program_words_for_start(program: &Program) -> String {
     match program {
-        Program::Badblocks(badblocks) => badblocks_words(badblocks),
+        Program::Badblocks(badblocks) => join(&badblocks_option_words(badblocks)),
+    }
+}
+
+pub(crate) fn parse_badblocks_options(words: &[String], device: DevicePath) -> Option<Badblocks> {
+    let mut it = words.iter().peekable();
+    if it.next()? != "badblocks" || it.next()? != "-b" {
+        return None;
+    }
+    let block_size = it.next()?.parse().ok()?;
+    if it.next()? != "-c" {
+        return None;
+    }
+    let blocks_at_once = it.next()?.parse().ok()?;
+    let mode = match it.peek().map(|w| w.as_str()) {
+        Some("-w") => {
+            it.next();
+            BadblocksMode::Destructive
+        }
+        Some("-n") => {
+            it.next();
+            BadblocksMode::NonDestructive
+        }
+        _ => BadblocksMode::ReadOnly,
+    };
+    if it.next()? != "-s" || it.next()? != "-v" {
+        return None;
+    }
+    let mut max_bad_blocks = None;
+    if it.peek().map(|w| w.as_str()) == Some("-e") {
+        it.next();
+        max_bad_blocks = Some(it.next()?.parse().ok()?);
+    }
+    if it.next().is_some() {
+        return None;
+    }
+    let badblocks = Badblocks { device, mode, block_size, blocks_at_once, max_bad_blocks };
+    badblocks.validate().ok()?;
+    Some(badblocks)
+}
+
+/// The glob that matches a disk's partitions under `/dev`: `sdb1`…, but `nvme0n1p1`… and
+/// `loop3p1`… for names ending in a digit.
+pub fn partition_glob(device: &DevicePath) -> String {
+    if device.as_str().ends_with(|c: char| c.is_ascii_digit()) {
+        format!("{}p[0-9]*", device.as_str())
+    } else {
+        format!("{}[0-9]*", device.as_str())
     }
 }
 
@@ -435,63 +575,29 @@ fn render_probe(os: Os, probe: &Probe) -> String {
             vec!["zpool".into(), "status".into(), "-P".into(), "-L".into()]
         }
         (Os::FreeBsd, Probe::ZpoolStatus) => vec!["zpool".into(), "status".into(), "-P".into()],
+        (_, Probe::GeomDisk(device)) => {
+            vec!["geom".into(), "disk".into(), "list".into(), device.name().into()]
+        }
+        (os, Probe::OpenBy(device)) => return job::render_open_by(os, device),
+        (os, Probe::BurninJobs(root)) => return job::render_burnin_jobs(os, root),
+        (os, Probe::HostIdentity) => return job::render_host_identity(os),
     };
     join(&words)
-}
-
-fn render_start(os: Os, dir: &JobDir, program: &Program) -> String {
-    // The job script records its own pid first (the pid is its process group: it is a session
-    // leader), then runs the program with its streams in files, then records the exit code
-    // atomically so a reader never sees a half-written one.
-    // LC_ALL=C: the progress parser reads badblocks' English messages.
-    let script = format!(
-        "echo $$ >{pid}.tmp && mv {pid}.tmp {pid}; LC_ALL=C {program} >{out} 2>{err} </dev/null; \
-         echo $? >{code}.tmp; mv {code}.tmp {code}",
-        pid = files::PID,
-        code = files::EXIT_CODE,
-        out = files::STDOUT,
-        err = files::STDERR,
-        program = join(&program_words(program)),
-    );
-    let detach = match os {
-        // setsid(1) from util-linux starts it in a new session, away from the SSH session's
-        // hangup; `-f` always forks so the SSH command returns at once.
-        Os::Linux => format!("setsid -f sh -c {} </dev/null >/dev/null 2>&1", quote(&script)),
-        // FreeBSD has no setsid(1); daemon(8) detaches the same way.
-        Os::FreeBsd => format!("daemon -f sh -c {}", quote(&script)),
-    };
-    format!(
-        "mkdir -p {dir} && cd {dir} && rm -f {pid} {code} && {detach} && \
-         i=0; while [ ! -s {pid} ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; cat {pid}",
-        dir = quote(dir.as_str()),
-        pid = files::PID,
-        code = files::EXIT_CODE,
-    )
 }
 
 /// Builds the typed value a line would parse to; [`RemoteCommand::parse`] then checks that it
 /// renders back to exactly that line.
 fn parse_candidate(line: &str) -> Option<RemoteCommand> {
-    if let Some(rest) = line.strip_prefix("mkdir -p ") {
-        return parse_start(rest);
+    if let Some(command) = job::parse(line) {
+        return Some(command);
     }
     if line.starts_with("cd ") && line.contains("burnin-poll") {
         return poll::parse(line);
-    }
-    if let Some(rest) = line.strip_prefix("cd ") {
-        let dir = split_words(rest.split(" && ").next()?)?;
-        return Some(RemoteCommand::Stop { dir: JobDir::new(dir.first()?.clone()).ok()? });
     }
     let words = split_words(line)?;
     let first = words.first()?.as_str();
     match first {
         "smartctl" => parse_smartctl(&words).map(RemoteCommand::Smartctl),
-        "rm" => match words.as_slice() {
-            [_, flags, dashes, dir] if flags == "-rf" && dashes == "--" => {
-                Some(RemoteCommand::Remove { dir: JobDir::new(dir.clone()).ok()? })
-            }
-            _ => None,
-        },
         _ => parse_probe(&words),
     }
 }
@@ -519,68 +625,6 @@ fn parse_smartctl(words: &[String]) -> Option<Smartctl> {
     rest.next().is_none().then_some(Smartctl { device, device_type, action, with_text })
 }
 
-pub(crate) fn parse_badblocks(words: &[String]) -> Option<Badblocks> {
-    let mut it = words.iter().peekable();
-    if it.next()? != "badblocks" || it.next()? != "-b" {
-        return None;
-    }
-    let block_size = it.next()?.parse().ok()?;
-    if it.next()? != "-c" {
-        return None;
-    }
-    let blocks_at_once = it.next()?.parse().ok()?;
-    let mode = match it.peek()?.as_str() {
-        "-w" => {
-            it.next();
-            BadblocksMode::Destructive
-        }
-        "-n" => {
-            it.next();
-            BadblocksMode::NonDestructive
-        }
-        _ => BadblocksMode::ReadOnly,
-    };
-    if it.next()? != "-s" || it.next()? != "-v" {
-        return None;
-    }
-    let mut max_bad_blocks = None;
-    if it.peek()?.as_str() == "-e" {
-        it.next();
-        max_bad_blocks = Some(it.next()?.parse().ok()?);
-    }
-    let device = DevicePath::new(it.next()?.clone()).ok()?;
-    if it.next().is_some() {
-        return None;
-    }
-    let badblocks = Badblocks { device, mode, block_size, blocks_at_once, max_bad_blocks };
-    badblocks.validate().ok()?;
-    Some(badblocks)
-}
-
-fn parse_start(rest: &str) -> Option<RemoteCommand> {
-    let os = if rest.contains("&& setsid -f sh -c ") {
-        Os::Linux
-    } else if rest.contains("&& daemon -f sh -c ") {
-        Os::FreeBsd
-    } else {
-        return None;
-    };
-    let dir = JobDir::new(split_words(rest.split(" && ").next()?)?.first()?.clone()).ok()?;
-    let marker = match os {
-        Os::Linux => "setsid -f sh -c ",
-        Os::FreeBsd => "daemon -f sh -c ",
-    };
-    let after = &rest[rest.find(marker)? + marker.len()..];
-    // The script is one single-quoted word; find where it ends by re-splitting.
-    let script_word = quote::first_word(after)?;
-    let script = split_words(script_word)?.into_iter().next()?;
-    let program_line = script.split("; ").nth(1)?.strip_prefix("LC_ALL=C ")?;
-    let program_line = program_line.split(" >").next()?;
-    let words = split_words(program_line)?;
-    let program = Program::Badblocks(parse_badblocks(&words)?);
-    Some(RemoteCommand::Start { os, dir, program })
-}
-
 fn parse_probe(words: &[String]) -> Option<RemoteCommand> {
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let device = |path: &str| DevicePath::new(path.to_owned()).ok();
@@ -606,6 +650,9 @@ fn parse_probe(words: &[String]) -> Option<RemoteCommand> {
         ["zpool", "import", "-d", "/dev"] => (Os::Linux, Probe::ZpoolImportScan),
         ["zpool", "status", "-P", "-L"] => (Os::Linux, Probe::ZpoolStatus),
         ["zpool", "status", "-P"] => (Os::FreeBsd, Probe::ZpoolStatus),
+        ["geom", "disk", "list", name] => {
+            (Os::FreeBsd, Probe::GeomDisk(DevicePath::for_name(name).ok()?))
+        }
         _ => return None,
     };
     Some(RemoteCommand::Probe { os, probe })

@@ -6,18 +6,31 @@
 
 use super::{JobDir, files, quote};
 
-/// What the job's files say about its process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What the job's files say about its processes.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobState {
-    /// The recorded pid is alive.
+    /// A process of the job's group is alive (`pid` is the group's id).
     Running { pid: u32 },
     /// The program finished with this exit code.
     Exited { code: i32 },
-    /// No exit code, and the pid is not alive: the process was killed (reboot, OOM, kill -9)
-    /// before it could record how it ended.
+    /// The program never ran: the identity check or the disk's lock refused it.
+    Refused { reason: String },
+    /// No exit code, and no process of the group is alive: killed (reboot, OOM, kill -9, a
+    /// stop) before it could record how it ended.
     Gone,
+    /// The folder exists but no job was detached in it (yet): a start may still be on its way.
+    Unstarted,
+    /// The folder was claimed by an abandon: no start can run there.
+    Abandoned,
     /// The job directory does not exist.
     NoJob,
+}
+
+impl JobState {
+    /// Whether a process of the job may be alive (and writing).
+    pub fn may_be_alive(&self) -> bool {
+        matches!(self, JobState::Running { .. } | JobState::Unstarted | JobState::NoJob)
+    }
 }
 
 /// A parsed poll answer.
@@ -58,14 +71,20 @@ pub(super) fn render(
     };
     format!(
         "cd {dir} 2>/dev/null || {{ echo 'burnin-poll 1'; echo 'state nojob'; exit 0; }}; \
-         echo 'burnin-poll 1'; pid=$(cat {pid} 2>/dev/null); \
+         echo 'burnin-poll 1'; g=$(cat {group} 2>/dev/null || cat {legacy} 2>/dev/null); \
          if [ -s {code} ]; then echo \"state exited $(cat {code})\"; \
-         elif [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then echo \"state running $pid\"; \
-         else echo 'state gone'; fi; \
+         elif [ -s {refused} ]; then echo \"state refused $(head -n 1 {refused})\"; \
+         elif [ -n \"$g\" ] && kill -s 0 -- -\"$g\" 2>/dev/null; then echo \"state running $g\"; \
+         elif [ -n \"$g\" ]; then echo 'state gone'; \
+         elif [ -e {abandoned} ]; then echo 'state abandoned'; \
+         else echo 'state unstarted'; fi; \
          echo \"stdout $(($(wc -c 2>/dev/null <{out} || echo 0)+0))\"; \
          echo \"stderr $(($(wc -c 2>/dev/null <{err} || echo 0)+0))\"; {stdout}; {stderr}",
         dir = quote(dir.as_str()),
-        pid = files::PID,
+        group = files::GROUP,
+        legacy = files::LEGACY_PID,
+        refused = files::REFUSED,
+        abandoned = files::ABANDONED,
         code = files::EXIT_CODE,
         out = files::STDOUT,
         err = files::STDERR,
@@ -112,6 +131,7 @@ impl PollReport {
         }
         let state_line = next_line(&mut rest).ok_or(PollParseError::Truncated)?;
         let state = parse_state(&state_line)?;
+        let no_job = matches!(state, JobState::NoJob);
         let mut report = PollReport {
             state,
             stdout_size: 0,
@@ -119,7 +139,7 @@ impl PollReport {
             stdout: Vec::new(),
             stderr: Vec::new(),
         };
-        if state == JobState::NoJob {
+        if no_job {
             return Ok(report);
         }
         report.stdout_size = size_line(next_line(&mut rest), "stdout")?;
@@ -132,10 +152,11 @@ impl PollReport {
 
 fn parse_state(line: &str) -> Result<JobState, PollParseError> {
     let bad = || PollParseError::BadLine(line.to_owned());
-    let mut words = line.split_whitespace();
-    if words.next() != Some("state") {
-        return Err(bad());
+    let Some(rest) = line.strip_prefix("state ") else { return Err(bad()) };
+    if let Some(reason) = rest.strip_prefix("refused ") {
+        return Ok(JobState::Refused { reason: reason.trim_end().to_owned() });
     }
+    let mut words = rest.split_whitespace();
     match (words.next(), words.next()) {
         (Some("running"), Some(pid)) => {
             Ok(JobState::Running { pid: pid.parse().map_err(|_| bad())? })
@@ -144,6 +165,8 @@ fn parse_state(line: &str) -> Result<JobState, PollParseError> {
             Ok(JobState::Exited { code: code.parse().map_err(|_| bad())? })
         }
         (Some("gone"), None) => Ok(JobState::Gone),
+        (Some("unstarted"), None) => Ok(JobState::Unstarted),
+        (Some("abandoned"), None) => Ok(JobState::Abandoned),
         (Some("nojob"), None) => Ok(JobState::NoJob),
         _ => Err(bad()),
     }
@@ -177,10 +200,13 @@ fn chunk(
 /// Renders the answer a NAS gives to a poll; the simulator answers with this.
 pub fn render_report(report: &PollReport) -> Vec<u8> {
     let mut out = b"burnin-poll 1\n".to_vec();
-    let state = match report.state {
+    let state = match &report.state {
         JobState::Running { pid } => format!("state running {pid}\n"),
         JobState::Exited { code } => format!("state exited {code}\n"),
+        JobState::Refused { reason } => format!("state refused {reason}\n"),
         JobState::Gone => "state gone\n".to_owned(),
+        JobState::Unstarted => "state unstarted\n".to_owned(),
+        JobState::Abandoned => "state abandoned\n".to_owned(),
         JobState::NoJob => {
             out.extend_from_slice(b"state nojob\n");
             return out;

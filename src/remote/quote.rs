@@ -54,17 +54,3 @@ pub fn split_words(line: &str) -> Option<Vec<String>> {
     }
     Some(words)
 }
-
-/// The first shell word of `line` (which may continue with more words or operators), as it is
-/// written, quotes included.
-pub(crate) fn first_word(line: &str) -> Option<&str> {
-    let mut in_quote = false;
-    for (index, c) in line.char_indices() {
-        match c {
-            '\'' => in_quote = !in_quote,
-            ' ' if !in_quote => return Some(&line[..index]),
-            _ => {}
-        }
-    }
-    (!in_quote).then_some(line)
-}

@@ -40,20 +40,34 @@ fn every_command() -> Vec<RemoteCommand> {
         }
     }
     for os in [Os::Linux, Os::FreeBsd] {
-        for program in [surface(None), surface(Some(1))] {
-            commands.push(RemoteCommand::Start {
-                os,
-                dir: dir(),
-                program: Program::Badblocks(program),
-            });
-        }
         let mut read_only = surface(None);
         read_only.mode = BadblocksMode::ReadOnly;
-        commands.push(RemoteCommand::Start {
-            os,
-            dir: dir(),
-            program: Program::Badblocks(read_only),
-        });
+        for program in [surface(None), surface(Some(1)), read_only] {
+            for serial in ["ZJV0A1B2", "WD-WX12 D401'AB", "S/N#1=2"] {
+                commands.push(
+                    RemoteCommand::start(
+                        os,
+                        dir(),
+                        lock_file("/var/tmp/burnin", serial).expect("lock"),
+                        target(serial),
+                        Program::Badblocks(program.clone()),
+                    )
+                    .expect("a valid start"),
+                );
+            }
+        }
+        for probe in [
+            Probe::OpenBy(device("sdc")),
+            Probe::OpenBy(device("nvme0n1")),
+            Probe::BurninJobs(JobDir::new("/var/tmp/burnin").expect("root")),
+            Probe::HostIdentity,
+            Probe::GeomDisk(device("ada3")),
+        ] {
+            if os == Os::Linux && matches!(probe, Probe::GeomDisk(_)) {
+                continue;
+            }
+            commands.push(RemoteCommand::Probe { os, probe });
+        }
     }
     for probe in [
         Probe::BlockTree(device("sdc")),
@@ -79,13 +93,70 @@ fn every_command() -> Vec<RemoteCommand> {
         stderr_offset: 1234,
         max_bytes: 65536,
     });
-    commands.push(RemoteCommand::Stop { dir: dir() });
+    commands.push(RemoteCommand::Stop { dir: dir(), signal: Signal::Term });
+    commands.push(RemoteCommand::Stop { dir: dir(), signal: Signal::Kill });
+    commands.push(RemoteCommand::Abandon { dir: dir() });
     commands.push(RemoteCommand::Remove { dir: dir() });
     commands
 }
 
+fn target(serial: &str) -> Target {
+    Target::new(device("sdc"), serial, 4_000_787_030_016).expect("a valid target")
+}
+
+#[test]
+fn every_command_goes_over_the_wire_under_sh_with_the_c_locale_and_parses_back() {
+    for command in every_command() {
+        let wire = command.wire();
+        assert!(wire.starts_with("env LC_ALL=C sh -c "), "{wire}");
+        assert!(wire.len() <= MAX_WIRE_BYTES, "{} bytes: {wire}", wire.len());
+        assert!(!wire.contains('\n'), "a newline would end the line in csh: {wire}");
+        assert_eq!(RemoteCommand::parse_wire(&wire), Some(command.clone()), "{wire}");
+        // The bare line is not what the simulator accepts over SSH.
+        assert_eq!(RemoteCommand::parse_wire(&command.render()), None);
+    }
+}
+
+#[test]
+fn a_start_must_aim_its_program_at_the_target() {
+    let mut program = surface(None);
+    program.device = device("sdd");
+    let refused = RemoteCommand::start(
+        Os::Linux,
+        dir(),
+        lock_file("/var/tmp/burnin", "X").expect("lock"),
+        target("X"),
+        Program::Badblocks(program),
+    );
+    assert!(matches!(refused, Err(CommandError::TargetMismatch { .. })), "{refused:?}");
+    for bad in ["", "   ", "tab\there", "line\nbreak", &"x".repeat(65), "é"] {
+        assert!(Target::new(device("sdc"), bad, 1).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn serials_are_written_the_way_udev_names_by_id_links() {
+    assert_eq!(udev_id("ZJV0A1B2"), "ZJV0A1B2");
+    assert_eq!(udev_id("  WD-WX12  D401AB "), "WD-WX12_D401AB");
+    assert_eq!(udev_id("S/N#1=2"), "S_N#1=2");
+    assert_eq!(udev_id("a$b'c"), "a_b_c");
+}
+
+#[test]
+fn each_disk_has_its_own_lock_file_under_the_root() {
+    let a = lock_file("/var/tmp/burnin/", "ZJV0A1B2").expect("lock");
+    assert!(a.as_str().starts_with("/var/tmp/burnin/locks/ZJV0A1B2-"), "{}", a.as_str());
+    assert!(a.as_str().ends_with(".lock"));
+    // Serials that sanitize alike still get distinct locks.
+    let b = lock_file("/var/tmp/burnin", "S N").expect("lock");
+    let c = lock_file("/var/tmp/burnin", "S/N").expect("lock");
+    assert_ne!(b, c);
+    assert_eq!(lock_file("/var/tmp/burnin", " S N "), Ok(b));
+}
+
 #[test]
 fn every_rendered_command_parses_back_to_itself() {
+    assert!(every_command().len() > 60);
     for command in every_command() {
         let line = command.render();
         assert_eq!(RemoteCommand::parse(&line), Some(command), "{line}");
