@@ -259,12 +259,29 @@ mod tests {
     }
 }
 
-/// How hot is too hot, per kind of drive. Defaults follow Multi-Report's (HDD 45/50 °C,
-/// SSD 50/60, NVMe 55/65; reference/anchors.md gotcha 29).
+/// The order drives are listed in, everywhere (the API and the table): by host, then by
+/// device name the way a person counts (`sdb` before `sdaa`, `nvme2n1` before `nvme10n1`),
+/// then by serial.
+pub fn natural_order(a: &DriveRow, b: &DriveRow) -> std::cmp::Ordering {
+    natural_key(a).cmp(&natural_key(b))
+}
+
+/// The key of [`natural_order`], for sorts that cache keys.
+pub fn natural_key(row: &DriveRow) -> (String, usize, String, String) {
+    (row.host_name.clone(), row.devname.len(), row.devname.clone(), row.serial.clone())
+}
+
+/// How hot is too hot for one kind of drive. One table serves the table's colours, the
+/// pre-check, the mid-job stop and the verdict:
+/// - `warn_c`: shown amber;
+/// - `crit_c`: shown red, and the verdict warns when the hottest reading reaches it;
+/// - `fail_c`: the pre-check will not start a job at or above it, a job whose drive stays at
+///   or above it is stopped, and the verdict fails when the hottest reading reaches it.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TemperatureLimits {
     pub warn_c: f64,
     pub crit_c: f64,
+    pub fail_c: f64,
 }
 
 /// A temperature's standing against its limits.
@@ -277,14 +294,6 @@ pub enum TemperatureLevel {
 }
 
 impl TemperatureLimits {
-    pub fn default_for(kind: DriveKind) -> TemperatureLimits {
-        match kind {
-            DriveKind::Hdd | DriveKind::Unknown => TemperatureLimits { warn_c: 45.0, crit_c: 50.0 },
-            DriveKind::Ssd => TemperatureLimits { warn_c: 50.0, crit_c: 60.0 },
-            DriveKind::Nvme => TemperatureLimits { warn_c: 55.0, crit_c: 65.0 },
-        }
-    }
-
     pub fn level(&self, celsius: f64) -> TemperatureLevel {
         if celsius >= self.crit_c {
             TemperatureLevel::Crit
@@ -294,6 +303,65 @@ impl TemperatureLimits {
             TemperatureLevel::Normal
         }
     }
+
+    /// At or above the limit where testing stops.
+    pub fn too_hot(&self, celsius: f64) -> bool {
+        celsius >= self.fail_c
+    }
+}
+
+/// The limits per kind of drive. Display defaults follow Multi-Report's (HDD 45/50 °C, SSD
+/// 50/60, NVMe 55/65; reference/anchors.md gotcha 29); a drive fails at 60 (HDD), 70 (SSD)
+/// and 80 °C (NVMe, whose controllers run hot and throttle themselves near there).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TemperatureTable {
+    pub hdd: TemperatureLimits,
+    pub ssd: TemperatureLimits,
+    pub nvme: TemperatureLimits,
+}
+
+impl Default for TemperatureTable {
+    fn default() -> TemperatureTable {
+        TemperatureTable {
+            hdd: TemperatureLimits { warn_c: 45.0, crit_c: 50.0, fail_c: 60.0 },
+            ssd: TemperatureLimits { warn_c: 50.0, crit_c: 60.0, fail_c: 70.0 },
+            nvme: TemperatureLimits { warn_c: 55.0, crit_c: 65.0, fail_c: 80.0 },
+        }
+    }
+}
+
+impl TemperatureTable {
+    /// A drive of unknown kind is judged as a hard disk, the strictest.
+    pub fn for_kind(&self, kind: DriveKind) -> TemperatureLimits {
+        match kind {
+            DriveKind::Hdd | DriveKind::Unknown => self.hdd,
+            DriveKind::Ssd => self.ssd,
+            DriveKind::Nvme => self.nvme,
+        }
+    }
+
+    /// A clear message for limits no one should set.
+    pub fn validate(&self) -> Result<(), String> {
+        for (kind, limits) in [("hdd", self.hdd), ("ssd", self.ssd), ("nvme", self.nvme)] {
+            for (name, value) in
+                [("warn_c", limits.warn_c), ("crit_c", limits.crit_c), ("fail_c", limits.fail_c)]
+            {
+                if !value.is_finite() || !(20.0..=100.0).contains(&value) {
+                    return Err(format!(
+                        "temperatures.{kind}.{name} must be between 20 and 100 °C, not {value}"
+                    ));
+                }
+            }
+            if !(limits.warn_c <= limits.crit_c && limits.crit_c <= limits.fail_c) {
+                return Err(format!(
+                    "temperatures.{kind}: the limits must rise from warn_c ({}) to crit_c ({}) to fail_c ({})",
+                    limits.warn_c, limits.crit_c, limits.fail_c
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -302,7 +370,7 @@ mod temperature_tests {
 
     #[test]
     fn temperature_levels_switch_at_the_limits() {
-        let hdd = TemperatureLimits::default_for(DriveKind::Hdd);
+        let hdd = TemperatureTable::default().for_kind(DriveKind::Hdd);
         let cases = [
             (30.0, TemperatureLevel::Normal),
             (44.9, TemperatureLevel::Normal),
@@ -314,9 +382,50 @@ mod temperature_tests {
         for (celsius, level) in cases {
             assert_eq!(hdd.level(celsius), level, "{celsius}");
         }
-        assert_eq!(
-            TemperatureLimits::default_for(DriveKind::Nvme).level(60.0),
-            TemperatureLevel::Warn
-        );
+        let nvme = TemperatureTable::default().for_kind(DriveKind::Nvme);
+        assert_eq!(nvme.level(60.0), TemperatureLevel::Warn);
+        // An NVMe drive at 62 °C is warm, not too hot to test.
+        assert!(!nvme.too_hot(62.0));
+        assert!(hdd.too_hot(60.0) && !hdd.too_hot(59.0));
+        assert_eq!(TemperatureTable::default().for_kind(DriveKind::Unknown), hdd);
+    }
+
+    #[test]
+    fn limits_must_rise_and_stay_in_range() {
+        assert_eq!(TemperatureTable::default().validate(), Ok(()));
+        let mut table = TemperatureTable::default();
+        table.ssd.crit_c = 75.0;
+        assert!(table.validate().unwrap_err().contains("temperatures.ssd"));
+        let mut table = TemperatureTable::default();
+        table.nvme.fail_c = 500.0;
+        assert!(table.validate().unwrap_err().contains("nvme.fail_c"));
+    }
+
+    #[test]
+    fn drives_are_ordered_by_host_then_device_name_as_people_count() {
+        let row = |host: &str, devname: &str| DriveRow {
+            id: 0,
+            host_id: 0,
+            host_name: host.into(),
+            devname: devname.into(),
+            serial: String::new(),
+            model: String::new(),
+            size_bytes: 0,
+            kind: DriveKind::Hdd,
+            temperature_c: None,
+            smart_health: SmartHealth::Unknown,
+            pool: PoolMembership::Free,
+            state: DriveState::Idle,
+            location: String::new(),
+            notes: String::new(),
+            seen_at: None,
+            progress: None,
+        };
+        let mut rows =
+            vec![row("b", "sda"), row("a", "sdaa"), row("a", "sdb"), row("a", "nvme10n1")];
+        rows.sort_by(natural_order);
+        let names: Vec<(&str, &str)> =
+            rows.iter().map(|r| (r.host_name.as_str(), r.devname.as_str())).collect();
+        assert_eq!(names, [("a", "sdb"), ("a", "sdaa"), ("a", "nvme10n1"), ("b", "sda")]);
     }
 }

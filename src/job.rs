@@ -141,6 +141,16 @@ impl JobState {
     pub fn is_active(self) -> bool {
         matches!(self, JobState::Queued | JobState::Running)
     }
+
+    /// The states a job ends in. Every list of them (SQL included) is built from this.
+    pub fn terminal() -> impl Iterator<Item = JobState> {
+        JobState::ALL.into_iter().filter(|state| !state.is_active())
+    }
+
+    /// The active states.
+    pub fn active() -> impl Iterator<Item = JobState> {
+        JobState::ALL.into_iter().filter(|state| state.is_active())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -185,6 +195,11 @@ impl StageState {
     pub fn is_done(self) -> bool {
         !matches!(self, StageState::Pending | StageState::Running)
     }
+
+    /// The states a stage ends in.
+    pub fn done() -> impl Iterator<Item = StageState> {
+        StageState::ALL.into_iter().filter(|state| state.is_done())
+    }
 }
 
 /// Options of the surface stage.
@@ -210,6 +225,10 @@ pub struct StartRequest {
     pub confirm_phrase: Option<String>,
     #[serde(default)]
     pub surface: SurfaceOptions,
+    /// A repeat of a request with the same key returns the first answer and starts nothing
+    /// (the API's `Idempotency-Key` header; the start dialog sends one per dialog).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 /// The phrase an operator types to start a destructive batch.
@@ -243,6 +262,34 @@ pub struct StageView {
     /// badblocks' block size, to turn block numbers into byte offsets.
     #[serde(default)]
     pub block_size: Option<u32>,
+    /// The stage's full output, as kept by the dashboard (`GET
+    /// /api/v1/burnin/{id}/stages/{position}/output/{stream}`).
+    #[serde(default)]
+    pub outputs: Vec<StageOutput>,
+}
+
+/// One stream of a stage's output, kept after the NAS's folder was removed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageOutput {
+    /// `stderr` (badblocks' messages and progress), `stdout` (its bad block list) or
+    /// `smartctl` (every smartctl call of the stage, with its answer).
+    pub stream: String,
+    /// Bytes the stream had.
+    pub bytes: u64,
+    /// Bytes left out between its kept head and tail.
+    pub omitted: u64,
+}
+
+/// The host settings a job started with, kept with the job (no secrets).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostConfig {
+    pub host_name: String,
+    pub api_url: String,
+    pub ssh_host: String,
+    pub ssh_port: u16,
+    pub ssh_user: String,
+    pub truenas_version: Option<String>,
+    pub ssh_host_key_fingerprint: Option<String>,
 }
 
 /// A job as shown by the drawer's Burn-In tab and `GET /api/v1/burnin/{id}`.
@@ -270,6 +317,17 @@ pub struct JobView {
     /// Temperatures sampled during the job, oldest first, thinned to at most 120 points.
     #[serde(default)]
     pub temperatures: Vec<f64>,
+    /// A cancel was asked for and the job is stopping its remote work; it reads as cancelled
+    /// only once that work is confirmed gone.
+    #[serde(default)]
+    pub cancel_requested: bool,
+    /// Whether the verdict is the one the job was judged with when it ended (kept, never
+    /// recomputed) or computed now for a job still open.
+    #[serde(default)]
+    pub verdict_final: bool,
+    /// The host settings the job started with.
+    #[serde(default)]
+    pub host_config: Option<HostConfig>,
 }
 
 /// The running job's headline, carried in the drive row for the table.
@@ -283,6 +341,9 @@ pub struct JobProgress {
     pub eta_seconds: Option<f64>,
     pub stuck: bool,
     pub bad_blocks: u64,
+    /// A cancel is under way (the remote work is being stopped).
+    #[serde(default)]
+    pub stopping: bool,
 }
 
 /// Overall percent from stage states and percents, weighted by expected duration.

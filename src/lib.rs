@@ -5,6 +5,7 @@
 //! (parsers, rules, the verdict) lives here, where it can be table-tested without a network.
 
 pub mod badblocks;
+pub mod capture;
 pub mod drive;
 pub mod format;
 pub mod host;
@@ -17,5 +18,5 @@ pub mod verdict;
 
 pub use drive::{
     DriveFilter, DriveKind, DriveRow, DriveState, PoolMembership, SmartHealth, TemperatureLevel,
-    TemperatureLimits,
+    TemperatureLimits, TemperatureTable, natural_order,
 };

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DriveRow, host::HostView};
+use crate::{DriveRow, TemperatureTable, host::HostView};
 
 /// Everything the dashboard shows, at one version.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -11,6 +11,9 @@ pub struct Snapshot {
     pub version: u64,
     pub hosts: Vec<HostView>,
     pub drives: Vec<DriveRow>,
+    /// The temperature limits in force, for the table's colours.
+    #[serde(default)]
+    pub limits: TemperatureTable,
     /// On the wire: how many [`ServerMessage::SnapshotMore`] parts follow with more drives.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub more: u32,
@@ -121,6 +124,9 @@ pub enum ServerMessage {
     Host { v: u64, host: HostView },
     #[serde(rename = "host_removed")]
     HostRemoved { v: u64, id: i64 },
+    /// The temperature limits changed.
+    #[serde(rename = "limits")]
+    Limits { v: u64, limits: TemperatureTable },
 }
 
 impl ServerMessage {
@@ -132,7 +138,8 @@ impl ServerMessage {
             | ServerMessage::Temperature { v, .. }
             | ServerMessage::DriveRemoved { v, .. }
             | ServerMessage::Host { v, .. }
-            | ServerMessage::HostRemoved { v, .. } => *v,
+            | ServerMessage::HostRemoved { v, .. }
+            | ServerMessage::Limits { v, .. } => *v,
         }
     }
 }
@@ -177,6 +184,7 @@ pub fn apply(snapshot: &mut Snapshot, message: ServerMessage) -> bool {
             snapshot.hosts.retain(|host| host.id != id);
             snapshot.drives.retain(|row| row.host_id != id);
         }
+        ServerMessage::Limits { limits, .. } => snapshot.limits = limits,
     }
     true
 }
@@ -209,7 +217,13 @@ mod tests {
     }
 
     fn snapshot(drives: i64) -> Snapshot {
-        Snapshot { version: 7, hosts: Vec::new(), drives: (1..=drives).map(row).collect(), more: 0 }
+        Snapshot {
+            version: 7,
+            hosts: Vec::new(),
+            drives: (1..=drives).map(row).collect(),
+            limits: TemperatureTable::default(),
+            more: 0,
+        }
     }
 
     fn join(messages: Vec<ServerMessage>) -> Vec<Fed> {

@@ -1,11 +1,14 @@
 //! The verdict: from a burn-in's evidence to pass / warn / fail, with every reason naming the
-//! evidence behind it. Pure and recomputed from stored evidence whenever it is shown, so a
-//! changed threshold or a fixed rule applies to old jobs too and nothing latches
-//! (reference/anchors.md: Scrutiny's verdicts latch and mis-bucket single pending sectors).
+//! evidence behind it. Pure. A running job's verdict is computed from its evidence whenever it
+//! is shown; a finished job keeps the verdict (and the thresholds) it was judged with, so a
+//! report handed to a vendor never changes after the fact (reference/anchors.md: Scrutiny's
+//! verdicts latch and mis-bucket single pending sectors; here nothing latches while a job runs
+//! and nothing is rewritten once it ends).
 //!
 //! Rules, in the order their reasons are listed:
 //! - a self-test, the surface test or a check that failed fails the drive, with its detail;
-//! - more bad blocks than `max_bad_blocks` fail it (default 0); fewer than that warn;
+//! - more bad blocks than `max_bad_blocks` fail it (default 0); fewer than that warn, and the
+//!   surface stage itself passes ([`surface_outcome`]);
 //! - SMART overall health FAILED (before or after) fails it;
 //! - deltas between the before and after snapshots: ATA reallocated (5), reported
 //!   uncorrectable (187), command timeouts (188, Seagate's three packed 16-bit counters
@@ -13,63 +16,79 @@
 //!   UDMA CRC errors (199) warn ("check the cable"); spin retries (10) warn;
 //!   SAS grown defects and uncorrected read/write/verify errors fail on any increase;
 //!   NVMe media errors fail on any increase;
+//! - damage the drive carried before the run warns, alike for every protocol and naming its
+//!   count: ATA reallocated, pending, offline uncorrectable and reported uncorrectable
+//!   sectors; SAS grown defects and uncorrected errors; NVMe media errors and error-log
+//!   entries. A used drive never passes silently;
 //! - end state: pending sectors still there after every sector was rewritten fail; an NVMe
 //!   critical warning or available spare below its threshold fails; NVMe wear at 100 % warns;
-//!   reallocated sectors or grown defects present before the run and unchanged warn (a used
-//!   drive);
-//! - the hottest temperature seen warns at the kind's critical display limit and fails at
-//!   `*_fail_c`.
+//! - the hottest temperature seen warns at the kind's `crit_c` and fails at its `fail_c`
+//!   ([`crate::TemperatureTable`], the same table the engine stops jobs by).
 
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    DriveKind, SmartHealth, TemperatureLimits,
+    DriveKind, SmartHealth, TemperatureTable,
     job::{JobState, StageKind, StageState, StageView},
     smart::SmartReport,
 };
 
 /// The settings the verdict applies. Stored by the server; these are the defaults.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Thresholds {
     /// Bad blocks tolerated by the surface test before the drive fails.
     pub max_bad_blocks: u64,
-    /// Hottest temperature (°C) tolerated for a hard disk, an SSD and an NVMe drive.
-    pub hdd_fail_c: f64,
-    pub ssd_fail_c: f64,
-    pub nvme_fail_c: f64,
+    /// Temperature limits per kind of drive.
+    pub temperatures: TemperatureTable,
 }
 
 impl Default for Thresholds {
     fn default() -> Thresholds {
-        Thresholds { max_bad_blocks: 0, hdd_fail_c: 60.0, ssd_fail_c: 70.0, nvme_fail_c: 80.0 }
+        Thresholds { max_bad_blocks: 0, temperatures: TemperatureTable::default() }
+    }
+}
+
+/// The stored and accepted form: the current one, or the flat `*_fail_c` fields of the first
+/// release (read into `temperatures.*.fail_c`).
+#[derive(Deserialize)]
+struct ThresholdsForm {
+    #[serde(default)]
+    max_bad_blocks: u64,
+    #[serde(default)]
+    temperatures: Option<TemperatureTable>,
+    #[serde(default)]
+    hdd_fail_c: Option<f64>,
+    #[serde(default)]
+    ssd_fail_c: Option<f64>,
+    #[serde(default)]
+    nvme_fail_c: Option<f64>,
+}
+
+impl<'de> Deserialize<'de> for Thresholds {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Thresholds, D::Error> {
+        let form = ThresholdsForm::deserialize(deserializer)?;
+        let mut temperatures = form.temperatures.unwrap_or_default();
+        for (limit, legacy) in [
+            (&mut temperatures.hdd.fail_c, form.hdd_fail_c),
+            (&mut temperatures.ssd.fail_c, form.ssd_fail_c),
+            (&mut temperatures.nvme.fail_c, form.nvme_fail_c),
+        ] {
+            if let Some(value) = legacy {
+                *limit = value;
+            }
+        }
+        Ok(Thresholds { max_bad_blocks: form.max_bad_blocks, temperatures })
     }
 }
 
 impl Thresholds {
     /// A clear message for a value no one should set.
     pub fn validate(&self) -> Result<(), String> {
-        for (name, value) in [
-            ("hdd_fail_c", self.hdd_fail_c),
-            ("ssd_fail_c", self.ssd_fail_c),
-            ("nvme_fail_c", self.nvme_fail_c),
-        ] {
-            if !value.is_finite() || !(30.0..=100.0).contains(&value) {
-                return Err(format!("{name} must be between 30 and 100 °C, not {value}"));
-            }
-        }
+        self.temperatures.validate()?;
         if self.max_bad_blocks > 1_000_000 {
             return Err("max_bad_blocks above 1,000,000 would pass any drive".into());
         }
         Ok(())
-    }
-
-    fn fail_c(&self, kind: DriveKind) -> f64 {
-        match kind {
-            DriveKind::Hdd | DriveKind::Unknown => self.hdd_fail_c,
-            DriveKind::Ssd => self.ssd_fail_c,
-            DriveKind::Nvme => self.nvme_fail_c,
-        }
     }
 }
 
@@ -261,8 +280,8 @@ pub fn verdict(evidence: &Evidence<'_>, thresholds: &Thresholds) -> Verdict {
     }
     smart_rules(&mut rules, evidence);
     if let Some(max) = evidence.max_temperature_c {
-        let warn = TemperatureLimits::default_for(evidence.kind).crit_c;
-        let fail = thresholds.fail_c(evidence.kind);
+        let limits = thresholds.temperatures.for_kind(evidence.kind);
+        let (warn, fail) = (limits.crit_c, limits.fail_c);
         if max >= fail {
             rules.push(
                 Level::Fail,
@@ -333,6 +352,9 @@ fn smart_rules(rules: &mut Rules, evidence: &Evidence<'_>) {
             );
             break;
         }
+    }
+    if let Some(before) = before {
+        prior_damage(rules, before);
     }
     let Some(after) = after else {
         if evidence.job_state == JobState::Passed {
@@ -446,17 +468,6 @@ fn smart_rules(rules: &mut Rules, evidence: &Evidence<'_>) {
                 );
             }
         }
-        if let (Some(b), Some(a)) = (count(ata_before, 5), count(Some(ata_after), 5))
-            && b > 0
-            && a == b
-        {
-            rules.push(
-                Level::Warn,
-                "ata.5.present",
-                format!("{a} sectors were already reallocated before the burn-in (unchanged)"),
-                "SMART attribute 5 in both snapshots",
-            );
-        }
     }
     if let Some(scsi_after) = &after.scsi {
         let scsi_before = before.and_then(|b| b.scsi.as_ref());
@@ -477,17 +488,6 @@ fn smart_rules(rules: &mut Rules, evidence: &Evidence<'_>) {
             Level::Fail,
             "",
         );
-        if let (Some(b), Some(a)) = (grown_before, scsi_after.grown_defect_list)
-            && b > 0
-            && a == b
-        {
-            rules.push(
-                Level::Warn,
-                "scsi.grown_defects.present",
-                format!("{a} grown defects were listed before the burn-in (unchanged)"),
-                "the grown defect list in both snapshots",
-            );
-        }
     }
     if let Some(nvme_after) = &after.nvme {
         let log_after = nvme_after.health_log.as_ref();
@@ -551,6 +551,158 @@ fn smart_rules(rules: &mut Rules, evidence: &Evidence<'_>) {
                 );
             }
         }
+    }
+}
+
+/// Damage counted in the snapshot taken before the run: each non-zero count warns, whatever
+/// the protocol, so a used drive is named as one even when nothing grew.
+fn prior_damage(rules: &mut Rules, before: &SmartReport) {
+    let mut found: Vec<(&str, String)> = Vec::new();
+    if let Some(ata) = &before.ata {
+        let count = |id: u8| ata.attribute(id).and_then(|attribute| attribute.count());
+        for (id, rule, what) in [
+            (5, "ata.5.before", "sectors were already reallocated"),
+            (197, "ata.197.before", "sectors were already pending (unreadable, awaiting a rewrite)"),
+            (198, "ata.198.before", "sectors were already offline-uncorrectable"),
+            (187, "ata.187.before", "uncorrectable errors were already reported"),
+        ] {
+            if let Some(n) = count(id).filter(|n| *n > 0) {
+                found.push((rule, format!("{n} {what} before the burn-in (attribute {id})")));
+            }
+        }
+    }
+    if let Some(scsi) = &before.scsi {
+        if let Some(n) = scsi.grown_defect_list.filter(|n| *n > 0) {
+            found.push((
+                "scsi.grown_defects.before",
+                format!("{n} grown defects were already listed before the burn-in"),
+            ));
+        }
+        if let Some(n) = scsi.total_uncorrected_errors().filter(|n| *n > 0) {
+            found.push((
+                "scsi.uncorrected.before",
+                format!("{n} uncorrected read/write/verify errors were already logged before the burn-in"),
+            ));
+        }
+    }
+    if let Some(log) = before.nvme.as_ref().and_then(|n| n.health_log.as_ref()) {
+        if let Some(n) = log.media_errors.filter(|n| *n > 0) {
+            found.push((
+                "nvme.media_errors.before",
+                format!("{n} media and data integrity errors were already logged before the burn-in"),
+            ));
+        }
+        if let Some(n) = log.num_err_log_entries.filter(|n| *n > 0) {
+            found.push((
+                "nvme.error_log.before",
+                format!(
+                    "{n} entries were already in the error log before the burn-in (often harmless rejected commands: read them with smartctl -l error)"
+                ),
+            ));
+        }
+    }
+    for (rule, text) in found {
+        rules.push(Level::Warn, rule, format!("a used drive: {text}"), "the SMART snapshot taken before the burn-in");
+    }
+}
+
+/// The surface stage's own result, from what badblocks did and the verdict's threshold: a
+/// run that did not finish, or found more bad blocks than tolerated, fails; one within the
+/// tolerance passes (the verdict then warns, naming the count).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SurfaceOutcome {
+    Passed { detail: String },
+    Failed { reason: String },
+}
+
+/// What a finished badblocks run left, for [`surface_outcome`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SurfaceRun {
+    pub exit_code: i32,
+    /// badblocks refused to test (mounted, in use, a bad block range).
+    pub refusal: Option<String>,
+    /// The `Pass completed` line was seen.
+    pub completed: bool,
+    /// `-e` was reached and badblocks stopped early.
+    pub stopped_at_limit: bool,
+    pub bad_blocks: u64,
+    pub read_errors: u32,
+    pub write_errors: u32,
+    pub corruption_errors: u32,
+    /// The first bad block numbers, for the reason.
+    pub first_bad_blocks: Vec<u64>,
+    /// badblocks' last line, for the reason.
+    pub last_line: String,
+}
+
+pub fn surface_outcome(run: &SurfaceRun, thresholds: &Thresholds) -> SurfaceOutcome {
+    if run.exit_code != 0 || run.refusal.is_some() {
+        // Never a pass when badblocks did not run to the end (the Spearfoot script reported
+        // success after badblocks refused a mounted disk).
+        return SurfaceOutcome::Failed {
+            reason: format!("badblocks exited with status {}: {}", run.exit_code, run.last_line),
+        };
+    }
+    let errors =
+        u64::from(run.read_errors) + u64::from(run.write_errors) + u64::from(run.corruption_errors);
+    let found = run.bad_blocks.max(errors);
+    let first = || {
+        run.first_bad_blocks.iter().take(5).map(u64::to_string).collect::<Vec<_>>().join(", ")
+    };
+    if found > thresholds.max_bad_blocks {
+        return SurfaceOutcome::Failed {
+            reason: format!(
+                "{found} bad blocks found (first: {}; tolerated: {}){}",
+                first(),
+                thresholds.max_bad_blocks,
+                if run.stopped_at_limit { "; the test stopped at the limit" } else { "" }
+            ),
+        };
+    }
+    if run.stopped_at_limit || !run.completed {
+        return SurfaceOutcome::Failed {
+            reason: format!("badblocks ended without completing its pass: {}", run.last_line),
+        };
+    }
+    SurfaceOutcome::Passed {
+        detail: if found == 0 {
+            "8 passes completed, 0 bad blocks".to_owned()
+        } else {
+            format!(
+                "8 passes completed, {found} bad blocks (first: {}), within the {} tolerated",
+                first(),
+                thresholds.max_bad_blocks
+            )
+        },
+    }
+}
+
+/// How a job ends once its stages are done: a stage's failure, cancel or interruption
+/// decides; when every stage passed, the verdict does (it may still fail the drive on its
+/// evidence, or pass it with warnings).
+pub fn final_state(
+    stage_outcome: Option<(JobState, String)>,
+    verdict: &Verdict,
+) -> (JobState, String) {
+    if let Some(decided) = stage_outcome {
+        return decided;
+    }
+    let named = |level: Level| {
+        verdict
+            .reasons
+            .iter()
+            .filter(|r| r.level == level)
+            .map(|r| r.text.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    match verdict.outcome {
+        Outcome::Fail => (JobState::Failed, named(Level::Fail)),
+        Outcome::Warn => (
+            JobState::Passed,
+            format!("every stage passed, with warnings: {}", named(Level::Warn)),
+        ),
+        _ => (JobState::Passed, "every stage passed".to_owned()),
     }
 }
 

@@ -16,8 +16,10 @@
 //! The messages are badblocks' English ones: run it with `LC_ALL=C`.
 
 mod block_size;
+mod progress;
 
 pub use block_size::{MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, choose_block_size};
+pub use progress::{KEPT_BAD_BLOCKS, SurfaceProgress};
 
 use serde::{Deserialize, Serialize};
 

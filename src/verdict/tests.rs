@@ -31,6 +31,7 @@ fn stage(kind: StageKind, state: StageState) -> StageView {
         log_tail: String::new(),
         bad_block_list: Vec::new(),
         block_size: None,
+        outputs: Vec::new(),
     }
 }
 
@@ -172,6 +173,7 @@ fn a_used_drive_with_old_reallocations_warns() {
     let verdict = judge(DriveKind::Hdd, &used, &used, None);
     assert_eq!(verdict.outcome, Outcome::Warn);
     assert!(verdict.reasons[0].text.contains("16 sectors were already reallocated"));
+    assert_eq!(verdict.reasons[0].rule, "ata.5.before");
 }
 
 #[test]
@@ -240,7 +242,7 @@ fn temperatures_warn_then_fail_by_drive_kind() {
 }
 
 #[test]
-fn bad_blocks_fail_past_the_threshold_and_the_threshold_is_not_latched() {
+fn bad_blocks_fail_past_the_threshold_they_are_judged_with() {
     let report = ata(&[]);
     let mut stages = passed_stages();
     stages[3].bad_blocks = 3;
@@ -256,7 +258,7 @@ fn bad_blocks_fail_past_the_threshold_and_the_threshold_is_not_latched() {
     let strict = verdict(&evidence, &Thresholds::default());
     assert_eq!(strict.outcome, Outcome::Fail);
     assert!(strict.reasons[0].text.contains("3 bad blocks"));
-    // The same stored evidence under a tolerant setting: recomputed, not remembered.
+    // The same evidence under a tolerant setting warns instead.
     let tolerant = verdict(&evidence, &Thresholds { max_bad_blocks: 10, ..Thresholds::default() });
     assert_eq!(tolerant.outcome, Outcome::Warn);
 }
@@ -291,6 +293,131 @@ fn failed_stages_fail_and_unfinished_jobs_are_incomplete() {
 #[test]
 fn thresholds_are_validated_with_a_message() {
     assert!(Thresholds::default().validate().is_ok());
-    let bad = Thresholds { hdd_fail_c: f64::NAN, ..Thresholds::default() };
-    assert!(bad.validate().unwrap_err().contains("hdd_fail_c"));
+    let mut bad = Thresholds::default();
+    bad.temperatures.hdd.fail_c = f64::NAN;
+    assert!(bad.validate().unwrap_err().contains("hdd.fail_c"));
+}
+
+#[test]
+fn thresholds_read_the_current_form_and_the_first_releases_flat_one() {
+    let current: Thresholds = serde_json::from_str(
+        &serde_json::to_string(&Thresholds { max_bad_blocks: 7, ..Thresholds::default() }).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(current.max_bad_blocks, 7);
+    assert_eq!(current.temperatures, crate::TemperatureTable::default());
+    let legacy: Thresholds =
+        serde_json::from_str(r#"{"max_bad_blocks": 100, "hdd_fail_c": 58, "nvme_fail_c": 85}"#)
+            .unwrap();
+    assert_eq!(legacy.max_bad_blocks, 100);
+    assert_eq!(legacy.temperatures.hdd.fail_c, 58.0);
+    assert_eq!(legacy.temperatures.nvme.fail_c, 85.0);
+    assert_eq!(legacy.temperatures.ssd.fail_c, 70.0);
+}
+
+fn run(bad_blocks: u64, completed: bool) -> SurfaceRun {
+    SurfaceRun {
+        completed,
+        bad_blocks,
+        corruption_errors: u32::try_from(bad_blocks).unwrap(),
+        first_bad_blocks: (0..bad_blocks).map(|b| 1000 + b).collect(),
+        last_line: "Pass completed".into(),
+        ..SurfaceRun::default()
+    }
+}
+
+#[test]
+fn the_surface_stage_passes_within_the_tolerated_bad_blocks_and_fails_past_them() {
+    let tolerant = Thresholds { max_bad_blocks: 100, ..Thresholds::default() };
+    let strict = Thresholds::default();
+    let cases: Vec<(SurfaceRun, &Thresholds, bool, &str)> = vec![
+        (run(0, true), &strict, true, "0 bad blocks"),
+        (run(24, true), &tolerant, true, "within the 100 tolerated"),
+        (run(100, true), &tolerant, true, "100 bad blocks"),
+        (run(101, true), &tolerant, false, "101 bad blocks found"),
+        (run(1, true), &strict, false, "tolerated: 0"),
+        (run(0, false), &strict, false, "without completing"),
+        (SurfaceRun { exit_code: 1, ..run(0, true) }, &strict, false, "status 1"),
+        (SurfaceRun { refusal: Some("mounted".into()), ..run(0, true) }, &tolerant, false, "status 0"),
+        (SurfaceRun { stopped_at_limit: true, ..run(5, false) }, &tolerant, false, "without completing"),
+    ];
+    for (run, thresholds, passes, says) in cases {
+        let outcome = surface_outcome(&run, thresholds);
+        let text = match &outcome {
+            SurfaceOutcome::Passed { detail } => detail,
+            SurfaceOutcome::Failed { reason } => reason,
+        };
+        assert_eq!(matches!(outcome, SurfaceOutcome::Passed { .. }), passes, "{run:?}: {text}");
+        assert!(text.contains(says), "{run:?}: {text}");
+    }
+}
+
+#[test]
+fn a_drive_whose_only_fault_is_tolerated_bad_blocks_passes_with_a_warning() {
+    let report = ata(&[]);
+    let mut stages = passed_stages();
+    stages[3].bad_blocks = 24;
+    stages[3].corruption_errors = 24;
+    let thresholds = Thresholds { max_bad_blocks: 100, ..Thresholds::default() };
+    let evidence = Evidence {
+        kind: DriveKind::Hdd,
+        job_state: JobState::Passed,
+        stages: &stages,
+        before: Some(&report),
+        after: Some(&report),
+        max_temperature_c: Some(40.0),
+    };
+    let judged = verdict(&evidence, &thresholds);
+    assert_eq!(judged.outcome, Outcome::Warn, "{:?}", judged.reasons);
+    let (state, reason) = final_state(None, &judged);
+    assert_eq!(state, JobState::Passed);
+    assert!(reason.contains("24 bad blocks"), "{reason}");
+    // Past the tolerance the same evidence fails the job.
+    let failed = verdict(&evidence, &Thresholds::default());
+    assert_eq!(final_state(None, &failed).0, JobState::Failed);
+    // A stage's own outcome decides before the verdict does.
+    let cancelled = (JobState::Cancelled, "cancelled by the operator".to_owned());
+    assert_eq!(final_state(Some(cancelled.clone()), &judged), cancelled);
+}
+
+#[test]
+fn damage_carried_before_the_run_warns_alike_for_every_protocol() {
+    let cases: Vec<(DriveKind, SmartReport, &str, &str)> = vec![
+        (DriveKind::Hdd, ata(&[(5, 16)]), "ata.5.before", "16 sectors were already reallocated"),
+        (DriveKind::Hdd, ata(&[(197, 1)]), "ata.197.before", "1 sectors were already pending"),
+        (DriveKind::Hdd, ata(&[(198, 2)]), "ata.198.before", "2 sectors were already offline"),
+        (DriveKind::Hdd, ata(&[(187, 3)]), "ata.187.before", "3 uncorrectable errors"),
+        (DriveKind::Hdd, edit(SAS, |_| {}), "scsi.grown_defects.before", "260 grown defects"),
+        (
+            DriveKind::Hdd,
+            edit(SAS, |j| j["scsi_grown_defect_list"] = 0.into()),
+            "scsi.uncorrected.before",
+            "uncorrected read/write/verify errors",
+        ),
+        (
+            DriveKind::Nvme,
+            edit(NVME, |j| j["nvme_smart_health_information_log"]["media_errors"] = 2.into()),
+            "nvme.media_errors.before",
+            "2 media and data integrity errors",
+        ),
+        (
+            DriveKind::Nvme,
+            edit(NVME, |j| j["nvme_smart_health_information_log"]["num_err_log_entries"] = 9.into()),
+            "nvme.error_log.before",
+            "9 entries were already in the error log",
+        ),
+    ];
+    for (kind, used, rule, says) in cases {
+        let judged = judge(kind, &used, &used, None);
+        assert_ne!(judged.outcome, Outcome::Pass, "{rule}: {:?}", judged.reasons);
+        let reason = judged.reasons.iter().find(|r| r.rule == rule).unwrap_or_else(|| {
+            panic!("{rule} missing: {:?}", judged.reasons)
+        });
+        assert_eq!(reason.level, Level::Warn, "{rule}");
+        assert!(reason.text.contains(says), "{rule}: {}", reason.text);
+        assert!(reason.evidence.contains("before"), "{rule}");
+    }
+    // A new drive with nothing counted passes clean.
+    let fresh = ata(&[]);
+    assert_eq!(judge(DriveKind::Hdd, &fresh, &fresh, None).outcome, Outcome::Pass);
 }
