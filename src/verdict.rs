@@ -562,7 +562,11 @@ fn prior_damage(rules: &mut Rules, before: &SmartReport) {
         let count = |id: u8| ata.attribute(id).and_then(|attribute| attribute.count());
         for (id, rule, what) in [
             (5, "ata.5.before", "sectors were already reallocated"),
-            (197, "ata.197.before", "sectors were already pending (unreadable, awaiting a rewrite)"),
+            (
+                197,
+                "ata.197.before",
+                "sectors were already pending (unreadable, awaiting a rewrite)",
+            ),
             (198, "ata.198.before", "sectors were already offline-uncorrectable"),
             (187, "ata.187.before", "uncorrectable errors were already reported"),
         ] {
@@ -589,7 +593,9 @@ fn prior_damage(rules: &mut Rules, before: &SmartReport) {
         if let Some(n) = log.media_errors.filter(|n| *n > 0) {
             found.push((
                 "nvme.media_errors.before",
-                format!("{n} media and data integrity errors were already logged before the burn-in"),
+                format!(
+                    "{n} media and data integrity errors were already logged before the burn-in"
+                ),
             ));
         }
         if let Some(n) = log.num_err_log_entries.filter(|n| *n > 0) {
@@ -602,7 +608,12 @@ fn prior_damage(rules: &mut Rules, before: &SmartReport) {
         }
     }
     for (rule, text) in found {
-        rules.push(Level::Warn, rule, format!("a used drive: {text}"), "the SMART snapshot taken before the burn-in");
+        rules.push(
+            Level::Warn,
+            rule,
+            format!("a used drive: {text}"),
+            "the SMART snapshot taken before the burn-in",
+        );
     }
 }
 
@@ -646,9 +657,8 @@ pub fn surface_outcome(run: &SurfaceRun, thresholds: &Thresholds) -> SurfaceOutc
     let errors =
         u64::from(run.read_errors) + u64::from(run.write_errors) + u64::from(run.corruption_errors);
     let found = run.bad_blocks.max(errors);
-    let first = || {
-        run.first_bad_blocks.iter().take(5).map(u64::to_string).collect::<Vec<_>>().join(", ")
-    };
+    let first =
+        || run.first_bad_blocks.iter().take(5).map(u64::to_string).collect::<Vec<_>>().join(", ");
     if found > thresholds.max_bad_blocks {
         return SurfaceOutcome::Failed {
             reason: format!(
@@ -698,10 +708,9 @@ pub fn final_state(
     };
     match verdict.outcome {
         Outcome::Fail => (JobState::Failed, named(Level::Fail)),
-        Outcome::Warn => (
-            JobState::Passed,
-            format!("every stage passed, with warnings: {}", named(Level::Warn)),
-        ),
+        Outcome::Warn => {
+            (JobState::Passed, format!("every stage passed, with warnings: {}", named(Level::Warn)))
+        }
         _ => (JobState::Passed, "every stage passed".to_owned()),
     }
 }

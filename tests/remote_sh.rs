@@ -216,10 +216,7 @@ fn a_start_checks_the_disk_then_runs_the_program_detached_on_the_serial_bound_pa
     assert_eq!(finished.stdout, b"1000\n1001\n");
     let stderr = String::from_utf8_lossy(&finished.stderr);
     // badblocks was given the by-id link, and ran with the C locale whatever the session had.
-    assert!(
-        stderr.starts_with(&format!("device {} LC_ALL=C\n", disk.link.display())),
-        "{stderr}"
-    );
+    assert!(stderr.starts_with(&format!("device {} LC_ALL=C\n", disk.link.display())), "{stderr}");
     assert_eq!(
         sandbox.file(&dir, "target"),
         format!("RSH-START-1\n{}\n{}\n", disk.device, disk.link.display())
@@ -257,7 +254,10 @@ fn a_folder_is_started_at_most_once_and_a_second_writer_for_the_disk_is_refused(
     let second = sandbox.dir("job-4-stage-1");
     let (code, busy) = sandbox.start(&second, &disk, "RSH-ONCE-1");
     assert_eq!(code, exit_codes::BUSY, "{busy:?}");
-    assert!(matches!(&busy, StartReport::Refused { identity: false, reason } if reason.contains("held")), "{busy:?}");
+    assert!(
+        matches!(&busy, StartReport::Refused { identity: false, reason } if reason.contains("held")),
+        "{busy:?}"
+    );
     assert!(matches!(sandbox.poll(&second, 0, 0).state, JobState::Refused { .. }));
     assert!(sandbox.file(&second, "started").is_empty(), "the second program never ran");
     assert!(group_alive(group));
@@ -348,7 +348,10 @@ fn stop_signals_the_whole_group_and_kill_ends_a_program_that_ignores_term() {
     assert_eq!(sandbox.poll(&dir, 0, 0).state, JobState::Running { pid: group });
     // Removing the folder of a live job is refused: its logs stay.
     let (code, out) = sandbox.run(&RemoteCommand::Remove { dir: dir.clone() });
-    assert_eq!((code, RemoveReport::parse(&out).unwrap()), (exit_codes::BUSY, RemoveReport::Running));
+    assert_eq!(
+        (code, RemoveReport::parse(&out).unwrap()),
+        (exit_codes::BUSY, RemoveReport::Running)
+    );
     assert_eq!(sandbox.stop(&dir, Signal::Kill), StopReport::Signalled);
     let report = sandbox.poll_until(&dir, |r| !matches!(r.state, JobState::Running { .. }));
     assert_eq!(report.state, JobState::Gone);
@@ -431,8 +434,7 @@ fn the_host_identity_probe_reads_the_hostname_and_the_host_id_digest() {
     let (code, out) =
         sandbox.run(&RemoteCommand::Probe { os: Os::Linux, probe: Probe::HostIdentity });
     assert_eq!(code, 0);
-    let identity =
-        burnin::interlock::parse::host_identity(answer(&out)).unwrap();
+    let identity = burnin::interlock::parse::host_identity(answer(&out)).unwrap();
     assert_eq!(identity.hostname, run("hostname", &[]).trim());
     match std::fs::read("/etc/hostid") {
         Ok(_) => {
@@ -460,14 +462,20 @@ fn csh_and_tcsh_login_shells_run_the_wire_form_like_sh() {
     let start = RemoteCommand::start(Os::Linux, dir.clone(), lock, target, program).unwrap();
     for shell in ["csh", "tcsh"] {
         assert!(
-            Path::new(&format!("/usr/bin/{shell}")).exists() || Path::new(&format!("/bin/{shell}")).exists(),
+            Path::new(&format!("/usr/bin/{shell}")).exists()
+                || Path::new(&format!("/bin/{shell}")).exists(),
             "{shell} is missing: scripts/setup.sh --with-test-tools installs it"
         );
     }
     let (code, out) = sandbox.shell("csh", &start);
     assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
     started(&StartReport::parse(&out).unwrap());
-    let poll = RemoteCommand::Poll { dir: dir.clone(), stdout_offset: 0, stderr_offset: 0, max_bytes: 4096 };
+    let poll = RemoteCommand::Poll {
+        dir: dir.clone(),
+        stdout_offset: 0,
+        stderr_offset: 0,
+        max_bytes: 4096,
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (code, out) = sandbox.shell("tcsh", &poll);

@@ -17,7 +17,8 @@ const PATTERNS: [u8; 4] = [0xaa, 0x55, 0xff, 0x00];
 /// The running program's state.
 #[derive(Clone, Debug)]
 pub struct SurfaceRun {
-    pub device_name: String,
+    /// The serial of the disk badblocks opened: it keeps that disk, whatever it is renamed to.
+    pub serial: String,
     pub params: Badblocks,
     /// Blocks in the test (the device size over `-b`).
     pub blocks: u64,
@@ -100,8 +101,17 @@ pub fn start(
     params: &Badblocks,
     now: SimTime,
 ) -> Result<(SurfaceRun, String), (String, i32)> {
-    let name = params.device.name().to_owned();
-    let Some(drive) = host.drive_by_name(&name) else {
+    start_on(host, params, params.device.as_str(), now)
+}
+
+/// As [`start`], with the device given as `path` (a `/dev/disk/by-id` link or `/dev/sdX`).
+pub fn start_on(
+    host: &HostState,
+    params: &Badblocks,
+    path: &str,
+    now: SimTime,
+) -> Result<(SurfaceRun, String), (String, i32)> {
+    let Some(drive) = host.resolve_device(path) else {
         return Err((
             "badblocks: No such file or directory while trying to determine device size\n"
                 .to_owned(),
@@ -126,8 +136,7 @@ pub fn start(
         if host.imported_pool_of(serial).is_some() || host.is_boot(serial) {
             return Err((
                 format!(
-                    "{} is apparently in use by the system; it's not safe to run badblocks!\n",
-                    params.device.as_str()
+                    "{path} is apparently in use by the system; it's not safe to run badblocks!\n"
                 ),
                 1,
             ));
@@ -155,7 +164,7 @@ pub fn start(
     let _ = now;
     Ok((
         SurfaceRun {
-            device_name: name,
+            serial: drive.spec.serial.clone(),
             params: params.clone(),
             blocks,
             phase_seconds,
@@ -228,7 +237,7 @@ pub fn advance_processes(host: &mut HostState, now: SimTime) {
                         run.read_errors += 1;
                     }
                 }
-                if let Some(drive) = host.drives.iter_mut().find(|d| d.devname == run.device_name) {
+                if let Some(drive) = host.drives.iter_mut().find(|d| d.spec.serial == run.serial) {
                     drive.counters.reallocated += f64::from(count);
                     drive.counters.reported_uncorrectable += f64::from(count.div_ceil(4));
                 }
@@ -276,7 +285,7 @@ pub fn advance_processes(host: &mut HostState, now: SimTime) {
             process.state = ProcessState::Exited(0);
             append(host, &dir, files::EXIT_CODE, b"0\n");
         }
-        if let Some(drive) = host.drives.iter_mut().find(|d| d.devname == run.device_name) {
+        if let Some(drive) = host.drives.iter_mut().find(|d| d.spec.serial == run.serial) {
             drive.surface_fraction = if finished { None } else { Some(overall.min(1.0)) };
         }
         append(host, &dir, files::STDERR, &stderr);

@@ -26,6 +26,77 @@ pub struct Faults {
     pub ssh_drop_after_ms: Option<u64>,
     /// The host does not answer at all: both listeners refuse.
     pub offline: bool,
+    /// The next `count` commands of this kind run, but the link dies before their answer
+    /// arrives (channel closed without an exit status).
+    pub drop_reply: Option<(CommandKind, u32)>,
+    /// Processes ignore SIGTERM (stuck in the kernel); only SIGKILL ends them.
+    pub ignore_term: bool,
+    /// Done to the host right before the next start runs (after the dashboard's checks).
+    pub before_start: Option<BeforeStart>,
+    /// SSH logins land on another machine than the API describes (a wrong SSH address).
+    pub ssh_other_host: bool,
+}
+
+/// What kind of command a line is, for faults aimed at one kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CommandKind {
+    Smartctl,
+    Probe,
+    Start,
+    Poll,
+    Stop,
+    Abandon,
+    Remove,
+}
+
+impl CommandKind {
+    pub fn of(command: &burnin::remote::RemoteCommand) -> CommandKind {
+        use burnin::remote::RemoteCommand as C;
+        match command {
+            C::Smartctl(_) => CommandKind::Smartctl,
+            C::Probe { .. } => CommandKind::Probe,
+            C::Start { .. } => CommandKind::Start,
+            C::Poll { .. } => CommandKind::Poll,
+            C::Stop { .. } => CommandKind::Stop,
+            C::Abandon { .. } => CommandKind::Abandon,
+            C::Remove { .. } => CommandKind::Remove,
+        }
+    }
+}
+
+/// A change of the host's disks between the dashboard's checks and its start.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BeforeStart {
+    /// The disk comes back under another device name (a bus reset, a rescan).
+    Rename { serial: String, to: String },
+    /// Two disks trade device names: another disk now sits at the recorded `sdX`.
+    SwapNames { a: String, b: String },
+}
+
+/// A process that has a disk open (another program on the NAS).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Holder {
+    pub serial: String,
+    pub pid: u32,
+    pub command: String,
+}
+
+/// A VM device or an iSCSI extent configured on the host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfiguredDisk {
+    pub name: String,
+    /// The path as configured: a by-id link, `/dev/sdb`, `da3`.
+    pub path: String,
+}
+
+/// One writer launched on a disk (a destructive badblocks that got past the lock).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WriterRecord {
+    pub serial: String,
+    pub pid: u32,
+    pub dir: String,
+    /// Other writers on the same disk alive when this one launched; always 0 if the lock works.
+    pub overlapping: usize,
 }
 
 /// A ZFS pool as the simulator keeps it.
@@ -48,6 +119,9 @@ pub struct Process {
     pub started: SimTime,
     pub state: ProcessState,
     pub program: crate::badblocks::SurfaceRun,
+    /// The disk's serial: the process holds that disk whatever it is called later.
+    pub serial: String,
+    pub term_received: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,6 +206,22 @@ pub struct HostState {
     /// Temperature changes that take effect at the next `disk.temperatures` read, so a
     /// benchmark can time the product from the moment it could first see a change.
     pub staged_temperatures: Vec<StagedTemperature>,
+    /// `system.info`'s hostname, and what `hostname` prints over SSH.
+    pub hostname: String,
+    /// `system.host_id`: the SHA-256 of `/etc/hostid`, hex; `None`: the method does not exist
+    /// and the machine has no host id.
+    pub host_id: Option<String>,
+    /// Other programs with disks open.
+    pub holders: Vec<Holder>,
+    /// VMs' RAW devices (`vm.device.query`) and iSCSI DISK extents (`iscsi.extent.query`).
+    pub vm_raw_disks: Vec<ConfiguredDisk>,
+    pub iscsi_extents: Vec<ConfiguredDisk>,
+    /// Every destructive writer launched, in order.
+    pub writers: Vec<WriterRecord>,
+    /// Start commands received, per serial.
+    pub start_attempts: BTreeMap<String, u32>,
+    /// SIGKILLs sent to job groups, per job folder.
+    pub kills: BTreeMap<String, u32>,
 }
 
 /// A drive's new temperature, waiting for the host's next temperature read.
@@ -190,7 +280,73 @@ impl HostState {
             ssh_port: 22,
             speed: 1.0,
             staged_temperatures: Vec::new(),
+            hostname: spec.name.clone(),
+            host_id: Some(host_id_digest(&spec.name, host_seed)),
+            holders: Vec::new(),
+            vm_raw_disks: Vec::new(),
+            iscsi_extents: Vec::new(),
+            writers: Vec::new(),
+            start_attempts: BTreeMap::new(),
+            kills: BTreeMap::new(),
         }
+    }
+
+    /// Writers launched on the disk with this serial.
+    pub fn writers_for(&self, serial: &str) -> usize {
+        self.writers.iter().filter(|w| w.serial == serial).count()
+    }
+
+    /// The most writers that were ever alive at once on any one disk.
+    pub fn most_concurrent_writers(&self) -> usize {
+        self.writers.iter().map(|w| w.overlapping + 1).max().unwrap_or(0)
+    }
+
+    /// A drive's `/dev/disk/by-id` names, as udev on SCALE makes them (the simulator's own
+    /// reading of systemd's 60-persistent-storage.rules, independent of the product's).
+    pub fn by_id_names(&self, drive: &DriveSim) -> Vec<String> {
+        let id = |text: &str| -> String {
+            let mut out = String::new();
+            let mut space = false;
+            for c in text.trim().chars() {
+                if c.is_whitespace() {
+                    space = true;
+                } else {
+                    if space {
+                        out.push('_');
+                        space = false;
+                    }
+                    out.push(if c.is_ascii_alphanumeric() || "#+-.:=@_".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    });
+                }
+            }
+            out
+        };
+        let model = id(&drive.spec.model);
+        let serial = id(&drive.spec.serial);
+        let mut names = match drive.spec.protocol {
+            Protocol::Ata => vec![format!("ata-{model}_{serial}")],
+            Protocol::Scsi => {
+                let (vendor, product) =
+                    drive.spec.model.split_once(' ').unwrap_or(("SEAGATE", &drive.spec.model));
+                vec![format!("scsi-S{}_{}_{serial}", id(vendor), id(product))]
+            }
+            Protocol::Nvme => vec![format!("nvme-{model}_{serial}")],
+        };
+        names.push(format!("wwn-0x{}", drive.wwn));
+        names
+    }
+
+    /// The present drive a device path names: `/dev/sdb` or a `/dev/disk/by-id` link.
+    pub fn resolve_device(&self, path: &str) -> Option<&DriveSim> {
+        if let Some(link) = path.strip_prefix("/dev/disk/by-id/") {
+            return self
+                .present_drives()
+                .find(|drive| self.by_id_names(drive).iter().any(|name| name == link));
+        }
+        self.drive_by_name(path.strip_prefix("/dev/").unwrap_or(path))
     }
 
     /// Sets a drive's temperature and keeps it there (its idle temperature moves with it).
@@ -275,10 +431,10 @@ impl HostState {
             .processes
             .values()
             .filter(|process| process.state == ProcessState::Running)
-            .map(|process| process.program.device_name.clone())
+            .map(|process| process.serial.clone())
             .collect();
         for drive in &mut self.drives {
-            let under_surface_test = busy.contains(&drive.devname);
+            let under_surface_test = busy.contains(&drive.spec.serial);
             drive.advance(now, under_surface_test);
         }
         crate::badblocks::advance_processes(self, now);
@@ -327,6 +483,11 @@ impl HostState {
         self.next_pid += 1;
         pid
     }
+}
+
+/// A stable stand-in for `sha256(/etc/hostid)`: 64 hex digits from the host's name and seed.
+fn host_id_digest(name: &str, seed: u64) -> String {
+    (0..4u64).map(|i| format!("{:016x}", hash_str(&format!("{name}/{seed}/{i}")))).collect()
 }
 
 /// Hands out device names in the order the OS would.

@@ -35,7 +35,7 @@ use tokio::{
 };
 
 pub use clock::SimClock;
-pub use host::{Faults, HostState};
+pub use host::{BeforeStart, CommandKind, Faults, HostState};
 pub use scenario::{Behaviour, DriveSpec, HostSpec, Personality, PoolSpec, Protocol, Scenario};
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +76,10 @@ pub struct HostCore {
     pub api_kill: watch::Sender<u64>,
     /// Bumped to drop every open SSH connection.
     pub ssh_kill: watch::Sender<u64>,
+    /// Commands of this kind wait (unanswered) until the hold is lifted.
+    hold: watch::Sender<Option<host::CommandKind>>,
+    /// How many commands are waiting on the hold now.
+    held: std::sync::atomic::AtomicUsize,
     started: Instant,
 }
 
@@ -95,6 +99,17 @@ impl HostCore {
 
     pub fn faults(&self) -> Faults {
         self.lock().faults.clone()
+    }
+
+    /// Waits while commands of `kind` are held (see [`SimHost::hold`]).
+    pub async fn wait_while_held(&self, kind: host::CommandKind) {
+        let mut hold = self.hold.subscribe();
+        if *hold.borrow_and_update() != Some(kind) {
+            return;
+        }
+        self.held.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _ = hold.wait_for(|held| *held != Some(kind)).await;
+        self.held.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn personality(&self) -> Personality {
@@ -149,6 +164,21 @@ impl SimHost {
     /// Drops every open SSH connection.
     pub fn drop_ssh_connections(&self) {
         self.core.ssh_kill.send_modify(|n| *n += 1);
+    }
+
+    /// Holds every SSH command of `kind` unanswered until [`SimHost::release`], so a test can
+    /// act while the product waits on one (a cancel during the pre-check, say).
+    pub fn hold(&self, kind: host::CommandKind) {
+        self.core.hold.send_replace(Some(kind));
+    }
+
+    pub fn release(&self) {
+        self.core.hold.send_replace(None);
+    }
+
+    /// Commands waiting on the hold now.
+    pub fn held(&self) -> usize {
+        self.core.held.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -242,6 +272,8 @@ pub async fn start(config: Config) -> Result<Simulator, SimError> {
             events: broadcast::channel(1024).0,
             api_kill: watch::channel(0).0,
             ssh_kill: watch::channel(0).0,
+            hold: watch::channel(None).0,
+            held: std::sync::atomic::AtomicUsize::new(0),
             started: Instant::now(),
         });
         tracing::info!(host.name = %spec.name, api.address = %api_addr, ssh.address = %ssh_addr, "simulated host listening");

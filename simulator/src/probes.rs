@@ -76,7 +76,113 @@ pub fn run(host: &HostState, probe: &Probe) -> Answer {
         },
         Probe::ZpoolImportScan => zpool_import(host),
         Probe::ZpoolStatus => ok(zpool_status(host)),
+        Probe::OpenBy(device) => open_by(host, device),
+        Probe::GeomDisk(device) if core => geom_disk(host, device),
+        Probe::GeomDisk(_) => fail("sh: 1: geom: not found\n".to_owned(), 127),
+        Probe::BurninJobs(root) => ok(burnin_jobs(host, root)),
+        Probe::HostIdentity => ok(host_identity(host)),
     }
+}
+
+/// Processes with the disk open: other programs ([`crate::host::Holder`]) and running jobs,
+/// whose badblocks holds its disk open.
+fn open_by(host: &HostState, device: &DevicePath) -> Answer {
+    let mut text = "burnin-open 1\n".to_owned();
+    let Some(drive) = lookup(host, device) else {
+        // Nothing can hold a device that does not exist; find prints nothing.
+        text.push_str("end\n");
+        return ok(text);
+    };
+    let serial = &drive.spec.serial;
+    for holder in host.holders.iter().filter(|h| &h.serial == serial) {
+        text.push_str(&format!("open\t{}\t{}\n", holder.pid, holder.command));
+    }
+    for process in host
+        .processes
+        .values()
+        .filter(|p| p.state == crate::host::ProcessState::Running && &p.serial == serial)
+    {
+        text.push_str(&format!("open\t{}\tbadblocks\n", process.pid + 2));
+    }
+    text.push_str("end\n");
+    ok(text)
+}
+
+/// `geom disk list <disk>` as FreeBSD 13 prints it; a disk a process or a pool holds is open.
+fn geom_disk(host: &HostState, device: &DevicePath) -> Answer {
+    let Some(drive) = lookup(host, device) else {
+        return fail(format!("geom: No such geom: {}.\n", device.name()), 1);
+    };
+    let serial = &drive.spec.serial;
+    let held = host.imported_pool_of(serial).is_some()
+        || host.is_boot(serial)
+        || host.holders.iter().any(|h| &h.serial == serial)
+        || host
+            .processes
+            .values()
+            .any(|p| p.state == crate::host::ProcessState::Running && &p.serial == serial);
+    let mode = if held { "r1w1e1" } else { "r0w0e0" };
+    ok(format!(
+        "Geom name: {name}\nProviders:\n1. Name: {name}\n   Mediasize: {size} ({tib:.1}T)\n   Sectorsize: 512\n   Stripesize: {sector}\n   Stripeoffset: 0\n   Mode: {mode}\n   descr: {model}\n   lunid: {wwn}\n   ident: {serial}\n   rotationrate: {rpm}\n   fwsectors: 63\n   fwheads: 16\n\n",
+        name = drive.devname,
+        size = drive.spec.size_bytes,
+        tib = drive.spec.size_bytes as f64 / (1u64 << 40) as f64,
+        sector = drive.spec.physical_sector_bytes,
+        model = drive.spec.model,
+        wwn = drive.wwn,
+        rpm = if drive.spec.rotation_rpm == 0 {
+            "0".to_owned()
+        } else {
+            drive.spec.rotation_rpm.to_string()
+        },
+    ))
+}
+
+/// Live jobs under a job root, read from their folders as the probe's loop reads them.
+fn burnin_jobs(host: &HostState, root: &burnin::remote::JobDir) -> String {
+    let mut text = "burnin-jobs 1\n".to_owned();
+    let prefix = format!("{}/", root.as_str());
+    let mut dirs: Vec<&str> = host
+        .processes
+        .values()
+        .filter(|p| p.state == crate::host::ProcessState::Running && p.dir.starts_with(&prefix))
+        .map(|p| p.dir.as_str())
+        .collect();
+    dirs.sort_unstable();
+    dirs.dedup();
+    for dir in dirs {
+        let Some(process) = host
+            .processes
+            .values()
+            .find(|p| p.dir == dir && p.state == crate::host::ProcessState::Running)
+        else {
+            continue;
+        };
+        text.push_str(&format!("job\t{dir}/\t{}", process.pid));
+        if let Some(target) = host.files.get(&format!("{dir}/target")) {
+            for line in String::from_utf8_lossy(target).lines() {
+                text.push_str(&format!("\t{line}"));
+            }
+        }
+        text.push('\n');
+    }
+    text.push_str("end\n");
+    text
+}
+
+fn host_identity(host: &HostState) -> String {
+    let (hostname, host_id) = if host.faults.ssh_other_host {
+        ("backup-nas".to_owned(), Some("0".repeat(64)))
+    } else {
+        (host.hostname.clone(), host.host_id.clone())
+    };
+    let mut text = format!("burnin-host 1\nhostname\t{hostname}\n");
+    match host_id {
+        Some(id) => text.push_str(&format!("hostid\t{id}\n")),
+        None => text.push_str("hostid-missing\n"),
+    }
+    text.push_str("end\n");
+    text
 }
 
 fn lsblk(host: &HostState, device: &DevicePath) -> Answer {

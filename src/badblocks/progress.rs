@@ -98,8 +98,7 @@ impl SurfaceProgress {
                     {
                         let bytes = f64::from(percent - start_pct).max(0.0) / 100.0
                             * self.size_bytes as f64;
-                        self.throughput_mb_s =
-                            Some(bytes / (elapsed_secs - start_s) as f64 / 1e6);
+                        self.throughput_mb_s = Some(bytes / (elapsed_secs - start_s) as f64 / 1e6);
                         self.anchor = Some((phase, percent, elapsed_secs));
                     }
                     Some((p, _, _)) if p == phase => {}
@@ -182,7 +181,8 @@ mod tests {
     #[test]
     fn a_run_is_folded_to_phase_percent_rate_and_eta_by_the_nas_clock() {
         let mut progress = SurfaceProgress::new(100 * GIB);
-        progress.feed(b"", b"Checking for bad blocks in read-write mode\nFrom block 0 to 26214399\n");
+        progress
+            .feed(b"", b"Checking for bad blocks in read-write mode\nFrom block 0 to 26214399\n");
         progress.feed(b"", b"Testing with pattern 0xaa: ");
         progress.feed(b"", &status(0.0, "0:00", (0, 0, 0)));
         assert_eq!(progress.detail, "phase 1 of 8: writing pattern 0xaa");
@@ -220,7 +220,9 @@ mod tests {
         let mut stream = b"Checking for bad blocks in read-write mode\nFrom block 0 to 262143\nTesting with pattern 0xaa: ".to_vec();
         stream.extend(status(0.0, "0:00", (0, 0, 0)));
         stream.extend(status(40.0, "0:20", (0, 0, 0)));
-        stream.extend(b"done                                                 \nReading and comparing: ");
+        stream.extend(
+            b"done                                                 \nReading and comparing: ",
+        );
         stream.extend(status(70.0, "0:55", (1, 0, 2)));
         let whole = {
             let mut p = SurfaceProgress::new(GIB);
@@ -248,7 +250,10 @@ mod tests {
     #[test]
     fn a_refusal_and_the_limit_are_noted_for_the_outcome() {
         let mut refused = SurfaceProgress::new(GIB);
-        refused.feed(b"", b"/dev/sdb is apparently in use by the system; it's not safe to run badblocks!\n");
+        refused.feed(
+            b"",
+            b"/dev/sdb is apparently in use by the system; it's not safe to run badblocks!\n",
+        );
         assert!(refused.finished(1).refusal.is_some());
         let mut limited = SurfaceProgress::new(GIB);
         limited.feed(b"1\n2\n", b"Reading and comparing: Too many bad blocks, aborting test\n");

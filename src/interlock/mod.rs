@@ -333,9 +333,9 @@ fn claims_disk(claim: &Claim, facts: &DiskFacts) -> bool {
             return true;
         }
         let Some(link) = path.strip_prefix("/dev/disk/by-id/") else {
-            return path.strip_prefix("/dev/diskid/DISK-").is_some_and(|serial| {
-                serial.eq_ignore_ascii_case(facts.serial.trim())
-            });
+            return path
+                .strip_prefix("/dev/diskid/DISK-")
+                .is_some_and(|serial| serial.eq_ignore_ascii_case(facts.serial.trim()));
         };
         // by-id links of partitions name the disk too: the whole disk is taken.
         let link = link.split("-part").next().unwrap_or(link);
@@ -464,9 +464,7 @@ pub fn check(facts: &DiskFacts) -> Result<(), Vec<Refusal>> {
     }
     match &nas.open_by {
         Ok(holders) => found.extend(
-            holders
-                .iter()
-                .map(|h| Refusal::OpenBy { pid: h.pid, command: h.command.clone() }),
+            holders.iter().map(|h| Refusal::OpenBy { pid: h.pid, command: h.command.clone() }),
         ),
         Err(error) => found.push(Refusal::Unverified {
             fact: "the processes that have the disk open".into(),
@@ -474,7 +472,9 @@ pub fn check(facts: &DiskFacts) -> Result<(), Vec<Refusal>> {
         }),
     }
     match &nas.geom {
-        Ok(Some(geom)) if geom.is_open() => found.push(Refusal::GeomOpen { mode: geom.mode.clone() }),
+        Ok(Some(geom)) if geom.is_open() => {
+            found.push(Refusal::GeomOpen { mode: geom.mode.clone() })
+        }
         Ok(_) => {}
         Err(error) => found.push(Refusal::Unverified {
             fact: "the disk's GEOM provider".into(),
@@ -516,10 +516,9 @@ pub fn check(facts: &DiskFacts) -> Result<(), Vec<Refusal>> {
         }),
     }
     match &facts.host {
-        Ok(host) if !host.same() => found.push(Refusal::OtherHost {
-            api: host_text(&host.api),
-            ssh: host_text(&host.ssh),
-        }),
+        Ok(host) if !host.same() => {
+            found.push(Refusal::OtherHost { api: host_text(&host.api), ssh: host_text(&host.ssh) })
+        }
         Ok(_) => {}
         Err(error) => found.push(Refusal::Unverified {
             fact: "which machine the SSH login reaches".into(),

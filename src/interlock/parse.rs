@@ -507,7 +507,8 @@ pub fn geom_disk(answer: Answer<'_>) -> Fact<GeomDisk> {
             disk.ident = Some(ident.trim().to_owned()).filter(|i| !i.is_empty() && i != "(null)");
         }
     }
-    let counts_read = disk.mode.starts_with('r') && disk.mode.contains('w') && disk.mode.contains('e');
+    let counts_read =
+        disk.mode.starts_with('r') && disk.mode.contains('w') && disk.mode.contains('e');
     if providers != 1 || !counts_read {
         return Err(format!(
             "geom disk list printed no provider with access counts: {:?}",

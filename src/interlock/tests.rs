@@ -273,7 +273,14 @@ fn conditions() -> Vec<(&'static str, &'static str, Change, Refusal)> {
         (
             "VM raw disk by device name",
             "claims",
-            |f| f.claims.as_mut().unwrap().push(claim(ClaimKind::VmRawDisk, "nextcloud", "/dev/sdc", None)),
+            |f| {
+                f.claims.as_mut().unwrap().push(claim(
+                    ClaimKind::VmRawDisk,
+                    "nextcloud",
+                    "/dev/sdc",
+                    None,
+                ))
+            },
             Refusal::VmRawDisk { vm: "nextcloud".into() },
         ),
         (
@@ -556,7 +563,15 @@ fn compound_probes_need_their_header_and_their_end() {
     // Cut short, or another program answered: never "nothing holds it".
     assert!(open_by(ok("burnin-open 1\n")).is_err());
     assert!(open_by(ok("")).is_err());
-    assert!(open_by(Answer { stdout: "burnin-open 1\nerror find is missing\n", stderr: "", exit_code: 127 }).unwrap_err().contains("find is missing"));
+    assert!(
+        open_by(Answer {
+            stdout: "burnin-open 1\nerror find is missing\n",
+            stderr: "",
+            exit_code: 127
+        })
+        .unwrap_err()
+        .contains("find is missing")
+    );
     let jobs = "motd\nburnin-jobs 1\njob\t/var/tmp/burnin/a-job-1-stage-3/\t4100\tZL2 X\t/dev/sdd\t/dev/disk/by-id/ata-M_ZL2_X\njob\t/var/tmp/burnin/job-7-stage-2/\t77\nend\n";
     let jobs = burnin_jobs(ok(jobs)).unwrap();
     assert_eq!(jobs[0].dir, "/var/tmp/burnin/a-job-1-stage-3");
@@ -583,7 +598,10 @@ fn geom_disk_list_gives_ident_size_and_access_counts() {
     let closed = listing.replace("r1w1e2", "r0w0e0");
     assert!(!geom_disk(ok(&closed)).unwrap().is_open());
     assert!(geom_disk(ok("")).is_err());
-    assert!(geom_disk(Answer { stdout: "", stderr: "geom: No such geom: ada9.", exit_code: 1 }).is_err());
+    assert!(
+        geom_disk(Answer { stdout: "", stderr: "geom: No such geom: ada9.", exit_code: 1 })
+            .is_err()
+    );
 }
 
 #[test]

@@ -57,11 +57,7 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn new(
-        device: DevicePath,
-        serial: &str,
-        size_bytes: u64,
-    ) -> Result<Target, CommandError> {
+    pub fn new(device: DevicePath, serial: &str, size_bytes: u64) -> Result<Target, CommandError> {
         let serial = serial.trim();
         let printable = serial.chars().all(|c| c.is_ascii_graphic() || c == ' ');
         if serial.is_empty() || serial.len() > 64 || !printable {
@@ -544,7 +540,9 @@ pub enum AbandonReport {
     Abandoned,
     /// A start claimed it first: follow the job, it may be running.
     Claimed,
-    Error { reason: String },
+    Error {
+        reason: String,
+    },
 }
 
 impl AbandonReport {

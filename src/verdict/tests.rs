@@ -338,8 +338,18 @@ fn the_surface_stage_passes_within_the_tolerated_bad_blocks_and_fails_past_them(
         (run(1, true), &strict, false, "tolerated: 0"),
         (run(0, false), &strict, false, "without completing"),
         (SurfaceRun { exit_code: 1, ..run(0, true) }, &strict, false, "status 1"),
-        (SurfaceRun { refusal: Some("mounted".into()), ..run(0, true) }, &tolerant, false, "status 0"),
-        (SurfaceRun { stopped_at_limit: true, ..run(5, false) }, &tolerant, false, "without completing"),
+        (
+            SurfaceRun { refusal: Some("mounted".into()), ..run(0, true) },
+            &tolerant,
+            false,
+            "status 0",
+        ),
+        (
+            SurfaceRun { stopped_at_limit: true, ..run(5, false) },
+            &tolerant,
+            false,
+            "without completing",
+        ),
     ];
     for (run, thresholds, passes, says) in cases {
         let outcome = surface_outcome(&run, thresholds);
@@ -402,7 +412,9 @@ fn damage_carried_before_the_run_warns_alike_for_every_protocol() {
         ),
         (
             DriveKind::Nvme,
-            edit(NVME, |j| j["nvme_smart_health_information_log"]["num_err_log_entries"] = 9.into()),
+            edit(NVME, |j| {
+                j["nvme_smart_health_information_log"]["num_err_log_entries"] = 9.into()
+            }),
             "nvme.error_log.before",
             "9 entries were already in the error log",
         ),
@@ -410,9 +422,11 @@ fn damage_carried_before_the_run_warns_alike_for_every_protocol() {
     for (kind, used, rule, says) in cases {
         let judged = judge(kind, &used, &used, None);
         assert_ne!(judged.outcome, Outcome::Pass, "{rule}: {:?}", judged.reasons);
-        let reason = judged.reasons.iter().find(|r| r.rule == rule).unwrap_or_else(|| {
-            panic!("{rule} missing: {:?}", judged.reasons)
-        });
+        let reason = judged
+            .reasons
+            .iter()
+            .find(|r| r.rule == rule)
+            .unwrap_or_else(|| panic!("{rule} missing: {:?}", judged.reasons));
         assert_eq!(reason.level, Level::Warn, "{rule}");
         assert!(reason.text.contains(says), "{rule}: {}", reason.text);
         assert!(reason.evidence.contains("before"), "{rule}");

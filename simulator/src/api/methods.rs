@@ -116,6 +116,48 @@ pub fn call(
             plain(json!(drive.temperature()))
         }
         "ssh.config" => plain(ssh_config(host)),
+        // A machine without a host id is modelled as a release without the method.
+        "system.host_id" => match &host.host_id {
+            Some(id) => plain(json!(id)),
+            None => Err(CallError::MethodNotFound { method: method.to_owned() }),
+        },
+        "vm.query" => {
+            let names: Vec<&str> = vm_names(host);
+            let rows = names.iter().enumerate().map(|(i, name)| json!({"id": i + 1, "name": name})).collect();
+            plain(query::filter_list(rows, param(params, 0), param(params, 1))?)
+        }
+        "vm.device.query" => {
+            let names = vm_names(host);
+            let rows = host
+                .vm_raw_disks
+                .iter()
+                .enumerate()
+                .map(|(i, disk)| {
+                    let vm = names.iter().position(|n| *n == disk.name).unwrap_or(0) + 1;
+                    if personality.is_core() {
+                        json!({"id": i + 1, "vm": vm, "dtype": "RAW", "order": 1001 + i,
+                               "attributes": {"path": disk.path, "type": "AHCI", "boot": false, "size": null}})
+                    } else {
+                        json!({"id": i + 1, "vm": vm, "order": 1001 + i,
+                               "attributes": {"dtype": "RAW", "path": disk.path, "type": "VIRTIO", "boot": false, "size": null,
+                                              "iotype": "THREADS", "serial": null, "logical_sectorsize": null, "physical_sectorsize": null}})
+                    }
+                })
+                .collect();
+            plain(query::filter_list(rows, param(params, 0), param(params, 1))?)
+        }
+        "iscsi.extent.query" => {
+            let rows = host
+                .iscsi_extents
+                .iter()
+                .enumerate()
+                .map(|(i, extent)| {
+                    json!({"id": i + 1, "name": extent.name, "type": "DISK", "disk": extent.path,
+                           "path": extent.path, "enabled": true, "serial": format!("SIMEXT{i:04}"), "blocksize": 512})
+                })
+                .collect();
+            plain(query::filter_list(rows, param(params, 0), param(params, 1))?)
+        }
         "core.get_jobs" => {
             let rows = host.jobs.values().map(|job| jobs::encode(job, personality)).collect();
             plain(query::filter_list(rows, param(params, 0), param(params, 1))?)
@@ -174,6 +216,7 @@ fn exists(personality: Personality, dialect: Dialect, method: &str) -> bool {
         "smart.test.abort" => personality == Personality::Scale2504,
         "disk.temperature" => core || personality == Personality::Scale2504,
         "pool.import_find" => true,
+        "system.host_id" => true,
         _ => matches!(
             method,
             "core.ping"
@@ -193,8 +236,22 @@ fn exists(personality: Personality, dialect: Dialect, method: &str) -> bool {
                 | "ssh.config"
                 | "core.get_jobs"
                 | "core.job_abort"
+                | "vm.query"
+                | "vm.device.query"
+                | "iscsi.extent.query"
         ),
     }
+}
+
+/// The VMs the raw disks belong to, in order of first mention.
+fn vm_names(host: &HostState) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for disk in &host.vm_raw_disks {
+        if !names.contains(&disk.name.as_str()) {
+            names.push(&disk.name);
+        }
+    }
+    names
 }
 
 fn subscribable(personality: Personality, name: &str) -> bool {

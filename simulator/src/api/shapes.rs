@@ -186,7 +186,7 @@ pub fn system_info(host: &HostState, uptime_seconds: f64) -> Value {
     let mut info = json!({
         "version": version,
         "buildtime": date(1_730_000_000_000),
-        "hostname": host.name,
+        "hostname": host.hostname,
         "physmem": 68_719_476_736u64,
         "model": "Intel(R) Xeon(R) CPU E5-2650 v4 @ 2.20GHz",
         "cores": 24,

@@ -155,7 +155,31 @@ impl russh::server::Handler for Connection {
     ) -> Result<(), Self::Error> {
         session.channel_success(channel)?;
         let line = String::from_utf8_lossy(data).into_owned();
-        let output = interp::execute(&self.host, &line);
+        let Some(command) = interp::parse(&line) else {
+            let output = interp::execute(&self.host, &line);
+            session.extended_data(channel, 1, output.stderr)?;
+            session.exit_status_request(channel, output.exit_code)?;
+            session.eof(channel)?;
+            session.close(channel)?;
+            return Ok(());
+        };
+        let kind = crate::host::CommandKind::of(&command);
+        self.host.wait_while_held(kind).await;
+        let (output, lose_reply) = self.host.with(|state| {
+            let lose_reply = match &mut state.faults.drop_reply {
+                Some((dropped, count)) if *dropped == kind && *count > 0 => {
+                    *count -= 1;
+                    true
+                }
+                _ => false,
+            };
+            (interp::run(state, command), lose_reply)
+        });
+        if lose_reply {
+            // The command ran; its answer is lost with the link.
+            self.cut.notify_one();
+            return Ok(());
+        }
         if let Some(after_ms) = self.host.faults().ssh_drop_after_ms {
             // Part of the answer, then the link dies with no exit status.
             let half = output.stdout.len() / 2;
