@@ -4,7 +4,7 @@
 # nothing is downloaded from anywhere else (cargo-leptos is built with `no_downloads`).
 #
 # Usage: scripts/setup.sh [--with-test-tools]
-#   --with-test-tools  also install Chromium and OpenSSH server (for the test suite)
+#   --with-test-tools  also install Chromium, the OpenSSH server and csh/tcsh (for the tests)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -63,6 +63,9 @@ if ! command -v python3 >/dev/null; then need_apt+=(python3); fi
 if $with_test_tools; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   [[ -x /usr/sbin/sshd ]] || need_apt+=(openssh-server)
+  # The job commands are tested under the login shells a NAS may give root (csh, tcsh).
+  command -v csh >/dev/null || need_apt+=(csh)
+  command -v tcsh >/dev/null || need_apt+=(tcsh)
 fi
 if ((${#need_apt[@]})); then
   say "installing Debian packages: ${need_apt[*]}"

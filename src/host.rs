@@ -102,6 +102,9 @@ pub struct HostView {
     pub last_seen_at: Option<String>,
     pub truenas_version: Option<String>,
     pub drive_count: i64,
+    /// When the host was removed from service; its drives and burn-ins stay on record.
+    #[serde(default)]
+    pub archived_at: Option<String>,
 }
 
 /// What the operator submits to add or change a host. Secrets are write-only: `None` keeps

@@ -330,6 +330,18 @@ pub struct JobView {
     pub host_config: Option<HostConfig>,
 }
 
+/// What a cancel did to one job; cancel-all answers one per job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelResult {
+    pub job_id: i64,
+    pub drive_serial: String,
+    pub host_name: String,
+    /// `cancelled` (it was queued), `stopping` (its work on the NAS is being stopped; it reads
+    /// as cancelled once that is confirmed), `already_ended`, or `error`.
+    pub outcome: String,
+    pub message: String,
+}
+
 /// The running job's headline, carried in the drive row for the table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobProgress {

@@ -60,7 +60,8 @@ impl Disk {
     }
 
     fn target(&self, serial: &str) -> Target {
-        Target::new(DevicePath::new(self.device.clone()).unwrap(), serial, self.size_bytes).unwrap()
+        Target::new(DevicePath::new(self.device.clone()).unwrap(), serial, "", self.size_bytes)
+            .unwrap()
     }
 }
 
@@ -437,12 +438,92 @@ fn the_host_identity_probe_reads_the_hostname_and_the_host_id_digest() {
     let identity = burnin::interlock::parse::host_identity(answer(&out)).unwrap();
     assert_eq!(identity.hostname, run("hostname", &[]).trim());
     match std::fs::read("/etc/hostid") {
+        // What TrueNAS's system.host_id computes: sha256 of the file with surrounding
+        // whitespace stripped.
         Ok(_) => {
-            let digest = run("sha256sum", &["/etc/hostid"]);
-            assert_eq!(identity.host_id.as_deref(), digest.split_whitespace().next());
+            let digest = run(
+                "python3",
+                &[
+                    "-c",
+                    "import hashlib;print(hashlib.sha256(open('/etc/hostid','rb').read().strip()).hexdigest())",
+                ],
+            );
+            assert_eq!(identity.host_id.as_deref(), Some(digest.trim()));
         }
         Err(_) => assert_eq!(identity.host_id, None),
     }
+}
+
+#[test]
+fn a_sas_disk_is_found_by_its_wwn_and_paths_resolve_to_their_disk() {
+    // A SAS disk's by-id links carry its WWN (scsi-3…, wwn-0x…), none its serial.
+    let disk = Disk::new("RSH-SAS-1");
+    std::fs::remove_file(&disk.link).unwrap();
+    let lunid = format!("5000c500{:08x}", std::process::id());
+    let wwn_link = PathBuf::from(format!("/dev/disk/by-id/wwn-0x{lunid}"));
+    let _ = std::fs::remove_file(&wwn_link);
+    std::os::unix::fs::symlink(
+        format!("../../{}", disk.device.trim_start_matches("/dev/")),
+        &wwn_link,
+    )
+    .unwrap();
+    struct Unlink(PathBuf);
+    impl Drop for Unlink {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _unlink = Unlink(wwn_link.clone());
+    let sandbox = Sandbox::new(0, 0, false);
+    let device = DevicePath::new(disk.device.clone()).unwrap();
+    let program = |device: &DevicePath| {
+        Program::Badblocks(Badblocks {
+            device: device.clone(),
+            mode: BadblocksMode::Destructive,
+            block_size: 4096,
+            blocks_at_once: 64,
+            max_bad_blocks: None,
+        })
+    };
+    let start = |dir: &JobDir, lunid: &str| {
+        let target = Target::new(device.clone(), "RSH-SAS-1", lunid, disk.size_bytes).unwrap();
+        let lock = lock_file(&sandbox.job_root(), "RSH-SAS-1").unwrap();
+        let command =
+            RemoteCommand::start(Os::Linux, dir.clone(), lock, target, program(&device)).unwrap();
+        let (code, out) = sandbox.run(&command);
+        (code, StartReport::parse(&out).unwrap())
+    };
+    // Without its WWN the disk cannot be found: refused.
+    let (code, report) = start(&sandbox.dir("job-14-stage-1"), "");
+    assert_eq!(code, exit_codes::IDENTITY, "{report:?}");
+    // With it, the start runs badblocks on the wwn link.
+    let dir = sandbox.dir("job-15-stage-1");
+    let (code, report) = start(&dir, &lunid);
+    assert_eq!(code, 0, "{report:?}");
+    let done = sandbox.poll_until(&dir, |r| matches!(r.state, JobState::Exited { .. }));
+    assert!(
+        String::from_utf8_lossy(&done.stderr)
+            .starts_with(&format!("device {}", wwn_link.display())),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let resolve = RemoteCommand::Probe {
+        os: Os::Linux,
+        probe: Probe::Resolve(vec![
+            DevicePath::new(wwn_link.display().to_string()).unwrap(),
+            DevicePath::new("/dev/disk/by-id/nothing-here").unwrap(),
+        ]),
+    };
+    let (code, out) = sandbox.run(&resolve);
+    assert_eq!(code, 0);
+    let resolved = burnin::interlock::parse::resolved(answer(&out)).unwrap();
+    assert_eq!(
+        resolved,
+        [
+            (wwn_link.display().to_string(), Some(disk.device.clone())),
+            ("/dev/disk/by-id/nothing-here".to_owned(), None)
+        ]
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use burnin::{
     DriveFilter, DriveRow,
     host::{HostInput, HostTest, HostView},
-    job::{JobState, JobView, SmartSnapshot, StartRequest},
+    job::{CancelResult, JobState, JobView, SmartSnapshot, StartRequest},
     live::Snapshot,
 };
 use leptos::prelude::use_context;
@@ -40,7 +40,12 @@ pub trait Backend: Send + Sync + 'static {
     fn get_host(&self, id: i64) -> Answer<'_, HostView>;
     fn create_host(&self, input: HostInput, actor: String) -> Answer<'_, HostView>;
     fn update_host(&self, id: i64, input: HostInput, actor: String) -> Answer<'_, HostView>;
-    fn delete_host(&self, id: i64, actor: String) -> Answer<'_, ()>;
+    /// Takes a host out of service, keeping its record (refused while it has active jobs).
+    fn delete_host(&self, id: i64, actor: String) -> Answer<'_, HostView>;
+    /// Hosts taken out of service, whose records are kept.
+    fn archived_hosts(&self) -> Answer<'_, Vec<HostView>>;
+    /// Deletes an archived host's history for good; `confirm` repeats its name.
+    fn delete_host_history(&self, id: i64, confirm: String, actor: String) -> Answer<'_, ()>;
     fn set_host_enabled(&self, id: i64, enabled: bool, actor: String) -> Answer<'_, HostView>;
     /// Tries the host's API with its stored settings and reports each step.
     fn test_host(&self, id: i64) -> Answer<'_, HostTest>;
@@ -57,13 +62,16 @@ pub trait Backend: Send + Sync + 'static {
     /// Checks and queues burn-ins; refusals name every reason.
     fn start_burnin(&self, request: StartRequest) -> Answer<'_, Vec<JobView>>;
     fn cancel_job(&self, id: i64, actor: String) -> Answer<'_, JobView>;
-    /// Cancels every active job (of one host, when given); returns how many.
-    fn cancel_jobs(&self, host_id: Option<i64>, actor: String) -> Answer<'_, usize>;
+    /// Cancels every active job (of one host, when given), going on past errors: one result
+    /// per job.
+    fn cancel_jobs(&self, host_id: Option<i64>, actor: String) -> Answer<'_, Vec<CancelResult>>;
     fn get_job(&self, id: i64) -> Answer<'_, JobView>;
     fn list_jobs(&self, drive_id: Option<i64>, state: Option<JobState>)
     -> Answer<'_, Vec<JobView>>;
     /// The drive's latest smartctl report, if one was read.
     fn drive_smart(&self, drive_id: i64) -> Answer<'_, Option<SmartSnapshot>>;
+    /// A stage's kept output (`stderr`, `stdout` or `smartctl`), as text.
+    fn stage_output(&self, job_id: i64, position: i64, stream: String) -> Answer<'_, String>;
 }
 
 /// The backend provided by the server for this request.

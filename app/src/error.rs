@@ -29,6 +29,9 @@ pub enum ErrorKind {
     NotFound,
     /// The request conflicts with the current state (409).
     Conflict,
+    /// Well-formed but not acceptable as it stands, e.g. an Idempotency-Key reused for another
+    /// request (422).
+    Unprocessable,
     /// Refused on purpose, e.g. by the safety interlock or a cross-site check (403).
     Refused,
     /// A dependency (database, NAS) cannot answer right now (503).
@@ -45,6 +48,7 @@ impl ErrorKind {
             ErrorKind::BadRequest => 400,
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
+            ErrorKind::Unprocessable => 422,
             ErrorKind::Refused => 403,
             ErrorKind::Unavailable => 503,
             ErrorKind::Internal | ErrorKind::Transport => 500,

@@ -35,11 +35,11 @@ pub struct LiveStore {
     temperatures: StoredValue<HashMap<i64, RwSignal<Option<f64>>>>,
     pub hosts: RwSignal<Vec<HostView>>,
     pub link: RwSignal<Link>,
+    /// The temperature limits in force, for the table's colours.
+    pub limits: RwSignal<burnin::TemperatureTable>,
 }
 
-fn natural_key(row: &DriveRow) -> (String, usize, String, String) {
-    (row.host_name.clone(), row.devname.len(), row.devname.clone(), row.serial.clone())
-}
+use burnin::drive::natural_key;
 
 impl LiveStore {
     pub fn new(snapshot: Snapshot) -> LiveStore {
@@ -50,6 +50,7 @@ impl LiveStore {
             temperatures: StoredValue::new(HashMap::new()),
             hosts: RwSignal::new(Vec::new()),
             link: RwSignal::new(Link::Connecting),
+            limits: RwSignal::new(snapshot.limits),
         };
         store.replace(snapshot);
         store
@@ -123,6 +124,9 @@ impl LiveStore {
             }
         });
         self.hosts.set(snapshot.hosts);
+        if self.limits.get_untracked() != snapshot.limits {
+            self.limits.set(snapshot.limits);
+        }
         self.version.set(snapshot.version);
         self.reorder();
     }
@@ -198,6 +202,7 @@ impl LiveStore {
                 self.forget(|drive| !gone.contains(&drive));
                 self.reorder();
             }
+            ServerMessage::Limits { limits, .. } => self.limits.set(limits),
         }
         true
     }

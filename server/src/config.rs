@@ -107,17 +107,25 @@ pub struct Config {
     #[arg(long, env = "BURNIN_STUCK_ABORT_AFTER_SECS", default_value_t = 21600, global = true)]
     pub stuck_abort_after_secs: u64,
 
-    /// A drive at or above this temperature (°C) for --critical-sustain-secs has its job stopped.
-    #[arg(long, env = "BURNIN_CRITICAL_TEMPERATURE_C", default_value_t = 60.0, global = true)]
-    pub critical_temperature_c: f64,
-
-    /// Seconds a drive may stay at the critical temperature before its job is stopped.
+    /// Seconds a drive may stay at or above its kind's `fail_c` (the temperature table in
+    /// /api/v1/settings/verdict) before its job is stopped.
     #[arg(long, env = "BURNIN_CRITICAL_SUSTAIN_SECS", default_value_t = 300, global = true)]
     pub critical_sustain_secs: u64,
 
-    /// Seconds an unreachable NAS is waited for before its running jobs are marked interrupted.
+    /// Seconds an unreachable NAS is waited for before a stage that runs no writer (a SMART
+    /// check or self-test) is interrupted. A surface test whose badblocks may still be running
+    /// waits for its NAS however long it takes.
     #[arg(long, env = "BURNIN_REATTACH_TIMEOUT_SECS", default_value_t = 3600, global = true)]
     pub reattach_timeout_secs: u64,
+
+    /// Seconds a stopped badblocks gets to end after SIGTERM before it is sent SIGKILL.
+    #[arg(long, env = "BURNIN_STOP_GRACE_SECS", default_value_t = 30, global = true)]
+    pub stop_grace_secs: u64,
+
+    /// Seconds a start whose answer was lost gets to show in its folder on the NAS before the
+    /// folder is claimed as abandoned (after which that start can never run).
+    #[arg(long, env = "BURNIN_START_CONFIRM_GRACE_SECS", default_value_t = 60, global = true)]
+    pub start_confirm_grace_secs: u64,
 
     /// Seconds between SMART reads of idle drives (health column, SMART tab).
     #[arg(long, env = "BURNIN_SMART_INTERVAL_SECS", default_value_t = 600, global = true)]

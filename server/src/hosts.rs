@@ -58,6 +58,7 @@ pub struct HostConnection {
     pub ssh_host_key: Option<String>,
     pub enabled: bool,
     pub simulated: bool,
+    pub archived: bool,
 }
 
 #[derive(FromRow)]
@@ -85,12 +86,13 @@ struct HostRecord {
     last_seen_at: Option<String>,
     truenas_version: Option<String>,
     drive_count: i64,
+    archived_at: Option<String>,
 }
 
 const SELECT: &str = "SELECT h.id, h.uid, h.name, h.api_url, h.api_user, h.api_key_enc, h.api_key_hint,
         h.tls_mode, h.tls_fingerprint, h.tls_ca_pem, h.ssh_host, h.ssh_port, h.ssh_user,
         h.ssh_key_enc, h.ssh_password_enc, h.ssh_host_key, h.enabled, h.simulated, h.status,
-        h.status_detail, h.last_seen_at, h.truenas_version,
+        h.status_detail, h.last_seen_at, h.truenas_version, h.archived_at,
         (SELECT COUNT(*) FROM drives d WHERE d.host_id = h.id AND d.state != 'absent') AS drive_count
    FROM hosts h";
 
@@ -122,6 +124,7 @@ impl HostRecord {
             last_seen_at: self.last_seen_at.clone(),
             truenas_version: self.truenas_version.clone(),
             drive_count: self.drive_count,
+            archived_at: self.archived_at.clone(),
         }
     }
 }
@@ -265,9 +268,22 @@ impl HostStore {
         HostStore { pool, master }
     }
 
+    /// Hosts in service.
     pub async fn list(&self) -> Result<Vec<HostView>, HostError> {
         let records: Vec<HostRecord> =
-            sqlx::query_as(&format!("{SELECT} ORDER BY h.name")).fetch_all(&self.pool).await?;
+            sqlx::query_as(&format!("{SELECT} WHERE h.archived_at IS NULL ORDER BY h.name"))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(records.iter().map(HostRecord::view).collect())
+    }
+
+    /// Hosts removed from service, whose records are kept.
+    pub async fn list_archived(&self) -> Result<Vec<HostView>, HostError> {
+        let records: Vec<HostRecord> = sqlx::query_as(&format!(
+            "{SELECT} WHERE h.archived_at IS NOT NULL ORDER BY h.archived_at DESC"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         Ok(records.iter().map(HostRecord::view).collect())
     }
 
@@ -316,22 +332,26 @@ impl HostStore {
             ssh_host_key: record.ssh_host_key.clone(),
             enabled: record.enabled,
             simulated: record.simulated,
+            archived: record.archived_at.is_some(),
         })
     }
 
     pub async fn enabled_ids(&self) -> Result<Vec<i64>, HostError> {
-        let rows: Vec<(i64,)> =
-            sqlx::query_as("SELECT id FROM hosts WHERE enabled = 1 ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT id FROM hosts WHERE enabled = 1 AND archived_at IS NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     /// Hosts the operator configured (not the simulated fleet).
     pub async fn count_real(&self) -> Result<i64, HostError> {
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM hosts WHERE simulated = 0")
-            .fetch_one(&self.pool)
-            .await?;
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM hosts WHERE simulated = 0 AND archived_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(count)
     }
 
@@ -519,15 +539,100 @@ impl HostStore {
         self.get(id).await
     }
 
-    /// Removes a host and (by cascade) its drives.
-    pub async fn delete(&self, id: i64, actor: &str) -> Result<(), HostError> {
+    /// Takes a host out of service and keeps its record: its drives and burn-ins stay, its
+    /// secrets are dropped (it will never be contacted again), and its name is freed for a
+    /// host added in its place. The caller makes sure no job of it is active.
+    pub async fn archive(&self, id: i64, actor: &str) -> Result<HostView, HostError> {
         let current = self.record(id).await?;
+        if current.archived_at.is_some() {
+            return Ok(current.view());
+        }
         let mut tx = crate::db::begin_write(&self.pool).await?;
-        sqlx::query("DELETE FROM hosts WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        audit::record(&mut *tx, actor, "host.delete", &current.name, &json!({"host_id": id}))
+        sqlx::query(
+            "UPDATE hosts SET archived_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), enabled = 0,
+                    name = name || ' (archived #' || id || ')',
+                    api_key_enc = NULL, ssh_key_enc = NULL, ssh_password_enc = NULL,
+                    status = 'disabled', status_detail = 'archived: its record is kept',
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+              WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        audit::record(&mut *tx, actor, "host.archive", &current.name, &json!({"host_id": id}))
             .await?;
         tx.commit().await?;
+        self.get(id).await
+    }
+
+    /// Deletes an archived host with its history (drives, burn-ins, snapshots, outputs), by
+    /// cascade. A host in service is archived first; `confirm` must repeat its name as shown.
+    pub async fn delete_history(
+        &self,
+        id: i64,
+        confirm: &str,
+        actor: &str,
+    ) -> Result<(), HostError> {
+        let current = self.record(id).await?;
+        if current.archived_at.is_none() {
+            return Err(invalid(
+                "host",
+                "only an archived host's history can be deleted: remove the host first",
+            ));
+        }
+        if confirm.trim() != current.name {
+            return Err(invalid(
+                "confirm",
+                format!("type the host's name {:?} to delete its history", current.name),
+            ));
+        }
+        let mut tx = crate::db::begin_write(&self.pool).await?;
+        let (drives, jobs): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM drives WHERE host_id = $1), (SELECT COUNT(*) FROM jobs WHERE host_id = $1)",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM hosts WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        audit::record(
+            &mut *tx,
+            actor,
+            "host.delete_history",
+            &current.name,
+            &json!({"host_id": id, "drives": drives, "jobs": jobs}),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Deletes a simulated host with everything it had (the demo's data is not a record).
+    pub async fn delete_simulated(&self, id: i64, actor: &str) -> Result<(), HostError> {
+        let current = self.record(id).await?;
+        if !current.simulated {
+            return Err(invalid("host", "only a simulated host is deleted outright"));
+        }
+        let mut tx = crate::db::begin_write(&self.pool).await?;
+        sqlx::query("DELETE FROM hosts WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        audit::record(
+            &mut *tx,
+            actor,
+            "host.delete_simulated",
+            &current.name,
+            &json!({"host_id": id}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Simulated hosts in service.
+    pub async fn simulated_ids(&self) -> Result<Vec<i64>, HostError> {
+        let rows: Vec<(i64,)> =
+            sqlx::query_as("SELECT id FROM hosts WHERE simulated = 1 AND archived_at IS NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     pub async fn set_status(

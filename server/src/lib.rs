@@ -83,8 +83,9 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         stuck_after: Duration::from_secs(config.stuck_after_secs.max(1)),
         stuck_abort_after: (config.stuck_abort_after_secs > 0)
             .then(|| Duration::from_secs(config.stuck_abort_after_secs)),
-        critical_temperature_c: config.critical_temperature_c,
         critical_sustain: Duration::from_secs(config.critical_sustain_secs),
+        stop_grace: Duration::from_secs(config.stop_grace_secs),
+        start_confirm_grace: Duration::from_secs(config.start_confirm_grace_secs),
         reattach_timeout: Duration::from_secs(config.reattach_timeout_secs),
         blocks_at_once: config.blocks_at_once.min(1_048_576),
         smart_sweep: Duration::from_secs(config.smart_interval_secs.max(5)),
@@ -92,7 +93,14 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     };
     let engine =
         engine::Engine::new(db.pool().clone(), hosts.clone(), hub.clone(), nas, engine_options);
-    let services = Services { db, hosts, hub, inventory, engine };
+    let services = Services {
+        db,
+        hosts,
+        hub,
+        inventory,
+        engine,
+        demo_until_real_host: config.simulator == SimulatorMode::Auto && simulator.is_some(),
+    };
     services.load_hub().await.map_err(|error| anyhow::anyhow!(error.message))?;
     let leptos_options = LeptosOptions::builder()
         // Must match `output-name` in the workspace's [[workspace.metadata.leptos]].

@@ -4,7 +4,7 @@
 use burnin::{
     DriveFilter, DriveRow,
     host::{HostInput, HostStatus, HostTest, HostView, TestStep, TlsMode, normalize_fingerprint},
-    job::{JobState, JobView, SmartSnapshot, StartRequest},
+    job::{CancelResult, JobState, JobView, SmartSnapshot, StartRequest},
     live::Snapshot,
 };
 use burnin_app::{
@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::{
     db::{Db, DbError},
-    engine::Engine,
+    engine::{Engine, EngineError},
     hosts::{HostError, HostStore},
     inventory::{self, Inventory},
     live::Hub,
@@ -29,6 +29,8 @@ pub struct Services {
     pub hub: Hub,
     pub inventory: Inventory,
     pub engine: Engine,
+    /// `--simulator auto`: the demo fleet stands in until a real host is added, and then goes.
+    pub demo_until_real_host: bool,
 }
 
 impl std::fmt::Debug for Services {
@@ -44,8 +46,180 @@ impl Services {
     pub async fn load_hub(&self) -> Result<(), AppError> {
         let hosts = self.hosts.list().await?;
         let drives = inventory::list_drives(self.db.pool(), &DriveFilter::default()).await?;
-        self.hub.load(hosts, drives).await;
+        let limits = crate::settings::verdict_thresholds(self.db.pool()).await?.temperatures;
+        self.hub.load(hosts, drives, limits).await;
         Ok(())
+    }
+
+    /// The verdict's thresholds and the temperature table in force.
+    pub async fn thresholds(&self) -> Result<burnin::verdict::Thresholds, AppError> {
+        Ok(crate::settings::verdict_thresholds(self.db.pool()).await?)
+    }
+
+    /// Replaces the thresholds. Jobs still open are judged by them; a finished job keeps the
+    /// verdict it was judged with.
+    pub async fn set_thresholds(
+        &self,
+        thresholds: burnin::verdict::Thresholds,
+        actor: &str,
+    ) -> Result<burnin::verdict::Thresholds, AppError> {
+        thresholds.validate().map_err(AppError::bad_request)?;
+        crate::settings::set_verdict_thresholds(self.db.pool(), &thresholds, actor).await?;
+        self.hub.limits(thresholds.temperatures).await;
+        Ok(thresholds)
+    }
+
+    /// A job's SMART snapshot (`before` or `after`), as smartctl printed it.
+    pub async fn job_snapshot(&self, id: i64, when: &str) -> Result<String, AppError> {
+        if !matches!(when, "before" | "after") {
+            return Err(AppError::not_found("a job has a `before` and an `after` SMART snapshot"));
+        }
+        self.engine.view(id).await?;
+        crate::engine::store::snapshot(self.db.pool(), id, when)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("job {id} has no `{when}` SMART snapshot")))
+    }
+
+    /// A stage's kept output, raw.
+    pub async fn stage_output_bytes(
+        &self,
+        job_id: i64,
+        position: i64,
+        stream: &str,
+    ) -> Result<Vec<u8>, AppError> {
+        if !matches!(stream, "stdout" | "stderr" | "smartctl") {
+            return Err(AppError::not_found(
+                "a stage's output streams are `stderr`, `stdout` (badblocks) and `smartctl`",
+            ));
+        }
+        self.engine.view(job_id).await?;
+        crate::engine::store::output(self.db.pool(), job_id, position, stream).await?.ok_or_else(
+            || {
+                AppError::not_found(format!(
+                    "stage {position} of job {job_id} has no `{stream}` output kept (yet)"
+                ))
+            },
+        )
+    }
+
+    /// Everything recorded for a host, archived or not: its settings (no secrets), its
+    /// drives and every job with its verdict.
+    pub async fn host_record(&self, id: i64) -> Result<serde_json::Value, AppError> {
+        let host = self.hosts.get(id).await?;
+        let drives = inventory::drives_of_host(self.db.pool(), id).await?;
+        let mut jobs = Vec::new();
+        for job in crate::engine::store::jobs_of_host(self.db.pool(), id).await? {
+            jobs.push(self.engine.view(job.id).await?);
+        }
+        Ok(json!({"host": host, "drives": drives, "jobs": jobs}))
+    }
+
+    async fn archive(&self, id: i64, actor: String) -> Result<HostView, AppError> {
+        let busy = self.engine.host_busy(id).await?;
+        if !busy.is_empty() {
+            let jobs: Vec<String> =
+                busy.iter().map(|job| format!("job {} on {}", job.id, job.drive_serial)).collect();
+            return Err(AppError::conflict(format!(
+                "the host has {} active burn-in(s) ({}): cancel them and wait for them to stop before removing the host",
+                busy.len(),
+                jobs.join(", ")
+            )));
+        }
+        self.inventory.stop(id).await;
+        self.engine.nas().forget(id).await;
+        let view = self.hosts.archive(id, &actor).await?;
+        self.hub.host_removed(id).await;
+        Ok(view)
+    }
+
+    /// A host's API and SSH endpoints cannot change while it has jobs: the jobs would follow
+    /// their writers on another machine.
+    async fn update_checked(
+        &self,
+        id: i64,
+        input: HostInput,
+        actor: String,
+    ) -> Result<HostView, AppError> {
+        let current = self.hosts.connection(id).await?;
+        if current.archived {
+            return Err(AppError::conflict("an archived host cannot be changed"));
+        }
+        let ssh_host = if input.ssh_host.trim().is_empty() {
+            url::Url::parse(input.api_url.trim())
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default()
+        } else {
+            input.ssh_host.trim().to_owned()
+        };
+        let moved = input.api_url.trim().trim_end_matches('/')
+            != current.api_url.trim_end_matches('/')
+            || ssh_host != current.ssh_host
+            || input.ssh_port.unwrap_or(22) != current.ssh_port
+            || (!input.ssh_user.trim().is_empty() && input.ssh_user.trim() != current.ssh_user);
+        if moved {
+            let busy = self.engine.host_busy(id).await?;
+            if !busy.is_empty() {
+                return Err(AppError::conflict(format!(
+                    "the host's API or SSH address cannot change while {} burn-in(s) run on it: the jobs follow their work on this machine. Let them finish (or cancel them) first",
+                    busy.len()
+                )));
+            }
+        }
+        let view = self.hosts.update(id, &input, &actor).await?;
+        self.hub.host(view.clone()).await;
+        self.inventory.restart(id).await;
+        Ok(view)
+    }
+
+    async fn create(&self, input: HostInput, actor: String) -> Result<HostView, AppError> {
+        let view = self.hosts.create(&input, &actor).await?;
+        self.hub.host(view.clone()).await;
+        self.inventory.restart(view.id).await;
+        if self.demo_until_real_host {
+            let services = self.clone();
+            tokio::spawn(async move { services.retire_demo().await });
+        }
+        Ok(view)
+    }
+
+    /// Removes the demo hosts once a real one exists: their jobs are stopped first (the
+    /// simulator answers at once), then the hosts go with their data, which is not a record.
+    async fn retire_demo(&self) {
+        let Ok(ids) = self.hosts.simulated_ids().await else { return };
+        for id in ids {
+            self.inventory.stop(id).await;
+            if let Err(error) = self.engine.cancel_many(Some(id), "system").await {
+                tracing::warn!(host.id = id, error = %error, "cannot cancel the demo host's jobs");
+            }
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+            while self.engine.host_busy(id).await.is_ok_and(|busy| !busy.is_empty())
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            if self.engine.host_busy(id).await.is_ok_and(|busy| !busy.is_empty()) {
+                tracing::warn!(
+                    host.id = id,
+                    "a demo host's jobs did not stop; it stays registered"
+                );
+                continue;
+            }
+            let drives = inventory::drives_of_host(self.db.pool(), id).await.unwrap_or_default();
+            self.engine.nas().forget(id).await;
+            match self.hosts.delete_simulated(id, "system").await {
+                Ok(()) => {
+                    for drive in drives {
+                        self.hub.drive_removed(drive.id).await;
+                    }
+                    self.hub.host_removed(id).await;
+                    tracing::info!(host.id = id, "a real host was added: the demo host is removed");
+                }
+                Err(error) => {
+                    tracing::warn!(host.id = id, error = %error, "cannot remove a demo host")
+                }
+            }
+        }
     }
 
     async fn publish_host(&self, id: i64) {
@@ -214,30 +388,23 @@ impl Backend for Services {
     }
 
     fn create_host(&self, input: HostInput, actor: String) -> Answer<'_, HostView> {
-        Box::pin(async move {
-            let view = self.hosts.create(&input, &actor).await?;
-            self.hub.host(view.clone()).await;
-            self.inventory.restart(view.id).await;
-            Ok(view)
-        })
+        Box::pin(self.create(input, actor))
     }
 
     fn update_host(&self, id: i64, input: HostInput, actor: String) -> Answer<'_, HostView> {
-        Box::pin(async move {
-            let view = self.hosts.update(id, &input, &actor).await?;
-            self.hub.host(view.clone()).await;
-            self.inventory.restart(id).await;
-            Ok(view)
-        })
+        Box::pin(self.update_checked(id, input, actor))
     }
 
-    fn delete_host(&self, id: i64, actor: String) -> Answer<'_, ()> {
-        Box::pin(async move {
-            self.inventory.stop(id).await;
-            self.hosts.delete(id, &actor).await?;
-            self.hub.host_removed(id).await;
-            Ok(())
-        })
+    fn delete_host(&self, id: i64, actor: String) -> Answer<'_, HostView> {
+        Box::pin(self.archive(id, actor))
+    }
+
+    fn archived_hosts(&self) -> Answer<'_, Vec<HostView>> {
+        Box::pin(async move { Ok(self.hosts.list_archived().await?) })
+    }
+
+    fn delete_host_history(&self, id: i64, confirm: String, actor: String) -> Answer<'_, ()> {
+        Box::pin(async move { Ok(self.hosts.delete_history(id, &confirm, &actor).await?) })
     }
 
     fn set_host_enabled(&self, id: i64, enabled: bool, actor: String) -> Answer<'_, HostView> {
@@ -261,19 +428,19 @@ impl Backend for Services {
     }
 
     fn start_burnin(&self, request: StartRequest) -> Answer<'_, Vec<JobView>> {
-        Box::pin(self.engine.start_jobs(request))
+        Box::pin(async move { Ok(self.engine.start_jobs(request).await?) })
     }
 
     fn cancel_job(&self, id: i64, actor: String) -> Answer<'_, JobView> {
-        Box::pin(async move { self.engine.cancel(id, &actor).await })
+        Box::pin(async move { Ok(self.engine.cancel(id, &actor).await?) })
     }
 
-    fn cancel_jobs(&self, host_id: Option<i64>, actor: String) -> Answer<'_, usize> {
-        Box::pin(async move { self.engine.cancel_many(host_id, &actor).await })
+    fn cancel_jobs(&self, host_id: Option<i64>, actor: String) -> Answer<'_, Vec<CancelResult>> {
+        Box::pin(async move { Ok(self.engine.cancel_many(host_id, &actor).await?) })
     }
 
     fn get_job(&self, id: i64) -> Answer<'_, JobView> {
-        Box::pin(self.engine.view(id))
+        Box::pin(async move { Ok(self.engine.view(id).await?) })
     }
 
     fn list_jobs(
@@ -281,7 +448,23 @@ impl Backend for Services {
         drive_id: Option<i64>,
         state: Option<JobState>,
     ) -> Answer<'_, Vec<JobView>> {
-        Box::pin(self.engine.list(drive_id, state))
+        Box::pin(async move { Ok(self.engine.list(drive_id, state).await?) })
+    }
+
+    fn stage_output(&self, job_id: i64, position: i64, stream: String) -> Answer<'_, String> {
+        Box::pin(async move {
+            let bytes = self.stage_output_bytes(job_id, position, &stream).await?;
+            // badblocks redraws its status line with backspaces: one line per redraw reads.
+            let text = String::from_utf8_lossy(&bytes).replace(['\x08'], "\n");
+            let mut lines: Vec<&str> = Vec::new();
+            for line in text.lines() {
+                let line = line.trim_end();
+                if !line.is_empty() && lines.last() != Some(&line) {
+                    lines.push(line);
+                }
+            }
+            Ok(lines.join("\n"))
+        })
     }
 
     fn drive_smart(&self, drive_id: i64) -> Answer<'_, Option<SmartSnapshot>> {
@@ -326,6 +509,22 @@ impl From<DbError> for AppError {
             _ => AppError::internal(
                 "The database could not complete the request. The server log has the details.",
             ),
+        }
+    }
+}
+
+/// The one mapping from the engine's errors to what the doors answer.
+impl From<EngineError> for AppError {
+    fn from(error: EngineError) -> AppError {
+        match error {
+            EngineError::Db(db) => db.into(),
+            EngineError::BadRequest(message) => AppError::bad_request(message),
+            EngineError::NotFound(message) => AppError::not_found(message),
+            EngineError::Conflict(message) => AppError::conflict(message),
+            EngineError::Refused { message, reasons } => AppError::refused(message, reasons),
+            EngineError::KeyReused(message) => {
+                AppError::new(burnin_app::ErrorKind::Unprocessable, message)
+            }
         }
     }
 }

@@ -5,85 +5,11 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::TestServer;
+use common::{
+    TestServer,
+    demo::{audit_events, demo, drives, id_of, run_to_end, start},
+};
 use serde_json::{Value, json};
-
-async fn demo(adjust: impl FnOnce(&mut burnin_server::config::Config)) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    TestServer::start_with(dir, |config| {
-        config.simulator = burnin_server::config::SimulatorMode::Always;
-        config.poll_interval_secs = 1;
-        config.temperature_interval_secs = 1;
-        config.stage_poll_ms = 30;
-        config.stagger_ms = 0;
-        adjust(config);
-    })
-    .await
-}
-
-async fn drives(server: &TestServer) -> Value {
-    server
-        .wait_json("/api/v1/hosts", |h| {
-            h.as_array().is_some_and(|h| h.len() == 2 && h.iter().all(|h| h["status"] == "online"))
-        })
-        .await;
-    server.wait_json("/api/v1/drives", |d| d.as_array().is_some_and(|d| d.len() == 26)).await
-}
-
-fn id_of(drives: &Value, serial: &str) -> i64 {
-    drives.as_array().unwrap().iter().find(|d| d["serial"] == serial).unwrap()["id"]
-        .as_i64()
-        .unwrap()
-}
-
-async fn start(server: &TestServer, body: Value) -> (u16, Value) {
-    let response =
-        server.client.post(server.url("/api/v1/burnin/start")).json(&body).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
-
-/// (action, detail) of every audit event, oldest first.
-async fn audit_events(server: &TestServer) -> Vec<(String, String)> {
-    let pool = sqlx::SqlitePool::connect(&server.database_url()).await.unwrap();
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT action, detail FROM audit_events ORDER BY id")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    pool.close().await;
-    rows
-}
-
-/// Pushes simulated time forward until every job is done (or fails the test after 60 s).
-async fn run_to_end(server: &TestServer, jobs: &[i64], step_seconds: f64) -> Vec<Value> {
-    let clock = server.sim_clock.clone().unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let mut views = Vec::new();
-        for id in jobs {
-            views.push(
-                server
-                    .client
-                    .get(server.url(&format!("/api/v1/burnin/{id}")))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json::<Value>()
-                    .await
-                    .unwrap(),
-            );
-        }
-        if views.iter().all(|v| !matches!(v["state"].as_str(), Some("queued" | "running"))) {
-            return views;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "jobs did not finish: {views:#?}");
-        clock.advance(step_seconds);
-        tokio::time::sleep(Duration::from_millis(40)).await;
-    }
-}
 
 #[tokio::test]
 async fn a_batch_burns_in_and_fail001_fails_with_its_bad_blocks() {
@@ -479,7 +405,9 @@ async fn verdicts_of_demo_drives_are_right_and_explained() {
     assert!(report.contains("Z1Z2X3C4"), "{report}");
     assert!(report.contains("Grown defect list"), "{report}");
 
-    // Thresholds are settings; the verdict is recomputed from stored evidence, not latched.
+    // Thresholds are settings, but a finished job keeps the verdict it was judged with: a
+    // report already handed to a vendor never changes.
+    assert_eq!(fail001["verdict_final"], true, "{fail001:#}");
     let tolerant = server
         .client
         .put(server.url("/api/v1/settings/verdict"))
@@ -499,12 +427,13 @@ async fn verdicts_of_demo_drives_are_right_and_explained() {
         .json()
         .await
         .unwrap();
-    assert!(
-        !reasons_of(&again)
-            .contains("surface.bad_blocks\",\"text\":\"badblocks found 24 bad blocks (tolerated"),
-        "{again:#}"
-    );
-    assert!(reasons_of(&again).contains("within the 100 tolerated"), "{again:#}");
+    assert_eq!(again["state"], "failed", "{again:#}");
+    assert_eq!(again["verdict"], fail001["verdict"], "the verdict was not rewritten");
+    assert!(!reasons_of(&again).contains("within the 100 tolerated"), "{again:#}");
+    // The legacy flat field was read into the temperature table.
+    let stored: Value = server.get_json("/api/v1/settings/verdict").await;
+    assert_eq!(stored["max_bad_blocks"], 100);
+    assert_eq!(stored["temperatures"]["hdd"]["fail_c"], 60.0);
     let bad = server
         .client
         .put(server.url("/api/v1/settings/verdict"))

@@ -1,8 +1,11 @@
-//! A burn-in end to end against a NAS of real parts: OpenSSH's sshd on loopback, the real
-//! `badblocks` detached with `setsid` on a loop device, the real safety probes (`lsblk`,
-//! `wipefs`, /proc, sysfs), read back by offset and parsed; only `smartctl` (and `zpool` where
-//! ZFS is absent) are stand-ins (`tests/openssh/README.md`). The TrueNAS API is the simulator,
-//! publishing the real sshd's host key. Needs root and `/usr/sbin/sshd`.
+//! A burn-in end to end against a NAS of real parts: OpenSSH's sshd on loopback, logged in as
+//! a root-equivalent user whose login shell is BSD csh, with a session locale that is not C;
+//! the real `badblocks` detached with `setsid` under the real `flock`, on a loop device found
+//! through its `/dev/disk/by-id` link (made here as udev would); the real safety probes
+//! (`lsblk`, `wipefs`, /proc, sysfs, `find` over /proc/*/fd), read back by offset and parsed.
+//! Only `smartctl` (and `zpool` where ZFS is absent) are stand-ins (`tests/openssh/README.md`).
+//! The TrueNAS API is the simulator, publishing the real sshd's host key and this machine's
+//! hostname and host id. Needs root and `/usr/sbin/sshd`.
 
 #![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
@@ -85,6 +88,7 @@ async fn a_whole_burn_in_passes_over_real_ssh_with_the_real_badblocks_on_a_loop_
     };
     let ours = format!("-job-{job}-stage-");
     let mut seen_folders: Vec<String> = Vec::new();
+    let mut seen_target = String::new();
     // While it runs, every surface percent the API shows is in range and never goes back.
     let mut percents: Vec<f64> = Vec::new();
     let done = wait_json_within(
@@ -99,6 +103,13 @@ async fn a_whole_burn_in_passes_over_real_ssh_with_the_real_badblocks_on_a_loop_
                 }
                 if seen_folders.is_empty() {
                     seen_folders = folders(&ours);
+                }
+                if seen_target.is_empty()
+                    && let Some(folder) = seen_folders.first()
+                {
+                    seen_target =
+                        std::fs::read_to_string(format!("/var/tmp/burnin/{folder}/target"))
+                            .unwrap_or_default();
                 }
             }
             !matches!(j["state"].as_str(), Some("queued" | "running"))
@@ -146,14 +157,47 @@ async fn a_whole_burn_in_passes_over_real_ssh_with_the_real_badblocks_on_a_loop_
     );
     // The job's folder on the NAS existed while badblocks ran, named for this dashboard's host
     // record, and was removed once its result was read.
-    let position = surface["position"].as_u64().unwrap();
-    let name = format!("-job-{job}-stage-{position}");
+    let name = format!("-job-{job}-stage-{}", surface["position"].as_u64().unwrap());
     assert!(
         seen_folders.iter().any(|folder| folder.ends_with(&name) && folder.len() > name.len()),
         "no folder for the surface stage while it ran: {seen_folders:?}"
     );
     let left = folders(&name);
     assert!(left.is_empty(), "the job's folder was left behind: {left:?}");
+    // badblocks was given the disk's serial-bound path, checked in the shell that started it.
+    assert_eq!(
+        seen_target,
+        format!("{}\n{}\n{}\n", nas.options.serial, nas.device.path, nas.link.path.display()),
+        "the job's target as the start recorded it"
+    );
+    // Its output is kept after the folder went: the whole stderr, ending with the summary.
+    let position = surface["position"].as_u64().unwrap();
+    let stderr = server
+        .client
+        .get(server.url(&format!("/api/v1/burnin/{job}/stages/{position}/output/stderr")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(stderr.starts_with("Checking for bad blocks in read-write mode"), "{stderr}");
+    assert!(
+        stderr.trim_end().ends_with("Pass completed, 0 bad blocks found. (0/0/0 errors)"),
+        "{stderr}"
+    );
+    // Every command ran under sh with the C locale, though the login shell was csh and the
+    // session's locale German.
+    let shell = std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find(|line| line.starts_with(&format!("{}:", common::openssh::CSH_USER)))
+        .map(|line| line.rsplit(':').next().unwrap_or("").to_owned())
+        .unwrap_or_default();
+    assert!(shell.ends_with("csh"), "the login shell was {shell:?}");
+    let locales = std::fs::read_to_string(nas.stand_in_dir.join("locales")).unwrap();
+    assert!(locales.lines().count() > 5, "{locales}");
+    assert!(locales.lines().all(|l| l == "C"), "smartctl ran under {locales:?}");
 
     // The SSH host key was pinned from the NAS's own ssh.config, never trusted blindly.
     let hosts = server.get_json("/api/v1/hosts").await;

@@ -34,8 +34,11 @@ pub struct SurfaceRun {
     pub read_errors: u32,
     pub write_errors: u32,
     pub corruption_errors: u32,
-    /// Bad blocks the drive will show in the first read phase after this overall fraction.
-    pub planned_failure: Option<(f64, u32)>,
+    /// Bad blocks the drive will show in the first read phase after this overall fraction,
+    /// and whether SMART counts them as reallocated.
+    pub planned_failure: Option<(f64, u32, bool)>,
+    /// The overall fraction where the test hangs (behaviour `SurfaceStuck`).
+    pub stuck_at: Option<f64>,
     pub aborted: bool,
 }
 
@@ -155,9 +158,13 @@ pub fn start_on(
         BadblocksMode::ReadOnly => format!("Checking blocks 0 to {}\n", blocks - 1),
     };
     let planned_failure = drive.spec.behaviours.iter().find_map(|behaviour| match behaviour {
-        Behaviour::FailsSurface { at_percent, bad_blocks } => {
-            Some((at_percent / 100.0, *bad_blocks))
+        Behaviour::FailsSurface { at_percent, bad_blocks, remaps } => {
+            Some((at_percent / 100.0, *bad_blocks, *remaps))
         }
+        _ => None,
+    });
+    let stuck_at = drive.spec.behaviours.iter().find_map(|behaviour| match behaviour {
+        Behaviour::SurfaceStuck { at_percent } => Some(at_percent / 100.0),
         _ => None,
     });
     let phase_seconds = drive.spec.size_bytes as f64 / (drive.spec.throughput_mb_s.max(1.0) * 1e6);
@@ -176,6 +183,7 @@ pub fn start_on(
             write_errors: 0,
             corruption_errors: 0,
             planned_failure,
+            stuck_at,
             aborted: false,
         },
         header,
@@ -195,8 +203,12 @@ pub fn advance_processes(host: &mut HostState, now: SimTime) {
         let dir = process.dir.clone();
         let seed = host.seed ^ u64::from(pid);
         let mut run = process.program.clone();
-        let elapsed_total = (now - process.started).max(0.0);
         let phases = run.phases();
+        let mut elapsed_total = (now - process.started).max(0.0);
+        if let Some(stuck) = run.stuck_at {
+            // A hung drive: time passes, the test does not.
+            elapsed_total = elapsed_total.min(stuck * phases as f64 * run.phase_seconds);
+        }
         let mut stderr: Vec<u8> = Vec::new();
         let mut stdout: Vec<u8> = Vec::new();
         let mut finished = false;
@@ -215,7 +227,7 @@ pub fn advance_processes(host: &mut HostState, now: SimTime) {
             let into_phase = elapsed_total - phase_start;
             let fraction = (into_phase / run.phase_seconds).clamp(0.0, 1.0);
             // The drive's weak spot shows when a read pass crosses it.
-            if let Some((at, count)) = run.planned_failure
+            if let Some((at, count, remaps)) = run.planned_failure
                 && is_read_phase(&run, phase)
                 && (phase as f64 + fraction) / phases as f64 >= at
             {
@@ -237,7 +249,9 @@ pub fn advance_processes(host: &mut HostState, now: SimTime) {
                         run.read_errors += 1;
                     }
                 }
-                if let Some(drive) = host.drives.iter_mut().find(|d| d.spec.serial == run.serial) {
+                if let Some(drive) = host.drives.iter_mut().find(|d| d.spec.serial == run.serial)
+                    && remaps
+                {
                     drive.counters.reallocated += f64::from(count);
                     drive.counters.reported_uncorrectable += f64::from(count.div_ceil(4));
                 }

@@ -80,7 +80,7 @@ pub fn demo(api_key_scale: &str, api_key_core: &str, authorized_key: &str) -> Sc
         ),
         with(
             drive("FAIL001", "ST8000DM004-2CX188", 8 * TB, ata, 5400),
-            Behaviour::FailsSurface { at_percent: 30.0, bad_blocks: 24 },
+            Behaviour::FailsSurface { at_percent: 30.0, bad_blocks: 24, remaps: true },
         ),
     ];
     for (slot, spec) in lab.iter_mut().enumerate() {

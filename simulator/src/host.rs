@@ -220,8 +220,9 @@ pub struct HostState {
     pub writers: Vec<WriterRecord>,
     /// Start commands received, per serial.
     pub start_attempts: BTreeMap<String, u32>,
-    /// SIGKILLs sent to job groups, per job folder.
+    /// SIGKILLs and SIGTERMs sent to job groups, per job folder.
     pub kills: BTreeMap<String, u32>,
+    pub terms: BTreeMap<String, u32>,
 }
 
 /// A drive's new temperature, waiting for the host's next temperature read.
@@ -288,6 +289,7 @@ impl HostState {
             writers: Vec::new(),
             start_attempts: BTreeMap::new(),
             kills: BTreeMap::new(),
+            terms: BTreeMap::new(),
         }
     }
 
@@ -328,11 +330,9 @@ impl HostState {
         let serial = id(&drive.spec.serial);
         let mut names = match drive.spec.protocol {
             Protocol::Ata => vec![format!("ata-{model}_{serial}")],
-            Protocol::Scsi => {
-                let (vendor, product) =
-                    drive.spec.model.split_once(' ').unwrap_or(("SEAGATE", &drive.spec.model));
-                vec![format!("scsi-S{}_{}_{serial}", id(vendor), id(product))]
-            }
+            // scsi_id names a SAS disk by its VPD 0x83 NAA identifier, its WWN: no SAS link
+            // carries the serial.
+            Protocol::Scsi => vec![format!("scsi-3{}", drive.wwn)],
             Protocol::Nvme => vec![format!("nvme-{model}_{serial}")],
         };
         names.push(format!("wwn-0x{}", drive.wwn));

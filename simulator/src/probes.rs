@@ -81,6 +81,18 @@ pub fn run(host: &HostState, probe: &Probe) -> Answer {
         Probe::GeomDisk(_) => fail("sh: 1: geom: not found\n".to_owned(), 127),
         Probe::BurninJobs(root) => ok(burnin_jobs(host, root)),
         Probe::HostIdentity => ok(host_identity(host)),
+        Probe::Resolve(paths) => {
+            let mut text = "burnin-resolve 1\n".to_owned();
+            for path in paths {
+                let target = host
+                    .resolve_device(path.as_str())
+                    .map(|drive| format!("/dev/{}", drive.devname))
+                    .unwrap_or_default();
+                text.push_str(&format!("path\t{}\t{target}\n", path.as_str()));
+            }
+            text.push_str("end\n");
+            ok(text)
+        }
     }
 }
 

@@ -120,6 +120,10 @@ pub struct HostSpec {
     pub boot_drives: Vec<String>,
 }
 
+fn yes() -> bool {
+    true
+}
+
 fn default_user() -> String {
     "root".to_owned()
 }
@@ -202,8 +206,13 @@ fn default_sector() -> u32 {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Behaviour {
     /// The surface test finds `bad_blocks` unreadable blocks once it is `at_percent` through
-    /// the whole test, and reallocations follow.
-    FailsSurface { at_percent: f64, bad_blocks: u32 },
+    /// the whole test, and (unless `remaps` is false) reallocations follow in SMART.
+    FailsSurface {
+        at_percent: f64,
+        bad_blocks: u32,
+        #[serde(default = "yes")]
+        remaps: bool,
+    },
     /// Reallocated sectors (ATA 5) grow while the drive is under test, `per_hour` of load.
     ReallocatedGrowing { per_hour: f64 },
     /// Current pending sectors (ATA 197) appear once the surface test passes `at_percent`.
@@ -222,4 +231,7 @@ pub enum Behaviour {
     SelfTestAbortedByHost { at_percent: u8 },
     /// The drive's long self-test fails with a read failure at `at_percent`.
     SelfTestFails { at_percent: u8 },
+    /// The surface test hangs at `at_percent` of the whole test (the drive stops answering
+    /// I/O there): badblocks stays alive and prints nothing more.
+    SurfaceStuck { at_percent: f64 },
 }

@@ -126,7 +126,7 @@ fn start_for(
         os,
         dir.clone(),
         lock_file("/var/tmp/burnin", serial).unwrap(),
-        Target::new(device, serial, size_bytes).unwrap(),
+        Target::new(device, serial, "", size_bytes).unwrap(),
         surface(devname, block_size, max),
     )
     .unwrap()
@@ -241,7 +241,11 @@ async fn a_surface_test_runs_detached_through_eight_phases_and_exits_zero() {
 async fn a_failing_drive_reports_its_bad_blocks_on_stdout() {
     let mut spec = host("nas", Personality::Scale2510);
     let mut failing = drive("FAIL0001", "ST8000DM004-2CX188", 1, Protocol::Ata);
-    failing.behaviours.push(Behaviour::FailsSurface { at_percent: 30.0, bad_blocks: 5 });
+    failing.behaviours.push(Behaviour::FailsSurface {
+        at_percent: 30.0,
+        bad_blocks: 5,
+        remaps: true,
+    });
     spec.drives = vec![failing];
     spec.pools.clear();
     spec.exported_pools.clear();

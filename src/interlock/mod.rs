@@ -328,9 +328,21 @@ fn host_text(identity: &parse::HostIdentity) -> String {
 /// `da3`), by a `by-id` link carrying its serial or its WWN, or by where the path resolves.
 fn claims_disk(claim: &Claim, facts: &DiskFacts) -> bool {
     let disk = facts.devname.as_str();
+    let serial = facts.serial.trim();
     let named = |path: &str| {
         if is_on_disk(path, disk) {
             return true;
+        }
+        // CORE stores an extent's disk by its middleware identifier
+        // (plugins/disk_/identify_freebsd.py).
+        if let Some(rest) = path.strip_prefix("{serial_lunid}") {
+            return rest.strip_prefix(serial).is_some_and(|tail| tail.starts_with('_'));
+        }
+        if let Some(rest) = path.strip_prefix("{serial}") {
+            return rest == serial;
+        }
+        if let Some(rest) = path.strip_prefix("{devicename}") {
+            return is_on_disk(rest, disk);
         }
         let Some(link) = path.strip_prefix("/dev/disk/by-id/") else {
             return path

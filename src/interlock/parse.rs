@@ -517,3 +517,20 @@ pub fn geom_disk(answer: Answer<'_>) -> Fact<GeomDisk> {
     }
     Ok(disk)
 }
+
+/// Where each path leads, from the `Resolve` probe: `None` for a path that leads nowhere.
+pub fn resolved(answer: Answer<'_>) -> Fact<Vec<(String, Option<String>)>> {
+    let mut paths = Vec::new();
+    for line in framed(&answer, "resolve", "resolving device paths")? {
+        let mut fields = line.split('\t');
+        let (Some("path"), Some(path)) = (fields.next(), fields.next()) else {
+            return Err(format!("an unreadable line about a path: {line:?}"));
+        };
+        if path.is_empty() {
+            continue;
+        }
+        let target = fields.next().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+        paths.push((path.to_owned(), target));
+    }
+    Ok(paths)
+}

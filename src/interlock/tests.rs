@@ -329,6 +329,19 @@ fn conditions() -> Vec<(&'static str, &'static str, Change, Refusal)> {
             Refusal::IscsiExtent { extent: "lun0".into() },
         ),
         (
+            "iSCSI extent by CORE's identifier",
+            "claims",
+            |f| {
+                f.claims.as_mut().unwrap().push(claim(
+                    ClaimKind::IscsiExtent,
+                    "lun7",
+                    "{serial_lunid}ZL2ABC01_5000c500a1b2c3d4",
+                    None,
+                ))
+            },
+            Refusal::IscsiExtent { extent: "lun7".into() },
+        ),
+        (
             "SSH reaches another machine (hostname)",
             "host",
             |f| f.host.as_mut().unwrap().ssh.hostname = "backup-nas".into(),
@@ -419,7 +432,7 @@ fn everything_at_once_names_every_reason_once() {
     unique.dedup();
     assert_eq!(unique.len(), refusals.len(), "{refusals:?}");
     // Conditions on the same fact replace each other: the last of each stands.
-    assert_eq!(refusals.len(), 24, "{refusals:?}");
+    assert_eq!(refusals.len(), 25, "{refusals:?}");
 }
 
 #[test]
@@ -472,6 +485,8 @@ fn claims_on_other_disks_and_a_closed_geom_provider_do_not_refuse() {
         claim(ClaimKind::IscsiExtent, "lun1", "zvol/tank/lun1", None),
         claim(ClaimKind::VmRawDisk, "vm", "/dev/disk/by-id/ata-X_ZL2ABC011", Some("/dev/sdf")),
         claim(ClaimKind::VmRawDisk, "vm2", "/dev/sdcc", None),
+        claim(ClaimKind::IscsiExtent, "lun2", "{serial_lunid}ZL2ABC011_5000c500a1b2c3d5", None),
+        claim(ClaimKind::IscsiExtent, "lun3", "{serial}ZL2ABC0", None),
     ]);
     facts.nas.geom = Ok(Some(GeomDisk { ident: None, mediasize: None, mode: "r0w0e0".into() }));
     assert_eq!(check(&facts), Ok(()));

@@ -53,17 +53,39 @@ pub struct Target {
     /// `/dev/<name>` as the API reported it.
     pub device: DevicePath,
     pub serial: String,
+    /// The world wide name as TrueNAS reports it (`disk.query.lunid`: hex without `0x` or
+    /// `eui.`); empty when the disk has none. A SAS disk's by-id links carry it, not the serial.
+    pub lunid: String,
     pub size_bytes: u64,
 }
 
 impl Target {
-    pub fn new(device: DevicePath, serial: &str, size_bytes: u64) -> Result<Target, CommandError> {
+    pub fn new(
+        device: DevicePath,
+        serial: &str,
+        lunid: &str,
+        size_bytes: u64,
+    ) -> Result<Target, CommandError> {
         let serial = serial.trim();
         let printable = serial.chars().all(|c| c.is_ascii_graphic() || c == ' ');
         if serial.is_empty() || serial.len() > 64 || !printable {
             return Err(CommandError::BadSerial(serial.to_owned()));
         }
-        Ok(Target { device, serial: serial.to_owned(), size_bytes })
+        let lunid = lunid.trim().trim_start_matches("0x").to_ascii_lowercase();
+        if lunid.len() > 64 || !lunid.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(CommandError::BadLunid(lunid));
+        }
+        Ok(Target { device, serial: serial.to_owned(), lunid, size_bytes })
+    }
+
+    /// The `/dev/disk/by-id` names bound to this disk's world wide name (SCSI/SAS disks have
+    /// no link ending in their serial, only these).
+    pub fn wwn_links(&self) -> Vec<String> {
+        if self.lunid.is_empty() {
+            return Vec::new();
+        }
+        let id = &self.lunid;
+        vec![format!("wwn-0x{id}"), format!("scsi-3{id}"), format!("nvme-eui.{id}")]
     }
 }
 
@@ -211,6 +233,7 @@ fn identity_check(os: Os, target: &Target) -> String {
     match os {
         Os::Linux => {
             let id = quote(&udev_id(&target.serial));
+            let wwn: String = target.wwn_links().iter().map(|link| format!("|{link}")).collect();
             let sectors = if target.size_bytes.is_multiple_of(512) {
                 (target.size_bytes / 512).to_string()
             } else {
@@ -220,15 +243,20 @@ fn identity_check(os: Os, target: &Target) -> String {
             format!(
                 "why=''; dev=''; for l in /dev/disk/by-id/*; do n=${{l##*/}}; \
                  case $n in *-part[0-9]*) continue;; esac; \
-                 case $n in *_{id}|*-{id}|*_{id}_[0-9]*|*_{id}-[0-9]*:[0-9]*) ;; *) continue;; esac; \
+                 case $n in *_{id}|*-{id}|*_{id}_[0-9]*|*_{id}-[0-9]*:[0-9]*{wwn}) ;; *) continue;; esac; \
                  r=$(readlink -f \"$l\"); \
                  if [ \"$r\" = {device} ]; then [ -n \"$dev\" ] || dev=$l; \
                  else why=\"the disk with serial \"{serial}\" is $r, not {device}\"; break; fi; done; \
-                 if [ -z \"$why\" ] && [ -z \"$dev\" ]; then why=\"no link in /dev/disk/by-id carries serial \"{serial}\": the disk at {device} is not the recorded one, or udev is not running\"; fi; \
+                 if [ -z \"$why\" ] && [ -z \"$dev\" ]; then why=\"no link in /dev/disk/by-id carries serial \"{serial}\"{wwn_text}: the disk at {device} is not the recorded one, or udev is not running\"; fi; \
                  if [ -z \"$why\" ] && [ ! -b \"$dev\" ]; then why=\"$dev is not a block device\"; fi; \
                  if [ -z \"$why\" ]; then s=$(cat /sys/class/block/{name}/size 2>/dev/null); \
                  if [ \"$s\" != {sectors} ]; then why=\"{device} has $s sectors of 512 bytes, not the recorded {sectors} ({size} bytes)\"; fi; fi; ",
                 size = target.size_bytes,
+                wwn_text = if target.lunid.is_empty() {
+                    String::new()
+                } else {
+                    format!(" or its WWN {}", target.lunid)
+                },
             )
         }
         Os::FreeBsd => format!(
@@ -282,6 +310,8 @@ pub(super) fn render_start(
         lock.as_str().to_owned(),
         target.device.as_str().to_owned(),
         target.serial.clone(),
+        // `-` stands for "no WWN", so the header keeps its shape.
+        if target.lunid.is_empty() { "-".to_owned() } else { target.lunid.clone() },
         target.size_bytes.to_string(),
     ];
     words.extend(split_words(program).unwrap_or_default());
@@ -370,9 +400,15 @@ pub(super) fn render_burnin_jobs(os: Os, root: &JobDir) -> String {
 }
 
 pub(super) fn render_host_identity(os: Os) -> String {
+    // TrueNAS's system.host_id is sha256 of /etc/hostid with surrounding ASCII whitespace
+    // stripped (Python's bytes.strip()). SCALE's file is 4 binary bytes, so only python3 (always
+    // there: the middleware is Python) reproduces it exactly; sha256sum is right unless an end
+    // byte happens to be whitespace. CORE's is a UUID and a newline.
     let digest = match os {
-        Os::Linux => "sha256sum /etc/hostid | cut -d ' ' -f 1",
-        Os::FreeBsd => "sha256 -q /etc/hostid",
+        Os::Linux => {
+            "python3 -c 'import hashlib;print(hashlib.sha256(open(\"/etc/hostid\",\"rb\").read().strip()).hexdigest())' 2>/dev/null || sha256sum /etc/hostid | cut -d \" \" -f 1"
+        }
+        Os::FreeBsd => "tr -d \"\\n\" </etc/hostid | sha256 -q",
     };
     format!(
         "{header}echo 'burnin-host 1'; printf 'hostname\\t%s\\n' \"$(hostname)\"; \
@@ -381,14 +417,32 @@ pub(super) fn render_host_identity(os: Os) -> String {
     )
 }
 
+pub(super) fn render_resolve(os: Os, paths: &[DevicePath]) -> String {
+    let mut words = vec![os_word(os).to_owned()];
+    words.extend(paths.iter().map(|p| p.as_str().to_owned()));
+    let list: Vec<String> = paths.iter().map(|p| quote(p.as_str())).collect();
+    // GNU readlink -f answers a missing path with itself; -e only with paths that exist.
+    // FreeBSD's -f is realpath(3), which fails on a missing one.
+    let readlink = match os {
+        Os::Linux => "readlink -e",
+        Os::FreeBsd => "readlink -f",
+    };
+    format!(
+        "{header}echo 'burnin-resolve 1'; for p in {list}; do printf 'path\\t%s\\t%s\\n' \"$p\" \"$({readlink} \"$p\" 2>/dev/null)\"; done; echo end",
+        header = header("resolve", &words),
+        list = if list.is_empty() { "''".to_owned() } else { list.join(" ") },
+    )
+}
+
 /// Parses the job commands and compound probes back from their headers.
 pub(super) fn parse(line: &str) -> Option<RemoteCommand> {
     let (kind, args) = split_header(line)?;
     let dir = |word: &String| JobDir::new(word.clone()).ok();
     match (kind.as_str(), args.as_slice()) {
-        ("start", [os, d, lock, device, serial, size, program @ ..]) => {
+        ("start", [os, d, lock, device, serial, lunid, size, program @ ..]) => {
             let device = DevicePath::new(device.clone()).ok()?;
-            let target = Target::new(device.clone(), serial, size.parse().ok()?).ok()?;
+            let lunid = if lunid == "-" { "" } else { lunid.as_str() };
+            let target = Target::new(device.clone(), serial, lunid, size.parse().ok()?).ok()?;
             let program = Program::Badblocks(parse_badblocks_options(program, device)?);
             RemoteCommand::start(parse_os(os)?, dir(d)?, dir(lock)?, target, program).ok()
         }
@@ -408,6 +462,12 @@ pub(super) fn parse(line: &str) -> Option<RemoteCommand> {
         ("host", [os]) => {
             Some(RemoteCommand::Probe { os: parse_os(os)?, probe: super::Probe::HostIdentity })
         }
+        ("resolve", [os, paths @ ..]) => Some(RemoteCommand::Probe {
+            os: parse_os(os)?,
+            probe: super::Probe::Resolve(
+                paths.iter().map(|p| DevicePath::new(p.clone()).ok()).collect::<Option<_>>()?,
+            ),
+        }),
         _ => None,
     }
 }

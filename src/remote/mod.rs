@@ -42,7 +42,9 @@ pub struct DevicePath(String);
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
-    #[error("`{0}` is not a device path: expected /dev/ followed by letters, digits, `_` or `/`")]
+    #[error(
+        "`{0}` is not a device path: expected /dev/ followed by letters, digits and `_/-.:+@=#,`, without `..`"
+    )]
     BadDevice(String),
     #[error(
         "`{0}` is not a job directory: expected an absolute path of letters, digits, `_`, `-`, `.` and `/`, without `..`"
@@ -56,6 +58,8 @@ pub enum CommandError {
         "the serial {0:?} cannot be checked on the NAS safely: a serial must be 1 to 64 printable ASCII characters"
     )]
     BadSerial(String),
+    #[error("the WWN {0:?} cannot be checked on the NAS: expected hex digits")]
+    BadLunid(String),
     #[error("the program's device {program} is not the target disk {target}")]
     TargetMismatch { program: String, target: String },
 }
@@ -67,7 +71,7 @@ impl DevicePath {
         let valid = !name.is_empty()
             && !name.contains("..")
             && !name.starts_with('/')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '/' || c == '-');
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "_/-.:+@=#,".contains(c));
         if valid { Ok(DevicePath(path)) } else { Err(CommandError::BadDevice(path)) }
     }
 
@@ -297,6 +301,9 @@ pub enum Probe {
     /// Who the NAS says it is over SSH: its hostname and the digest of its host id, to compare
     /// with what its API says.
     HostIdentity,
+    /// Where device paths lead now (`readlink -f`): the paths VMs and iSCSI extents are
+    /// configured with may name a disk by-path, by-partuuid or by-id.
+    Resolve(Vec<DevicePath>),
 }
 
 /// Everything the product runs on a NAS.
@@ -581,6 +588,7 @@ fn render_probe(os: Os, probe: &Probe) -> String {
         (os, Probe::OpenBy(device)) => return job::render_open_by(os, device),
         (os, Probe::BurninJobs(root)) => return job::render_burnin_jobs(os, root),
         (os, Probe::HostIdentity) => return job::render_host_identity(os),
+        (os, Probe::Resolve(paths)) => return job::render_resolve(os, paths),
     };
     join(&words)
 }

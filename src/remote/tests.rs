@@ -62,6 +62,10 @@ fn every_command() -> Vec<RemoteCommand> {
             Probe::BurninJobs(JobDir::new("/var/tmp/burnin").expect("root")),
             Probe::HostIdentity,
             Probe::GeomDisk(device("ada3")),
+            Probe::Resolve(vec![
+                DevicePath::new("/dev/disk/by-path/pci-0000:00:17.0-ata-3").expect("path"),
+                device("sdb"),
+            ]),
         ] {
             if os == Os::Linux && matches!(probe, Probe::GeomDisk(_)) {
                 continue;
@@ -101,7 +105,13 @@ fn every_command() -> Vec<RemoteCommand> {
 }
 
 fn target(serial: &str) -> Target {
-    Target::new(device("sdc"), serial, 4_000_787_030_016).expect("a valid target")
+    Target::new(
+        device("sdc"),
+        serial,
+        if serial.len() > 10 { "" } else { "5000c500a1b2c3d4" },
+        4_000_787_030_016,
+    )
+    .expect("a valid target")
 }
 
 #[test]
@@ -130,8 +140,13 @@ fn a_start_must_aim_its_program_at_the_target() {
     );
     assert!(matches!(refused, Err(CommandError::TargetMismatch { .. })), "{refused:?}");
     for bad in ["", "   ", "tab\there", "line\nbreak", &"x".repeat(65), "é"] {
-        assert!(Target::new(device("sdc"), bad, 1).is_err(), "{bad:?}");
+        assert!(Target::new(device("sdc"), bad, "", 1).is_err(), "{bad:?}");
     }
+    assert!(Target::new(device("sdc"), "X", "nvme.144d-x", 1).is_err());
+    assert_eq!(
+        Target::new(device("sdc"), "X", "0x5000C500", 1).map(|t| t.lunid),
+        Ok("5000c500".into())
+    );
 }
 
 #[test]

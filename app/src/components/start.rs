@@ -58,11 +58,19 @@ pub fn StartDialog(
             }
         })
     };
+    // One key per dialog: a double click, or a retry after the answer was lost, starts
+    // nothing twice (the server returns the first answer for a repeated key).
+    let key = StoredValue::new(None::<String>);
     let submit = {
         let ids = ids.clone();
         let single_serial = single_serial.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
+            let idempotency_key = key.get_value().unwrap_or_else(|| {
+                let fresh = request_key();
+                key.set_value(Some(fresh.clone()));
+                fresh
+            });
             let chosen: Vec<StageKind> =
                 stages.get_untracked().into_iter().filter(|(_, on)| *on).map(|(k, _)| k).collect();
             let text = confirmation.get_untracked().trim().to_owned();
@@ -75,6 +83,7 @@ pub fn StartDialog(
                 surface: SurfaceOptions {
                     max_bad_blocks: stop_at_first.get_untracked().then_some(1),
                 },
+                idempotency_key: Some(idempotency_key),
             };
             busy.set(true);
             leptos::task::spawn_local(async move {
@@ -165,4 +174,17 @@ pub fn StartDialog(
         </div>
     }
     .into_any()
+}
+
+/// A random key for one start dialog.
+fn request_key() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let part = || (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+        format!("ui-{:014x}{:014x}{:x}", part(), part(), js_sys::Date::now() as u64)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        "ui-server-rendered".to_owned()
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use burnin::{DriveRow, TemperatureLevel, TemperatureLimits, format, host::HostStatus};
+use burnin::{DriveRow, TemperatureLevel, TemperatureTable, format, host::HostStatus};
 use leptos::prelude::*;
 
 use crate::{components::editable::EditableText, live::LiveStore};
@@ -15,6 +15,8 @@ pub struct TableState {
     pub open: RwSignal<Option<i64>>,
     /// Host id → status, to mark rows whose data is stale.
     pub host_status: Memo<HashMap<i64, HostStatus>>,
+    /// The temperature limits in force (the server's settings).
+    pub limits: RwSignal<TemperatureTable>,
 }
 
 /// Saves a drive's location or notes through the server; errors land in `error`.
@@ -111,7 +113,12 @@ fn DriveTableRow(
     let id = row.with_untracked(|r| r.id);
     let field = move |f: fn(&DriveRow) -> String| Memo::new(move |_| row.with(f));
     let kind = Memo::new(move |_| row.with(|r| r.kind));
+    let limits = state.limits;
     let temperature = Memo::new(move |_| (celsius.get(), kind.get()));
+    let temperature_level = Memo::new(move |_| {
+        let (celsius, kind) = temperature.get();
+        celsius.map(|c| limits.with(|table| table.for_kind(kind).level(c)))
+    });
     let stale = move || {
         let host = row.with(|r| r.host_id);
         state.host_status.with(|statuses| !matches!(statuses.get(&host), Some(HostStatus::Online)))
@@ -154,7 +161,7 @@ fn DriveTableRow(
             <td class="num">{field(|r| format::capacity(r.size_bytes))}</td>
             <td>{field(|r| r.kind.as_str().to_owned())}</td>
             <td class="num">
-                <span class=move || temperature_class(temperature.get())>
+                <span class=move || temperature_class(temperature_level.get())>
                     {move || match temperature.get().0 {
                         Some(celsius) => format!("{celsius:.0} °C"),
                         None => "–".to_owned(),
@@ -203,8 +210,8 @@ fn DriveTableRow(
     .into_any()
 }
 
-fn temperature_class((celsius, kind): (Option<f64>, burnin::DriveKind)) -> &'static str {
-    match celsius.map(|c| TemperatureLimits::default_for(kind).level(c)) {
+fn temperature_class(level: Option<TemperatureLevel>) -> &'static str {
+    match level {
         Some(TemperatureLevel::Warn) => "temp temp-warn",
         Some(TemperatureLevel::Crit) => "temp temp-crit",
         _ => "temp",
@@ -233,6 +240,7 @@ pub fn ProgressCell(progress: burnin::job::JobProgress) -> impl IntoView {
         <div class=format!("progress-cell job-{}", progress.state.as_str())>
             {active.then(|| view! { <progress max="100" value=format!("{:.1}", progress.percent)></progress> })}
             <span class="progress-text">{text}</span>
+            {progress.stopping.then(|| view! { <span class="badge stopping" title="A cancel is under way: the work on the NAS is being stopped">"stopping"</span> })}
             {progress.stuck.then(|| view! { <span class="badge stuck" title="No progress for a long time">"stuck"</span> })}
         </div>
     }

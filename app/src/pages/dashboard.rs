@@ -96,6 +96,7 @@ fn Dashboard(snapshot: Snapshot) -> impl IntoView {
                 .hosts
                 .with(|hosts| hosts.iter().map(|h| (h.id, h.status)).collect::<HashMap<_, _>>())
         }),
+        limits: store.limits,
     };
     // Filtering reads every row (so a renamed or moved drive re-filters); the DOM only
     // changes for rows that enter or leave the page.
@@ -144,7 +145,7 @@ fn Dashboard(snapshot: Snapshot) -> impl IntoView {
         if confirmed {
             leptos::task::spawn_local(async move {
                 match crate::pages::burnin::cancel_jobs(None).await {
-                    Ok(count) => notice.set(Some(format!("Cancelling {count} burn-ins."))),
+                    Ok(results) => notice.set(Some(cancel_summary(&results))),
                     Err(e) => notice.set(Some(e.message)),
                 }
             });
@@ -344,4 +345,22 @@ fn EmptyState() -> impl IntoView {
             </p>
         </section>
     }
+}
+
+/// One line for a cancel-all: how many stopped or are stopping, and every drive that could
+/// not be cancelled, by name.
+fn cancel_summary(results: &[burnin::job::CancelResult]) -> String {
+    let count = |outcome: &str| results.iter().filter(|r| r.outcome == outcome).count();
+    let mut text = format!(
+        "{} cancelled, {} stopping (they read as cancelled once their work on the NAS has stopped).",
+        count("cancelled"),
+        count("stopping")
+    );
+    for failed in results.iter().filter(|r| r.outcome == "error") {
+        text.push_str(&format!(
+            " {} on {}: {}.",
+            failed.drive_serial, failed.host_name, failed.message
+        ));
+    }
+    text
 }

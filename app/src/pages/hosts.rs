@@ -21,9 +21,23 @@ pub async fn save_host(id: Option<i64>, input: HostInput) -> Result<HostView, Ap
     })
 }
 
+/// Takes a host out of service; its drives and burn-ins stay on record.
 #[server(input = Json)]
-pub async fn delete_host(id: i64) -> Result<(), AppError> {
+pub async fn delete_host(id: i64) -> Result<HostView, AppError> {
     crate::backend::reply(crate::backend::backend()?.delete_host(id, crate::backend::actor()).await)
+}
+
+#[server(input = Json)]
+pub async fn archived_hosts() -> Result<Vec<HostView>, AppError> {
+    crate::backend::reply(crate::backend::backend()?.archived_hosts().await)
+}
+
+/// Deletes an archived host's record for good; `confirm` repeats its name.
+#[server(input = Json)]
+pub async fn delete_host_history(id: i64, confirm: String) -> Result<(), AppError> {
+    crate::backend::reply(
+        crate::backend::backend()?.delete_host_history(id, confirm, crate::backend::actor()).await,
+    )
 }
 
 #[server(input = Json)]
@@ -109,8 +123,63 @@ fn Hosts(store: LiveStore) -> impl IntoView {
                 <HostCard host editing notice tests now/>
             </For>
         </ul>
+        <ArchivedHosts notice/>
     }
     .into_any()
+}
+
+/// Hosts taken out of service: their records can be exported, and deleted on purpose.
+#[component]
+fn ArchivedHosts(notice: RwSignal<Option<Result<String, String>>>) -> impl IntoView {
+    let archived = Resource::new(move || notice.get().is_some(), |_| archived_hosts());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let hosts = archived.await.unwrap_or_default();
+                (!hosts.is_empty()).then(|| view! {
+                    <section class="panel archived-hosts">
+                        <h2>"Archived hosts"</h2>
+                        <p class="hint">"Removed from service; their drives and burn-ins stay on record."</p>
+                        <ul>
+                            {hosts.into_iter().map(|host| {
+                                let id = host.id;
+                                let name = host.name.clone();
+                                let delete = move |_| {
+                                    let typed = {
+                                        #[cfg(feature = "hydrate")]
+                                        {
+                                            web_sys::window()
+                                                .and_then(|w| w.prompt_with_message(&format!("This deletes every drive, burn-in, report and SMART snapshot of {name} for good. Type the host's name to confirm:")).ok().flatten())
+                                        }
+                                        #[cfg(not(feature = "hydrate"))]
+                                        {
+                                            None::<String>
+                                        }
+                                    };
+                                    let Some(typed) = typed else { return };
+                                    let name = name.clone();
+                                    leptos::task::spawn_local(async move {
+                                        match delete_host_history(id, typed).await {
+                                            Ok(()) => notice.set(Some(Ok(format!("Deleted the history of {name}.")))),
+                                            Err(error) => notice.set(Some(Err(error.message))),
+                                        }
+                                    });
+                                };
+                                view! {
+                                    <li class="archived-host" data-host=host.name.clone()>
+                                        <span class="name">{host.name.clone()}</span>
+                                        <span class="when">{host.archived_at.clone().unwrap_or_default()}</span>
+                                        <a class="button" href=format!("/api/v1/hosts/{id}/record") download=format!("host-{id}-record.json")>"Export record"</a>
+                                        <button type="button" class="button danger" on:click=delete>"Delete history"</button>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                })
+            })}
+        </Suspense>
+    }
 }
 
 #[component]
@@ -155,7 +224,7 @@ fn HostCard(
                 #[cfg(feature = "hydrate")]
                 {
                     web_sys::window()
-                        .and_then(|w| w.confirm_with_message(&format!("Remove host {name}? Its drives and their history leave the dashboard.")).ok())
+                        .and_then(|w| w.confirm_with_message(&format!("Remove host {name}? It is no longer watched; its drives and burn-in history stay on record under Archived hosts.")).ok())
                         .unwrap_or(false)
                 }
                 #[cfg(not(feature = "hydrate"))]
@@ -169,7 +238,9 @@ fn HostCard(
             let name = name.clone();
             leptos::task::spawn_local(async move {
                 match delete_host(id).await {
-                    Ok(()) => notice.set(Some(Ok(format!("Removed {name}.")))),
+                    Ok(_) => notice.set(Some(Ok(format!(
+                        "Removed {name}; its record is under Archived hosts."
+                    )))),
                     Err(error) => notice.set(Some(Err(error.message))),
                 }
             });

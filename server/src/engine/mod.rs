@@ -3,11 +3,14 @@
 //! its output, so the dashboard can restart, or lose the NAS for a while, without losing a
 //! multi-day test. Owns the job tables.
 
+mod error;
 pub mod interlock;
 pub mod nas;
 mod runner;
 mod stages;
 pub mod store;
+
+pub use error::EngineError;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -16,10 +19,12 @@ use std::{
 };
 
 use burnin::{
-    DriveKind, DriveState,
-    job::{JobState, JobView, StageKind, StartRequest, batch_phrase, plan},
+    DriveState,
+    job::{
+        CancelResult, HostConfig, JobState, JobView, StageKind, StartRequest, batch_phrase, plan,
+    },
+    remote::JobDir,
 };
-use burnin_app::AppError;
 use serde_json::json;
 use sqlx::SqlitePool;
 use tokio::{sync::Mutex, task::JoinHandle};
@@ -38,12 +43,12 @@ pub struct EngineOptions {
     pub stagger: Duration,
     /// A stage whose progress does not move for this long is flagged stuck.
     pub stuck_after: Duration,
-    /// …and a stuck self-test is aborted after this long (None: only flagged).
+    /// …and a stuck self-test or surface test is stopped after this long (None: only flagged).
     pub stuck_abort_after: Option<Duration>,
-    /// At or above this temperature for `critical_sustain`, a job is stopped.
-    pub critical_temperature_c: f64,
+    /// A drive at or above its kind's `fail_c` for this long has its job stopped.
     pub critical_sustain: Duration,
-    /// How long an unreachable NAS is waited for before a running job is marked interrupted.
+    /// How long an unreachable NAS is waited for before a stage that runs no writer is
+    /// interrupted. A stage whose writer may be alive waits for as long as it takes.
     pub reattach_timeout: Duration,
     /// How often SMART is read during a surface test (temperature, counters).
     pub smart_during_surface: Duration,
@@ -54,8 +59,10 @@ pub struct EngineOptions {
     /// badblocks `-c`: blocks per read/write; 0 sizes each transfer to
     /// [`AUTO_TRANSFER_BYTES`] (see the benchmark in the README).
     pub blocks_at_once: u32,
-    /// A surface test with more bad blocks than this fails.
-    pub max_bad_blocks: i64,
+    /// Time a stopped writer gets to end after TERM before it is sent KILL.
+    pub stop_grace: Duration,
+    /// Time an unconfirmed start gets to show in its folder before the folder is abandoned.
+    pub start_confirm_grace: Duration,
 }
 
 /// An SSH session no command used for this long is logged out (see [`nas::Nas::close_idle`]).
@@ -85,14 +92,14 @@ impl Default for EngineOptions {
             stagger: Duration::from_secs(2),
             stuck_after: Duration::from_secs(30 * 60),
             stuck_abort_after: Some(Duration::from_secs(6 * 3600)),
-            critical_temperature_c: 60.0,
             critical_sustain: Duration::from_secs(5 * 60),
             reattach_timeout: Duration::from_secs(3600),
             smart_during_surface: Duration::from_secs(60),
             job_root: "/var/tmp/burnin".to_owned(),
             smart_sweep: Duration::from_secs(600),
             blocks_at_once: 0,
-            max_bad_blocks: 0,
+            stop_grace: Duration::from_secs(30),
+            start_confirm_grace: Duration::from_secs(60),
         }
     }
 }
@@ -132,9 +139,15 @@ impl Engine {
     /// Re-attaches to jobs that were running when the dashboard stopped, and starts the
     /// scheduler.
     pub async fn start(&self) -> JoinHandle<()> {
-        if let Ok(jobs) = store::jobs_in(&self.pool, &[JobState::Running]).await {
-            for job in jobs {
-                self.spawn(job.id).await;
+        match store::jobs_in(&self.pool, &[JobState::Running]).await {
+            Ok(jobs) => {
+                for job in jobs {
+                    self.spawn(job.id).await;
+                }
+            }
+            // The scheduler below picks running jobs up as well, once the database answers.
+            Err(error) => {
+                tracing::error!(error = %error, "cannot list the running jobs to re-attach")
             }
         }
         let sweeper = self.clone();
@@ -192,6 +205,7 @@ impl Engine {
             action: burnin::remote::SmartctlAction::Report,
             with_text: false,
         });
+        // The sweep is informational: a drive that cannot be read now is read next time.
         let Ok(output) = self.nas.run(drive.host_id, &command).await else { return };
         let Ok(report) = burnin::smart::parse_smartctl_json(&output.stdout) else { return };
         if report.read_failed()
@@ -204,14 +218,23 @@ impl Engine {
             return;
         }
         let raw = String::from_utf8_lossy(&output.stdout);
-        if store::set_drive_smart(&self.pool, drive.id, &raw, report.health.as_str()).await.is_ok()
-        {
-            if let Some(celsius) = report.temperature.current {
-                let _ =
-                    crate::inventory::set_smart_temperature(&self.pool, drive.id, celsius as f64)
-                        .await;
+        match store::set_drive_smart(&self.pool, drive.id, &raw, report.health.as_str()).await {
+            Ok(()) => {
+                if let Some(celsius) = report.temperature.current
+                    && let Err(error) = crate::inventory::set_smart_temperature(
+                        &self.pool,
+                        drive.id,
+                        celsius as f64,
+                    )
+                    .await
+                {
+                    tracing::warn!(drive.serial = %drive.serial, error = %error, "cannot store a SMART temperature");
+                }
+                self.publish_drive(drive.id).await;
             }
-            self.publish_drive(drive.id).await;
+            Err(error) => {
+                tracing::warn!(drive.serial = %drive.serial, error = %error, "cannot store a SMART sweep reading")
+            }
         }
     }
 
@@ -222,9 +245,14 @@ impl Engine {
     }
 
     async fn spawn(&self, job_id: i64) {
+        let mut running = self.running.lock().await;
+        if running.get(&job_id).is_some_and(|task| !task.is_finished()) {
+            // One runner per job, ever: a second would follow (and might stop) the same work.
+            return;
+        }
         let engine = self.clone();
         let task = tokio::spawn(async move { engine.run_job(job_id).await });
-        self.running.lock().await.insert(job_id, task);
+        running.insert(job_id, task);
     }
 
     async fn finished(&self, job_id: i64) {
@@ -235,18 +263,22 @@ impl Engine {
     async fn schedule(&self) {
         loop {
             let _ = tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
-            let Ok(queued) = store::jobs_in(&self.pool, &[JobState::Queued]).await else {
-                continue;
-            };
-            let Ok(running) = store::jobs_in(&self.pool, &[JobState::Running]).await else {
+            let Ok(jobs) = store::jobs_in(&self.pool, &[JobState::Queued, JobState::Running]).await
+            else {
                 continue;
             };
             let mut per_host: HashMap<i64, usize> = HashMap::new();
-            for job in &running {
+            for job in jobs.iter().filter(|job| job.state() == JobState::Running) {
                 *per_host.entry(job.host_id).or_default() += 1;
             }
-            for job in queued {
+            for job in jobs {
                 if self.running.lock().await.contains_key(&job.id) {
+                    continue;
+                }
+                if job.state() == JobState::Running {
+                    // A running job without a runner (its first one gave up on the database):
+                    // re-attach.
+                    self.spawn(job.id).await;
                     continue;
                 }
                 let busy = per_host.entry(job.host_id).or_default();
@@ -286,19 +318,27 @@ impl Engine {
         for drive in drives {
             by_host.entry(drive.host_id).or_default().push(drive);
         }
+        let root = match JobDir::new(self.options.job_root.clone()) {
+            Ok(root) => root,
+            Err(error) => return vec![error.to_string()],
+        };
         let mut reasons = Vec::new();
         for (host_id, drives) in by_host {
             let version = self.hosts.get(host_id).await.ok().and_then(|h| h.truenas_version);
-            let targets: Vec<interlock::Target> = drives
-                .iter()
-                .map(|d| interlock::Target {
-                    serial: d.serial.clone(),
-                    devname: d.devname.clone(),
-                    size_bytes: d.size_bytes,
-                })
-                .collect();
+            let mut targets = Vec::new();
+            for drive in &drives {
+                let lunid =
+                    crate::inventory::lunid_of(&self.pool, drive.id).await.unwrap_or_default();
+                targets.push(interlock::Target {
+                    serial: drive.serial.clone(),
+                    lunid,
+                    devname: drive.devname.clone(),
+                    size_bytes: drive.size_bytes,
+                });
+            }
+            let shell = self.nas.shell(host_id);
             let checked =
-                interlock::check_host(&self.nas, host_id, nas::os_of(version.as_deref()), &targets)
+                interlock::check_host(&shell, nas::os_of(version.as_deref()), &root, &targets)
                     .await;
             for (drive, checked) in drives.iter().zip(checked) {
                 if let Err(refusals) = checked.result {
@@ -317,28 +357,94 @@ impl Engine {
     }
 
     /// Checks and queues a burn-in for each drive. Nothing is queued unless every drive may
-    /// be tested; a refusal names every reason.
-    pub async fn start_jobs(&self, request: StartRequest) -> Result<Vec<JobView>, AppError> {
+    /// be tested; a refusal names every reason. With an idempotency key, a repeat of the same
+    /// request returns the first answer and queues nothing.
+    pub async fn start_jobs(&self, request: StartRequest) -> Result<Vec<JobView>, EngineError> {
+        let Some(key) = request.idempotency_key.clone() else {
+            return self.start_checked(request, None).await;
+        };
+        let key = key.trim().to_owned();
+        if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(EngineError::BadRequest(
+                "the Idempotency-Key must be 1 to 255 printable ASCII characters (a UUID, say)"
+                    .into(),
+            ));
+        }
+        let mut unkeyed = request.clone();
+        unkeyed.idempotency_key = None;
+        let hash = request_hash(&unkeyed);
+        match store::key_begin(&self.pool, &key, &hash).await? {
+            store::KeySeen::New => {}
+            store::KeySeen::Done { body: Some(body), .. } => {
+                if let Ok(views) = serde_json::from_str::<Vec<JobView>>(&body) {
+                    return Ok(views);
+                }
+            }
+            store::KeySeen::Done { job_ids, .. } => return self.views(&job_ids).await,
+            store::KeySeen::InFlight => {
+                return Err(EngineError::Conflict(
+                    "a request with this Idempotency-Key is still being answered; retry in a moment".into(),
+                ));
+            }
+            store::KeySeen::Mismatch => {
+                return Err(EngineError::KeyReused(
+                    "this Idempotency-Key was used for a different request; use a new key for a new request".into(),
+                ));
+            }
+        }
+        match self.start_checked(unkeyed, Some(&key)).await {
+            Ok(views) => {
+                if let Ok(body) = serde_json::to_string(&views)
+                    && let Err(error) = store::key_body(&self.pool, &key, &body).await
+                {
+                    // The jobs are recorded under the key already; a repeat rebuilds the answer.
+                    tracing::warn!(error = %error, "cannot keep the first answer of a keyed start");
+                }
+                Ok(views)
+            }
+            Err(error) => {
+                // Nothing was created: the key is free for a retry.
+                store::key_release(&self.pool, &key).await?;
+                Err(error)
+            }
+        }
+    }
+
+    async fn views(&self, ids: &[i64]) -> Result<Vec<JobView>, EngineError> {
+        let mut views = Vec::new();
+        for id in ids {
+            if let Some(view) = store::view(&self.pool, *id).await? {
+                views.push(view);
+            }
+        }
+        Ok(views)
+    }
+
+    async fn start_checked(
+        &self,
+        request: StartRequest,
+        key: Option<&str>,
+    ) -> Result<Vec<JobView>, EngineError> {
         let operator = request.operator.trim().to_owned();
         if operator.is_empty()
             || operator.chars().count() > 64
             || operator.chars().any(char::is_control)
         {
-            return Err(AppError::bad_request(
-                "give the operator's name (1 to 64 characters); it goes into the audit log and the certificate",
+            return Err(EngineError::BadRequest(
+                "give the operator's name (1 to 64 characters); it goes into the audit log and the certificate".into(),
             ));
         }
         let unique: HashSet<i64> = request.drive_ids.iter().copied().collect();
         if unique.is_empty() {
-            return Err(AppError::bad_request("select at least one drive"));
+            return Err(EngineError::BadRequest("select at least one drive".into()));
         }
         if unique.len() != request.drive_ids.len() {
-            return Err(AppError::bad_request("a drive is listed twice"));
+            return Err(EngineError::BadRequest("a drive is listed twice".into()));
         }
         let stages = plan(&request.stages);
         if stages.len() <= 2 {
-            return Err(AppError::bad_request(
-                "choose at least one stage: a SMART test or the surface test",
+            return Err(EngineError::BadRequest(
+                "choose at least one stage: a SMART test or the surface test".into(),
             ));
         }
         let destructive = stages.contains(&StageKind::Surface);
@@ -363,61 +469,82 @@ impl Engine {
             if drives.len() == 1 {
                 let serial = &drives[0].serial;
                 if request.confirm_serial.as_deref().map(str::trim) != Some(serial.as_str()) {
-                    return Err(AppError::refused(
-                        format!(
+                    return Err(EngineError::Refused {
+                        message: format!(
                             "the surface test erases the drive: type its serial {serial} to confirm"
                         ),
-                        vec!["the serial typed does not match".into()],
-                    ));
+                        reasons: vec!["the serial typed does not match".into()],
+                    });
                 }
             } else {
                 let phrase = batch_phrase(drives.len());
                 if request.confirm_phrase.as_deref().map(str::trim) != Some(phrase.as_str()) {
-                    return Err(AppError::refused(
-                        format!(
+                    return Err(EngineError::Refused {
+                        message: format!(
                             "the surface test erases {} drives: type \"{phrase}\" to confirm",
                             drives.len()
                         ),
-                        vec!["the confirmation phrase does not match".into()],
-                    ));
+                        reasons: vec!["the confirmation phrase does not match".into()],
+                    });
                 }
             }
         }
-        if destructive {
+        if destructive && reasons.is_empty() {
             // The interlock: every disk is checked on the NAS and through its API now, and
             // again right before badblocks is sent.
             reasons.extend(self.interlock_reasons(&drives).await);
         }
         if !reasons.is_empty() {
-            audit::record(
-                &self.pool,
-                &operator,
-                "burnin.refused",
-                "",
-                &json!({"drive_ids": request.drive_ids, "reasons": reasons}),
-            )
-            .await?;
-            return Err(AppError::refused(
-                if destructive {
-                    "the surface test was refused: nothing was started"
-                } else {
-                    "the burn-in was refused: nothing was started"
-                },
-                reasons,
-            ));
+            return Err(self.refuse(&operator, &request.drive_ids, destructive, reasons).await?);
+        }
+        let mut configs = HashMap::new();
+        for drive in &drives {
+            if !configs.contains_key(&drive.host_id) {
+                configs.insert(drive.host_id, self.host_config(drive.host_id).await?);
+            }
         }
         let mut tx = crate::db::begin_write(&self.pool).await.map_err(crate::db::DbError::from)?;
+        // Checked again inside the write transaction: two requests for one drive that both
+        // passed the checks above are serialised here, and the second finds the first's job.
+        let mut busy = Vec::new();
+        for drive in &drives {
+            if let Some(job) = store::active_for_drive(&mut tx, drive.id).await? {
+                busy.push(format!(
+                    "{} ({} on {}): a burn-in is already queued or running on it (job {job})",
+                    drive.serial, drive.devname, drive.host_name
+                ));
+            }
+        }
+        if !busy.is_empty() {
+            drop(tx);
+            return Err(self.refuse(&operator, &request.drive_ids, destructive, busy).await?);
+        }
         let mut ids = Vec::new();
         for drive in &drives {
-            let id = store::create(
+            let config = configs.get(&drive.host_id).cloned().unwrap_or_default();
+            let id = match store::create(
                 &mut tx,
                 drive.id,
                 drive.host_id,
                 &operator,
                 &stages,
                 request.surface.max_bad_blocks,
+                &config,
             )
-            .await?;
+            .await
+            {
+                Ok(id) => id,
+                // The partial unique index: another active job appeared for this drive.
+                Err(crate::db::DbError::Query(sqlx::Error::Database(error)))
+                    if error.is_unique_violation() =>
+                {
+                    return Err(EngineError::Conflict(format!(
+                        "{} already has a burn-in queued or running: nothing was started",
+                        drive.serial
+                    )));
+                }
+                Err(error) => return Err(error.into()),
+            };
             audit::record(
                 &mut *tx,
                 &operator,
@@ -428,98 +555,149 @@ impl Engine {
             .await?;
             ids.push(id);
         }
+        if let Some(key) = key {
+            store::key_done(&mut tx, key, &ids).await?;
+        }
         tx.commit().await.map_err(crate::db::DbError::from)?;
         for id in &ids {
             self.publish(*id).await;
         }
         self.wake.notify_one();
-        let mut views = Vec::new();
-        for id in ids {
-            if let Some(view) = store::view(&self.pool, id).await? {
-                views.push(view);
-            }
-        }
-        Ok(views)
+        self.views(&ids).await
     }
 
-    /// Cancels a job: a queued one at once, a running one as soon as its runner has stopped
-    /// the remote work (badblocks' process group, or `smartctl -X`).
-    pub async fn cancel(&self, job_id: i64, actor: &str) -> Result<JobView, AppError> {
+    async fn refuse(
+        &self,
+        operator: &str,
+        drive_ids: &[i64],
+        destructive: bool,
+        reasons: Vec<String>,
+    ) -> Result<EngineError, EngineError> {
+        audit::record(
+            &self.pool,
+            operator,
+            "burnin.refused",
+            "",
+            &json!({"drive_ids": drive_ids, "reasons": reasons}),
+        )
+        .await?;
+        Ok(EngineError::Refused {
+            message: if destructive {
+                "the surface test was refused: nothing was started".into()
+            } else {
+                "the burn-in was refused: nothing was started".into()
+            },
+            reasons,
+        })
+    }
+
+    /// The host's settings as a job records them (no secrets).
+    async fn host_config(&self, host_id: i64) -> Result<HostConfig, EngineError> {
+        let connection = self.hosts.connection(host_id).await?;
+        let view = self.hosts.get(host_id).await?;
+        Ok(HostConfig {
+            host_name: connection.name,
+            api_url: connection.api_url,
+            ssh_host: connection.ssh_host,
+            ssh_port: connection.ssh_port,
+            ssh_user: connection.ssh_user,
+            truenas_version: view.truenas_version,
+            ssh_host_key_fingerprint: view.ssh_host_key_fingerprint,
+        })
+    }
+
+    /// Cancels a job: a queued one at once; a running one is stopping until its runner has
+    /// stopped the remote work (badblocks' process group, confirmed gone, or `smartctl -X`),
+    /// and reads as cancelled only then.
+    pub async fn cancel(&self, job_id: i64, actor: &str) -> Result<JobView, EngineError> {
         let job = store::job(&self.pool, job_id)
             .await?
-            .ok_or_else(|| AppError::not_found(format!("there is no job with id {job_id}")))?;
-        match job.state() {
-            JobState::Queued => {
-                store::set_job_state(
-                    &self.pool,
-                    job_id,
-                    JobState::Cancelled,
-                    Some("cancelled before it started"),
-                )
-                .await?;
-                sqlx::query("UPDATE job_stages SET state = 'cancelled' WHERE job_id = $1 AND state = 'pending'")
-                    .bind(job_id)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(crate::db::DbError::from)?;
-            }
-            JobState::Running => store::request_cancel(&self.pool, job_id).await?,
-            done => {
-                return Err(AppError::conflict(format!(
+            .ok_or_else(|| EngineError::NotFound(format!("there is no job with id {job_id}")))?;
+        match store::cancel(&self.pool, job_id).await? {
+            None => return Err(EngineError::NotFound(format!("there is no job with id {job_id}"))),
+            Some(store::CancelOutcome::AlreadyEnded(done)) => {
+                return Err(EngineError::Conflict(format!(
                     "job {job_id} already ended ({})",
                     done.as_str()
                 )));
             }
+            Some(outcome) => {
+                audit::record(
+                    &self.pool,
+                    actor,
+                    "burnin.cancel",
+                    &job.drive_serial,
+                    &json!({"job_id": job_id, "outcome": if outcome == store::CancelOutcome::Cancelled { "cancelled" } else { "stopping" }}),
+                )
+                .await?;
+            }
         }
-        audit::record(
-            &self.pool,
-            actor,
-            "burnin.cancel",
-            &job.drive_serial,
-            &json!({"job_id": job_id}),
-        )
-        .await?;
         self.publish(job_id).await;
+        self.wake.notify_one();
         store::view(&self.pool, job_id)
             .await?
-            .ok_or_else(|| AppError::not_found("the job vanished"))
+            .ok_or_else(|| EngineError::NotFound("the job vanished".into()))
     }
 
-    /// Cancels every active job, or every active job of one host.
-    pub async fn cancel_many(&self, host_id: Option<i64>, actor: &str) -> Result<usize, AppError> {
+    /// Cancels every active job, or every active job of one host, going on past any error:
+    /// one result per job.
+    pub async fn cancel_many(
+        &self,
+        host_id: Option<i64>,
+        actor: &str,
+    ) -> Result<Vec<CancelResult>, EngineError> {
         let jobs = store::jobs_in(&self.pool, &[JobState::Queued, JobState::Running]).await?;
-        let mut count = 0;
+        let mut results = Vec::new();
         for job in jobs.into_iter().filter(|job| host_id.is_none_or(|id| id == job.host_id)) {
-            self.cancel(job.id, actor).await?;
-            count += 1;
+            let (outcome, message) = match self.cancel(job.id, actor).await {
+                Ok(view) if view.state == JobState::Cancelled => {
+                    ("cancelled", "cancelled before it started".to_owned())
+                }
+                Ok(_) => (
+                    "stopping",
+                    "its work on the NAS is being stopped; it reads as cancelled once that is confirmed".to_owned(),
+                ),
+                Err(EngineError::Conflict(message)) => ("already_ended", message),
+                Err(error) => ("error", error.to_string()),
+            };
+            results.push(CancelResult {
+                job_id: job.id,
+                drive_serial: job.drive_serial,
+                host_name: job.host_name,
+                outcome: outcome.to_owned(),
+                message,
+            });
         }
-        Ok(count)
+        Ok(results)
     }
 
-    pub async fn view(&self, job_id: i64) -> Result<JobView, AppError> {
+    pub async fn view(&self, job_id: i64) -> Result<JobView, EngineError> {
         store::view(&self.pool, job_id)
             .await?
-            .ok_or_else(|| AppError::not_found(format!("there is no job with id {job_id}")))
+            .ok_or_else(|| EngineError::NotFound(format!("there is no job with id {job_id}")))
     }
 
     pub async fn list(
         &self,
         drive_id: Option<i64>,
         state: Option<JobState>,
-    ) -> Result<Vec<JobView>, AppError> {
-        let mut views = Vec::new();
-        for job in store::list(&self.pool, drive_id, state, 500).await? {
-            if let Some(view) = store::view(&self.pool, job.id).await? {
-                views.push(view);
-            }
-        }
-        Ok(views)
+    ) -> Result<Vec<JobView>, EngineError> {
+        let ids: Vec<i64> =
+            store::list(&self.pool, drive_id, state, 500).await?.iter().map(|j| j.id).collect();
+        self.views(&ids).await
+    }
+
+    /// Whether a host has queued or running jobs.
+    pub async fn host_busy(&self, host_id: i64) -> Result<Vec<store::JobRecord>, EngineError> {
+        Ok(store::active_on_host(&self.pool, host_id).await?)
     }
 }
 
-/// The stages a drive is offered by default (no surface test on flash).
-pub fn default_stages(kind: DriveKind) -> Vec<StageKind> {
-    burnin::job::default_stages(kind)
+/// A digest of a start request, to tell a repeat from a different request under one key.
+fn request_hash(request: &StartRequest) -> String {
+    use sha2::Digest as _;
+    let json = serde_json::to_vec(request).unwrap_or_default();
+    sha2::Sha256::digest(&json).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Reaching a host for the burn-in: one managed SSH session per host (reused while it lives),
 //! its host key pinned from the NAS's own `ssh.config` over the TLS-verified API, and fresh
-//! API sessions for the safety checks.
+//! API sessions for the safety checks. Each host has its own slot and lock: connecting to a NAS
+//! that does not answer holds up only that NAS's callers, never another host's polls, cancels or
+//! temperature stops.
 
 use std::{
     collections::HashMap,
@@ -57,6 +59,14 @@ impl NasError {
             NasError::Settings(_) => false,
         }
     }
+
+    /// The NAS's SSH host key is not the pinned one (or none is pinned): a person must look.
+    pub fn is_host_key(&self) -> bool {
+        matches!(
+            self,
+            NasError::Ssh(SshError::HostKeyChanged { .. } | SshError::HostKeyUnknown { .. })
+        )
+    }
 }
 
 /// The NAS's OS, from its `system.info` version: CORE (FreeBSD) is 13.x and older.
@@ -74,17 +84,24 @@ struct Kept {
     used_at: Instant,
 }
 
+/// One host's session, behind its own lock.
+#[derive(Default)]
+struct Slot {
+    kept: Mutex<Option<Kept>>,
+}
+
 #[derive(Clone)]
 pub struct Nas {
     hosts: HostStore,
-    sessions: Arc<Mutex<HashMap<i64, Kept>>>,
+    /// Held only to find or make a host's slot, never across an await.
+    slots: Arc<std::sync::Mutex<HashMap<i64, Arc<Slot>>>>,
     pub ssh: SshOptions,
     pub api: ClientOptions,
 }
 
 impl Nas {
     pub fn new(hosts: HostStore, ssh: SshOptions, api: ClientOptions) -> Nas {
-        Nas { hosts, sessions: Arc::default(), ssh, api }
+        Nas { hosts, slots: Arc::default(), ssh, api }
     }
 
     pub async fn connection(&self, host_id: i64) -> Result<HostConnection, NasError> {
@@ -135,17 +152,23 @@ impl Nas {
         Ok(SshSession::connect(&target, &self.ssh).await?)
     }
 
+    fn slot(&self, host_id: i64) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        slots.entry(host_id).or_default().clone()
+    }
+
     /// The host's SSH session, opening one if there is none alive.
     pub async fn session(&self, host_id: i64) -> Result<Arc<SshSession>, NasError> {
-        let mut sessions = self.sessions.lock().await;
-        if let Some(kept) = sessions.get_mut(&host_id)
-            && !kept.session.is_closed()
+        let slot = self.slot(host_id);
+        let mut kept = slot.kept.lock().await;
+        if let Some(current) = kept.as_mut()
+            && !current.session.is_closed()
         {
-            kept.used_at = Instant::now();
-            return Ok(kept.session.clone());
+            current.used_at = Instant::now();
+            return Ok(current.session.clone());
         }
         let session = Arc::new(self.open(host_id).await?);
-        sessions.insert(host_id, Kept { session: session.clone(), used_at: Instant::now() });
+        *kept = Some(Kept { session: session.clone(), used_at: Instant::now() });
         Ok(session)
     }
 
@@ -153,17 +176,21 @@ impl Nas {
     /// borrowed). A fleet read once per SMART sweep then holds no SSH connection, nor its
     /// buffers, between sweeps; a running job polls far more often and keeps its session.
     pub async fn close_idle(&self, idle: Duration) -> usize {
-        let stale: Vec<Arc<SshSession>> = {
-            let mut sessions = self.sessions.lock().await;
-            let ids: Vec<i64> = sessions
-                .iter()
-                .filter(|(_, kept)| {
-                    kept.used_at.elapsed() >= idle && Arc::strong_count(&kept.session) == 1
-                })
-                .map(|(id, _)| *id)
-                .collect();
-            ids.iter().filter_map(|id| sessions.remove(id)).map(|kept| kept.session).collect()
+        let slots: Vec<Arc<Slot>> = {
+            let slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            slots.values().cloned().collect()
         };
+        let mut stale = Vec::new();
+        for slot in slots {
+            // A slot that is busy (connecting, or handing out its session) is not idle.
+            let Ok(mut kept) = slot.kept.try_lock() else { continue };
+            let idle_now = kept
+                .as_ref()
+                .is_some_and(|k| k.used_at.elapsed() >= idle && Arc::strong_count(&k.session) == 1);
+            if idle_now && let Some(k) = kept.take() {
+                stale.push(k.session);
+            }
+        }
         let closed = stale.len();
         for session in stale {
             if let Ok(session) = Arc::try_unwrap(session) {
@@ -183,14 +210,67 @@ impl Nas {
         match session.run(command).await {
             Ok(output) => Ok(output),
             Err(error) => {
-                self.sessions.lock().await.remove(&host_id);
+                self.drop_session(host_id, &session).await;
                 Err(error.into())
             }
         }
     }
 
+    /// Forgets `session` if it is still the host's current one.
+    async fn drop_session(&self, host_id: i64, session: &Arc<SshSession>) {
+        let slot = self.slot(host_id);
+        let mut kept = slot.kept.lock().await;
+        if kept.as_ref().is_some_and(|k| Arc::ptr_eq(&k.session, session)) {
+            *kept = None;
+        }
+    }
+
     pub async fn forget(&self, host_id: i64) {
-        self.sessions.lock().await.remove(&host_id);
+        let slot = self.slot(host_id);
+        *slot.kept.lock().await = None;
+    }
+
+    /// A shell on the host: every command through its current session (reconnecting).
+    pub fn shell(&self, host_id: i64) -> Shell<'_> {
+        Shell { nas: self, host_id, pinned: None }
+    }
+
+    /// A shell bound to one session: a check and the start it allows go through the same SSH
+    /// connection, and if it drops in between nothing is started on a new one.
+    pub async fn pinned_shell(&self, host_id: i64) -> Result<Shell<'_>, NasError> {
+        let session = self.session(host_id).await?;
+        Ok(Shell { nas: self, host_id, pinned: Some(session) })
+    }
+}
+
+/// Where commands of a check or a stage go.
+pub struct Shell<'a> {
+    nas: &'a Nas,
+    pub host_id: i64,
+    pinned: Option<Arc<SshSession>>,
+}
+
+impl Shell<'_> {
+    pub async fn run(&self, command: &RemoteCommand) -> Result<CommandOutput, NasError> {
+        match &self.pinned {
+            None => self.nas.run(self.host_id, command).await,
+            Some(session) => match session.run(command).await {
+                Ok(output) => Ok(output),
+                Err(error) => {
+                    self.nas.drop_session(self.host_id, session).await;
+                    Err(error.into())
+                }
+            },
+        }
+    }
+
+    /// Whether this shell's session is still the one it started with (and still open).
+    pub fn still_connected(&self) -> bool {
+        self.pinned.as_ref().is_none_or(|session| !session.is_closed())
+    }
+
+    pub fn nas(&self) -> &Nas {
+        self.nas
     }
 }
 

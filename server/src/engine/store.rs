@@ -1,7 +1,13 @@
-//! The `jobs`, `job_stages`, `smart_snapshots` and `temperature_samples` tables.
+//! The `jobs`, `job_stages`, `stage_outputs`, `smart_snapshots`, `temperature_samples` and
+//! `idempotency_keys` tables.
+//!
+//! Lists of states in SQL are built from `burnin::job`'s own (`JobState::terminal`,
+//! `StageState::done`), never written out a second time.
 
-use burnin::job::{JobState, JobView, StageKind, StageState, StageView};
-use sqlx::{FromRow, SqlitePool};
+use std::io::{Read as _, Write as _};
+
+use burnin::job::{HostConfig, JobState, JobView, StageKind, StageOutput, StageState, StageView};
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
 use crate::db::DbError;
 
@@ -20,13 +26,20 @@ pub struct JobRecord {
     pub percent: f64,
     pub eta_seconds: Option<f64>,
     pub cancel_requested: bool,
+    pub host_config: Option<String>,
+    pub verdict_json: Option<String>,
     pub drive_serial: String,
+    pub drive_lunid: String,
     pub host_name: String,
 }
 
 impl JobRecord {
     pub fn state(&self) -> JobState {
         JobState::parse(&self.state).unwrap_or(JobState::Interrupted)
+    }
+
+    pub fn host_config(&self) -> Option<HostConfig> {
+        self.host_config.as_deref().and_then(|json| serde_json::from_str(json).ok())
     }
 }
 
@@ -67,7 +80,7 @@ impl StageRecord {
         StageState::parse(&self.state).unwrap_or(StageState::Interrupted)
     }
 
-    pub fn view(&self) -> StageView {
+    pub fn view(&self, outputs: Vec<StageOutput>) -> StageView {
         StageView {
             position: u32::try_from(self.position).unwrap_or(0),
             kind: self.kind().unwrap_or(StageKind::Precheck),
@@ -91,14 +104,25 @@ impl StageRecord {
                 .take(1000)
                 .collect(),
             block_size: self.block_size.and_then(|b| u32::try_from(b).ok()),
+            outputs,
         }
     }
+}
+
+/// `'a', 'b'`: states as an SQL list, from the one definition in `burnin::job`.
+fn sql_list(states: impl Iterator<Item = &'static str>) -> String {
+    states.map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
+}
+
+fn done_stages() -> String {
+    sql_list(StageState::done().map(StageState::as_str))
 }
 
 const JOB_SELECT: &str =
     "SELECT j.id, j.drive_id, j.host_id, j.state, j.operator, j.max_bad_blocks, j.created_at,
         j.started_at, j.finished_at, j.reason, j.percent, j.eta_seconds, j.cancel_requested,
-        d.serial AS drive_serial, h.name AS host_name
+        j.host_config, j.verdict_json,
+        d.serial AS drive_serial, d.lunid AS drive_lunid, h.name AS host_name
    FROM jobs j JOIN drives d ON d.id = j.drive_id JOIN hosts h ON h.id = j.host_id";
 
 pub async fn job(pool: &SqlitePool, id: i64) -> Result<Option<JobRecord>, DbError> {
@@ -109,9 +133,35 @@ pub async fn job(pool: &SqlitePool, id: i64) -> Result<Option<JobRecord>, DbErro
 }
 
 pub async fn jobs_in(pool: &SqlitePool, states: &[JobState]) -> Result<Vec<JobRecord>, DbError> {
-    let all: Vec<JobRecord> =
-        sqlx::query_as(&format!("{JOB_SELECT} ORDER BY j.id")).fetch_all(pool).await?;
-    Ok(all.into_iter().filter(|job| states.contains(&job.state())).collect())
+    let list = sql_list(states.iter().map(|s| s.as_str()));
+    Ok(sqlx::query_as(&format!("{JOB_SELECT} WHERE j.state IN ({list}) ORDER BY j.id"))
+        .fetch_all(pool)
+        .await?)
+}
+
+/// Active jobs of one host.
+pub async fn active_on_host(pool: &SqlitePool, host_id: i64) -> Result<Vec<JobRecord>, DbError> {
+    let list = sql_list(JobState::active().map(JobState::as_str));
+    Ok(sqlx::query_as(&format!(
+        "{JOB_SELECT} WHERE j.host_id = $1 AND j.state IN ({list}) ORDER BY j.id"
+    ))
+    .bind(host_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The active job of a drive, read inside the write transaction that would add another.
+pub async fn active_for_drive(
+    tx: &mut SqliteConnection,
+    drive_id: i64,
+) -> Result<Option<i64>, DbError> {
+    let list = sql_list(JobState::active().map(JobState::as_str));
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT id FROM jobs WHERE drive_id = $1 AND state IN ({list}) LIMIT 1"
+    ))
+    .bind(drive_id)
+    .fetch_optional(&mut *tx)
+    .await?)
 }
 
 /// Jobs, newest first, optionally for one drive / in one state.
@@ -129,6 +179,14 @@ pub async fn list(
     .bind(limit)
     .fetch_all(pool)
     .await?)
+}
+
+/// Every job that ran on a host, oldest first (the host's record).
+pub async fn jobs_of_host(pool: &SqlitePool, host_id: i64) -> Result<Vec<JobRecord>, DbError> {
+    Ok(sqlx::query_as(&format!("{JOB_SELECT} WHERE j.host_id = $1 ORDER BY j.id"))
+        .bind(host_id)
+        .fetch_all(pool)
+        .await?)
 }
 
 pub async fn stages(pool: &SqlitePool, job_id: i64) -> Result<Vec<StageRecord>, DbError> {
@@ -168,8 +226,9 @@ async fn max_temperature(pool: &SqlitePool, job_id: i64) -> Result<Option<f64>, 
 async fn judge(
     pool: &SqlitePool,
     job: &JobRecord,
-    stages: &[burnin::job::StageView],
+    stages: &[StageView],
     state: JobState,
+    thresholds: &burnin::verdict::Thresholds,
 ) -> Result<burnin::verdict::Verdict, DbError> {
     let parse = |raw: Option<String>| {
         raw.and_then(|raw| burnin::smart::parse_smartctl_json(raw.as_bytes()).ok())
@@ -188,27 +247,63 @@ async fn judge(
         after: after.as_ref(),
         max_temperature_c: max_temperature(pool, job.id).await?,
     };
-    let thresholds = crate::settings::verdict_thresholds(pool).await?;
-    Ok(burnin::verdict::verdict(&evidence, &thresholds))
+    Ok(burnin::verdict::verdict(&evidence, thresholds))
 }
 
-/// The verdict the job would get if it ended in `state` now.
+async fn stage_views(pool: &SqlitePool, job_id: i64) -> Result<Vec<StageView>, DbError> {
+    let records = stages(pool, job_id).await?;
+    let outputs: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT o.stage_id, o.stream, o.bytes, o.omitted FROM stage_outputs o
+           JOIN job_stages s ON s.id = o.stage_id WHERE s.job_id = $1 ORDER BY o.stream",
+    )
+    .bind(job_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(records
+        .iter()
+        .map(|stage| {
+            let mine = outputs
+                .iter()
+                .filter(|(id, ..)| *id == stage.id)
+                .map(|(_, stream, bytes, omitted)| StageOutput {
+                    stream: stream.clone(),
+                    bytes: u64::try_from(*bytes).unwrap_or(0),
+                    omitted: u64::try_from(*omitted).unwrap_or(0),
+                })
+                .collect();
+            stage.view(mine)
+        })
+        .collect())
+}
+
+/// The verdict the job would get if it ended in `state` now, under `thresholds`.
 pub async fn verdict_if(
     pool: &SqlitePool,
     id: i64,
     state: JobState,
+    thresholds: &burnin::verdict::Thresholds,
 ) -> Result<Option<burnin::verdict::Verdict>, DbError> {
     let Some(job) = job(pool, id).await? else { return Ok(None) };
-    let stages: Vec<burnin::job::StageView> =
-        stages(pool, id).await?.iter().map(StageRecord::view).collect();
-    Ok(Some(judge(pool, &job, &stages, state).await?))
+    let stages = stage_views(pool, id).await?;
+    Ok(Some(judge(pool, &job, &stages, state, thresholds).await?))
 }
 
 pub async fn view(pool: &SqlitePool, id: i64) -> Result<Option<JobView>, DbError> {
     let Some(job) = job(pool, id).await? else { return Ok(None) };
-    let stages: Vec<burnin::job::StageView> =
-        stages(pool, id).await?.iter().map(StageRecord::view).collect();
-    let verdict = judge(pool, &job, &stages, job.state()).await?;
+    let stages = stage_views(pool, id).await?;
+    // A finished job shows the verdict it was judged with; an open one is judged now.
+    let kept = job
+        .verdict_json
+        .as_deref()
+        .and_then(|json| serde_json::from_str::<burnin::verdict::Verdict>(json).ok());
+    let verdict_final = kept.is_some();
+    let verdict = match kept {
+        Some(verdict) => verdict,
+        None => {
+            let thresholds = crate::settings::verdict_thresholds(pool).await?;
+            judge(pool, &job, &stages, job.state(), &thresholds).await?
+        }
+    };
     let temperatures = temperatures(pool, id, 120).await?;
     Ok(Some(JobView {
         id: job.id,
@@ -226,25 +321,32 @@ pub async fn view(pool: &SqlitePool, id: i64) -> Result<Option<JobView>, DbError
         stages,
         verdict: Some(verdict),
         temperatures,
+        cancel_requested: job.cancel_requested && job.state().is_active(),
+        verdict_final,
+        host_config: job.host_config(),
     }))
 }
 
-/// Creates a queued job with its stages; returns its id.
+/// Creates a queued job with its stages inside the caller's write transaction; returns its
+/// id. The database's partial unique index refuses a second active job for the drive.
 pub async fn create(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut SqliteConnection,
     drive_id: i64,
     host_id: i64,
     operator: &str,
     plan: &[StageKind],
     max_bad_blocks: Option<u32>,
+    host_config: &HostConfig,
 ) -> Result<i64, DbError> {
     let id = sqlx::query(
-        "INSERT INTO jobs (drive_id, host_id, operator, max_bad_blocks) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO jobs (drive_id, host_id, operator, max_bad_blocks, host_config)
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(drive_id)
     .bind(host_id)
     .bind(operator)
     .bind(max_bad_blocks.map(i64::from))
+    .bind(serde_json::to_string(host_config).unwrap_or_default())
     .execute(&mut *tx)
     .await?
     .last_insert_rowid();
@@ -263,48 +365,164 @@ pub async fn create(
     Ok(id)
 }
 
-pub async fn set_job_state(
-    pool: &SqlitePool,
-    id: i64,
-    state: JobState,
-    reason: Option<&str>,
-) -> Result<(), DbError> {
-    let mut tx = crate::db::begin_write(pool).await?;
-    sqlx::query(
-        "UPDATE jobs SET state = $2, reason = COALESCE($3, reason),
-                started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE started_at END,
-                finished_at = CASE WHEN $2 IN ('passed', 'failed', 'cancelled', 'interrupted') THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE finished_at END,
-                percent = CASE WHEN $2 = 'passed' THEN 100 ELSE percent END,
-                eta_seconds = CASE WHEN $2 IN ('passed', 'failed', 'cancelled', 'interrupted') THEN NULL ELSE eta_seconds END,
-                current_stage = CASE WHEN $2 IN ('passed', 'failed', 'cancelled', 'interrupted') THEN NULL ELSE current_stage END
-          WHERE id = $1",
-    )
-    .bind(id)
-    .bind(state.as_str())
-    .bind(reason)
-    .execute(&mut *tx)
-    .await?;
-    let drive_state = match state {
+/// What the drive row says while a job is in `state`.
+fn drive_state(state: JobState) -> &'static str {
+    match state {
         JobState::Queued => "queued",
         JobState::Running => "running",
         JobState::Passed => "passed",
         JobState::Failed => "failed",
         JobState::Cancelled | JobState::Interrupted => "idle",
-    };
+    }
+}
+
+async fn set_drive_state(
+    tx: &mut SqliteConnection,
+    job_id: i64,
+    state: JobState,
+) -> Result<(), DbError> {
     sqlx::query("UPDATE drives SET state = $2 WHERE id = (SELECT drive_id FROM jobs WHERE id = $1) AND state != 'absent'")
-        .bind(id)
-        .bind(drive_state)
+        .bind(job_id)
+        .bind(drive_state(state))
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 
-pub async fn request_cancel(pool: &SqlitePool, id: i64) -> Result<(), DbError> {
-    sqlx::query("UPDATE jobs SET cancel_requested = 1 WHERE id = $1")
+/// How the runner may go on with a job it was handed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claimed {
+    /// Queued → running now, or already running (a re-attach).
+    Run,
+    /// Cancelled while it waited in the queue: ended, nothing ran.
+    CancelledInQueue,
+    /// The job had already ended.
+    Ended,
+}
+
+/// Moves a queued job to running, in one write transaction with the check for a cancel, so a
+/// cancel sent while the job waits can never lose to the runner's start.
+pub async fn claim_for_run(pool: &SqlitePool, id: i64) -> Result<Claimed, DbError> {
+    let mut tx = crate::db::begin_write(pool).await?;
+    let row: Option<(String, bool)> =
+        sqlx::query_as("SELECT state, cancel_requested FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((state, cancel)) = row else { return Ok(Claimed::Ended) };
+    let outcome = match (JobState::parse(&state), cancel) {
+        (Some(JobState::Queued), false) => {
+            sqlx::query(
+                "UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) WHERE id = $1",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            set_drive_state(&mut tx, id, JobState::Running).await?;
+            Claimed::Run
+        }
+        (Some(JobState::Queued), true) => {
+            end_in(&mut tx, id, JobState::Cancelled, "cancelled before it started", None).await?;
+            Claimed::CancelledInQueue
+        }
+        (Some(JobState::Running), _) => Claimed::Run,
+        _ => Claimed::Ended,
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// What a cancel did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// It was queued: cancelled now, nothing had run.
+    Cancelled,
+    /// It runs: its runner stops the remote work, then ends it as cancelled.
+    Stopping,
+    AlreadyEnded(JobState),
+}
+
+pub async fn cancel(pool: &SqlitePool, id: i64) -> Result<Option<CancelOutcome>, DbError> {
+    let mut tx = crate::db::begin_write(pool).await?;
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1")
         .bind(id)
-        .execute(pool)
+        .fetch_optional(&mut *tx)
         .await?;
+    let Some(state) = state else { return Ok(None) };
+    let outcome = match JobState::parse(&state).unwrap_or(JobState::Interrupted) {
+        JobState::Queued => {
+            end_in(&mut tx, id, JobState::Cancelled, "cancelled before it started", None).await?;
+            CancelOutcome::Cancelled
+        }
+        JobState::Running => {
+            sqlx::query("UPDATE jobs SET cancel_requested = 1 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            CancelOutcome::Stopping
+        }
+        done => CancelOutcome::AlreadyEnded(done),
+    };
+    tx.commit().await?;
+    Ok(Some(outcome))
+}
+
+/// A job's end, with the verdict (and the thresholds) it was judged with.
+async fn end_in(
+    tx: &mut SqliteConnection,
+    id: i64,
+    state: JobState,
+    reason: &str,
+    judged: Option<(&burnin::verdict::Verdict, &burnin::verdict::Thresholds)>,
+) -> Result<(), DbError> {
+    let (verdict, thresholds) = match judged {
+        Some((verdict, thresholds)) => {
+            (serde_json::to_string(verdict).ok(), serde_json::to_string(thresholds).ok())
+        }
+        None => (None, None),
+    };
+    sqlx::query(
+        "UPDATE jobs SET state = $2, reason = $3,
+                finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+                percent = CASE WHEN $2 = 'passed' THEN 100 ELSE percent END,
+                eta_seconds = NULL, current_stage = NULL,
+                verdict_json = $4, thresholds_json = $5
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(state.as_str())
+    .bind(reason)
+    .bind(verdict)
+    .bind(thresholds)
+    .execute(&mut *tx)
+    .await?;
+    // Stages the job never reached: cancelled with it, or skipped when it ended otherwise.
+    let done = done_stages();
+    let left = if state == JobState::Cancelled { "cancelled" } else { "skipped" };
+    sqlx::query(&format!(
+        "UPDATE job_stages SET state = $2, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+          WHERE job_id = $1 AND state NOT IN ({done})"
+    ))
+    .bind(id)
+    .bind(left)
+    .execute(&mut *tx)
+    .await?;
+    set_drive_state(tx, id, state).await
+}
+
+/// Ends a job with the verdict it was judged with.
+pub async fn finish(
+    pool: &SqlitePool,
+    id: i64,
+    state: JobState,
+    reason: &str,
+    verdict: &burnin::verdict::Verdict,
+    thresholds: &burnin::verdict::Thresholds,
+) -> Result<(), DbError> {
+    debug_assert!(!state.is_active());
+    let mut tx = crate::db::begin_write(pool).await?;
+    end_in(&mut tx, id, state, reason, Some((verdict, thresholds))).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -337,15 +555,16 @@ pub async fn set_summary(pool: &SqlitePool, id: i64, summary: &Summary) -> Resul
 
 /// Writes a stage's whole state.
 pub async fn save_stage(pool: &SqlitePool, stage: &StageRecord) -> Result<(), DbError> {
-    sqlx::query(
+    let done = done_stages();
+    sqlx::query(&format!(
         "UPDATE job_stages SET state = $2, percent = $3, detail = $4,
                 started_at = COALESCE(started_at, CASE WHEN $2 != 'pending' THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END),
-                finished_at = CASE WHEN $2 IN ('passed', 'failed', 'skipped', 'cancelled', 'interrupted') THEN COALESCE(finished_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) ELSE NULL END,
+                finished_at = CASE WHEN $2 IN ({done}) THEN COALESCE(finished_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) ELSE NULL END,
                 bad_blocks = $5, bad_block_list = $6, read_errors = $7, write_errors = $8, corruption_errors = $9,
                 throughput_mb_s = $10, eta_seconds = $11, stuck = $12, log_tail = $13, remote_dir = $14,
                 stdout_offset = $15, stderr_offset = $16, block_size = $17, blocks_at_once = $18, parser_state = $19
-          WHERE id = $1",
-    )
+          WHERE id = $1"
+    ))
     .bind(stage.id)
     .bind(&stage.state)
     .bind(stage.percent)
@@ -368,6 +587,55 @@ pub async fn save_stage(pool: &SqlitePool, stage: &StageRecord) -> Result<(), Db
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Stores a stage's output stream (replacing an earlier copy), gzip-compressed.
+pub async fn save_output(
+    pool: &SqlitePool,
+    stage_id: i64,
+    stream: &str,
+    capture: &burnin::capture::Capture,
+) -> Result<(), DbError> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(&capture.bytes()).map_err(|e| DbError::Query(sqlx::Error::Io(e)))?;
+    let gzip = encoder.finish().map_err(|e| DbError::Query(sqlx::Error::Io(e)))?;
+    sqlx::query(
+        "INSERT INTO stage_outputs (stage_id, stream, bytes, omitted, gzip) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (stage_id, stream) DO UPDATE SET bytes = excluded.bytes, omitted = excluded.omitted,
+                gzip = excluded.gzip, stored_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+    )
+    .bind(stage_id)
+    .bind(stream)
+    .bind(i64::try_from(capture.total()).unwrap_or(i64::MAX))
+    .bind(i64::try_from(capture.omitted()).unwrap_or(i64::MAX))
+    .bind(gzip)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A stage's stored output stream, decompressed.
+pub async fn output(
+    pool: &SqlitePool,
+    job_id: i64,
+    position: i64,
+    stream: &str,
+) -> Result<Option<Vec<u8>>, DbError> {
+    let row: Option<(Vec<u8>,)> = sqlx::query_as(
+        "SELECT o.gzip FROM stage_outputs o JOIN job_stages s ON s.id = o.stage_id
+          WHERE s.job_id = $1 AND s.position = $2 AND o.stream = $3",
+    )
+    .bind(job_id)
+    .bind(position)
+    .bind(stream)
+    .fetch_optional(pool)
+    .await?;
+    let Some((gzip,)) = row else { return Ok(None) };
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(gzip.as_slice())
+        .read_to_end(&mut text)
+        .map_err(|e| DbError::Query(sqlx::Error::Io(e)))?;
+    Ok(Some(text))
 }
 
 pub async fn save_snapshot(
@@ -445,6 +713,97 @@ pub async fn set_drive_smart(
         .bind(drive_id)
         .bind(raw)
         .bind(health)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// What an Idempotency-Key has seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySeen {
+    /// First use: the caller goes on and must call [`key_done`] or [`key_release`].
+    New,
+    /// A repeat of a finished request: its jobs.
+    Done { job_ids: Vec<i64>, body: Option<String> },
+    /// A repeat while the first is still being answered.
+    InFlight,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+/// Keys older than this are forgotten (the IETF draft suggests at least 24 hours).
+const KEY_DAYS: u32 = 2;
+/// A pending key whose request never finished (the server stopped) is given up after this.
+const PENDING_MINUTES: u32 = 10;
+
+pub async fn key_begin(pool: &SqlitePool, key: &str, hash: &str) -> Result<KeySeen, DbError> {
+    let mut tx = crate::db::begin_write(pool).await?;
+    sqlx::query(&format!(
+        "DELETE FROM idempotency_keys
+          WHERE created_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{KEY_DAYS} days')
+             OR (state = 'pending' AND created_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{PENDING_MINUTES} minutes'))"
+    ))
+    .execute(&mut *tx)
+    .await?;
+    let row: Option<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT request_hash, state, job_ids, body FROM idempotency_keys WHERE key = $1",
+    )
+    .bind(key)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let seen = match row {
+        None => {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (key, request_hash, state) VALUES ($1, $2, 'pending')",
+            )
+            .bind(key)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+            KeySeen::New
+        }
+        Some((stored, _, _, _)) if stored != hash => KeySeen::Mismatch,
+        Some((_, state, ids, body)) if state == "done" => KeySeen::Done {
+            job_ids: ids
+                .as_deref()
+                .and_then(|ids| serde_json::from_str(ids).ok())
+                .unwrap_or_default(),
+            body,
+        },
+        Some(_) => KeySeen::InFlight,
+    };
+    tx.commit().await?;
+    Ok(seen)
+}
+
+/// Records the jobs a keyed request created, in the transaction that created them.
+pub async fn key_done(
+    tx: &mut SqliteConnection,
+    key: &str,
+    job_ids: &[i64],
+) -> Result<(), DbError> {
+    sqlx::query("UPDATE idempotency_keys SET state = 'done', job_ids = $2 WHERE key = $1")
+        .bind(key)
+        .bind(serde_json::to_string(job_ids).unwrap_or_default())
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Keeps the first answer's body, for a repeat to return as it was.
+pub async fn key_body(pool: &SqlitePool, key: &str, body: &str) -> Result<(), DbError> {
+    sqlx::query("UPDATE idempotency_keys SET body = $2 WHERE key = $1 AND state = 'done'")
+        .bind(key)
+        .bind(body)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Frees a key whose request failed: nothing was created, so a retry may run again.
+pub async fn key_release(pool: &SqlitePool, key: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE key = $1 AND state = 'pending'")
+        .bind(key)
         .execute(pool)
         .await?;
     Ok(())

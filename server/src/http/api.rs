@@ -26,6 +26,9 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi))
         .route("/hosts", get(list_hosts))
+        .route("/hosts/{id}", get(get_host).delete(archive_host))
+        .route("/hosts/{id}/record", get(host_record))
+        .route("/hosts/{id}/history", axum::routing::delete(delete_history))
         .route("/drives", get(list_drives))
         .route("/drives/{id}", get(get_drive).patch(patch_drive))
         .route("/drives/{id}/smart", get(drive_smart))
@@ -36,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/burnin/{id}/cancel", axum::routing::post(cancel_job))
         .route("/burnin/{id}/report", get(job_report))
         .route("/burnin/{id}/smart/{when}", get(job_smart))
+        .route("/burnin/{id}/stages/{position}/output/{stream}", get(stage_output))
         .route("/settings/verdict", get(get_thresholds).put(put_thresholds))
         .fallback(not_found)
 }
@@ -61,9 +65,73 @@ async fn not_found() -> AppError {
     AppError::not_found("no such API route; see /api/v1/openapi.json for the routes")
 }
 
-/// Lists every host with its status (no secrets).
-async fn list_hosts(State(services): State<Services>) -> Result<Json<Vec<HostView>>, AppError> {
-    Ok(Json(services.list_hosts().await?))
+#[derive(Debug, Deserialize)]
+struct HostQuery {
+    archived: Option<bool>,
+}
+
+/// Lists every host in service with its status (no secrets); `?archived=true` lists the
+/// hosts taken out of service, whose records are kept.
+async fn list_hosts(
+    State(services): State<Services>,
+    query: Result<Query<HostQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<HostView>>, AppError> {
+    let Query(query) = query.map_err(|r| {
+        AppError::bad_request(format!("invalid query: {}. Use archived=true", r.body_text()))
+    })?;
+    Ok(Json(if query.archived == Some(true) {
+        services.archived_hosts().await?
+    } else {
+        services.list_hosts().await?
+    }))
+}
+
+fn parse_host_id(text: &str) -> Result<i64, AppError> {
+    text.parse()
+        .map_err(|_| AppError::bad_request(format!("{text:?} is not a host id; ids are numbers")))
+}
+
+async fn get_host(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+) -> Result<Json<HostView>, AppError> {
+    Ok(Json(services.get_host(parse_host_id(&id)?).await?))
+}
+
+/// Takes a host out of service (refused, 409, while it has active jobs). Its drives and
+/// burn-ins stay on record; its secrets are dropped.
+async fn archive_host(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<HostView>, AppError> {
+    Ok(Json(services.delete_host(parse_host_id(&id)?, actor(&headers)).await?))
+}
+
+/// Everything recorded for a host: settings (no secrets), drives, jobs with their verdicts.
+async fn host_record(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    Ok(Json(services.host_record(parse_host_id(&id)?).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteHistory {
+    confirm: String,
+}
+
+/// Deletes an archived host's history for good; `{"confirm": "<its name>"}`.
+async fn delete_history(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<DeleteHistory>, JsonRejection>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let request = json_body(body, r#"{"confirm": "nas1 (archived #3)"}"#)?;
+    services.delete_host_history(parse_host_id(&id)?, request.confirm, actor(&headers)).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,7 +231,8 @@ async fn drive_smart(
     Ok(Json(snapshot).into_response())
 }
 
-/// Checks and queues burn-ins for the given drives.
+/// Checks and queues burn-ins for the given drives. With an `Idempotency-Key` header, a
+/// repeat of the request returns the first answer and starts nothing.
 async fn start_burnin(
     State(services): State<Services>,
     headers: HeaderMap,
@@ -175,6 +244,12 @@ async fn start_burnin(
     )?;
     if request.operator.trim().is_empty() {
         request.operator = actor(&headers);
+    }
+    if let Some(key) = headers.get("idempotency-key") {
+        let key = key.to_str().map_err(|_| {
+            AppError::bad_request("the Idempotency-Key header must be printable ASCII")
+        })?;
+        request.idempotency_key = Some(key.to_owned());
     }
     Ok((axum::http::StatusCode::CREATED, Json(services.start_burnin(request).await?)))
 }
@@ -213,7 +288,8 @@ async fn get_job(
     Ok(Json(services.get_job(parse_id(&id)?).await?))
 }
 
-/// Cancels one job.
+/// Cancels one job: a queued one at once; a running one answers `cancel_requested: true` and
+/// reads as cancelled once its work on the NAS is confirmed stopped.
 async fn cancel_job(
     State(services): State<Services>,
     Path(id): Path<String>,
@@ -228,15 +304,18 @@ struct CancelMany {
     host_id: Option<i64>,
 }
 
-/// Cancels every active job, or every active job of one host.
+/// Cancels every active job, or every active job of one host, going on past errors: one
+/// result per job, and the count of those cancelled or stopping.
 async fn cancel_many(
     State(services): State<Services>,
     headers: HeaderMap,
     body: Result<Json<CancelMany>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let request = json_body(body, r#"{"host_id": 1} (or {} for every host)"#)?;
-    let count = services.cancel_jobs(request.host_id, actor(&headers)).await?;
-    Ok(Json(serde_json::json!({"cancelled": count})))
+    let results = services.cancel_jobs(request.host_id, actor(&headers)).await?;
+    let count =
+        results.iter().filter(|r| matches!(r.outcome.as_str(), "cancelled" | "stopping")).count();
+    Ok(Json(serde_json::json!({"cancelled": count, "results": results})))
 }
 
 /// The job's verdict and evidence as plain text, for an RMA form or a ticket.
@@ -255,24 +334,33 @@ async fn job_smart(
     State(services): State<Services>,
     Path((id, when)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let id = parse_id(&id)?;
-    if !matches!(when.as_str(), "before" | "after") {
-        return Err(AppError::not_found("a job has a `before` and an `after` SMART snapshot"));
-    }
-    services.get_job(id).await?;
-    let raw = crate::engine::store::snapshot(services.db.pool(), id, &when)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("job {id} has no `{when}` SMART snapshot")))?;
+    let raw = services.job_snapshot(parse_id(&id)?, &when).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], raw).into_response())
+}
+
+/// A stage's kept output: `stderr` (badblocks' messages and progress), `stdout` (its bad
+/// block list) or `smartctl` (every smartctl call of the stage with its answer).
+async fn stage_output(
+    State(services): State<Services>,
+    Path((id, position, stream)): Path<(String, String, String)>,
+) -> Result<Response, AppError> {
+    let position: i64 = position.parse().map_err(|_| {
+        AppError::bad_request(format!(
+            "{position:?} is not a stage position; positions are numbers"
+        ))
+    })?;
+    let bytes = services.stage_output_bytes(parse_id(&id)?, position, &stream).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response())
 }
 
 async fn get_thresholds(
     State(services): State<Services>,
 ) -> Result<Json<burnin::verdict::Thresholds>, AppError> {
-    Ok(Json(crate::settings::verdict_thresholds(services.db.pool()).await?))
+    Ok(Json(services.thresholds().await?))
 }
 
-/// Replaces the verdict's thresholds; every job's verdict is recomputed with them.
+/// Replaces the verdict's thresholds and the temperature table. Open jobs are judged by
+/// them; a finished job keeps the verdict it was judged with.
 async fn put_thresholds(
     State(services): State<Services>,
     headers: HeaderMap,
@@ -280,12 +368,9 @@ async fn put_thresholds(
 ) -> Result<Json<burnin::verdict::Thresholds>, AppError> {
     let Json(thresholds) = body.map_err(|e| {
         AppError::bad_request(format!(
-            "the body must be the thresholds as JSON (max_bad_blocks, hdd_fail_c, ssd_fail_c, nvme_fail_c): {}",
+            "the body must be the thresholds as JSON ({{\"max_bad_blocks\": 0, \"temperatures\": {{\"hdd\": {{\"warn_c\": 45, \"crit_c\": 50, \"fail_c\": 60}}, \"ssd\": …, \"nvme\": …}}}}): {}",
             e.body_text()
         ))
     })?;
-    thresholds.validate().map_err(AppError::bad_request)?;
-    crate::settings::set_verdict_thresholds(services.db.pool(), &thresholds, &actor(&headers))
-        .await?;
-    Ok(Json(thresholds))
+    Ok(Json(services.set_thresholds(thresholds, &actor(&headers)).await?))
 }

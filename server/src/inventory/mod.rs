@@ -10,7 +10,7 @@ pub mod sync;
 
 pub use report::Reported;
 pub use store::{
-    apply_report, get_drive, list_drives, set_smart_temperature, set_temperatures,
-    update_drive_text,
+    apply_report, drives_of_host, get_drive, list_drives, lunid_of, set_smart_temperature,
+    set_temperatures, update_drive_text,
 };
 pub use sync::{Inventory, InventoryOptions};

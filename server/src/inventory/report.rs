@@ -19,6 +19,8 @@ pub struct Reported {
     pub bus: String,
     pub pool: PoolMembership,
     pub slot: Option<u32>,
+    /// Other device names `disk.details` says share this serial (`duplicate_serial`).
+    pub duplicate_serial: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -114,6 +116,12 @@ pub fn from_api(
             .as_u64()
             .or_else(|| detail.and_then(|d| d["enclosure"]["drive_bay_number"].as_u64()))
             .and_then(|slot| u32::try_from(slot).ok());
+        let duplicate_serial = detail
+            .and_then(|d| d["duplicate_serial"].as_array())
+            .map(|names| {
+                names.iter().map(text).filter(|n| !n.is_empty() && *n != devname).collect()
+            })
+            .unwrap_or_default();
         reported.push(Reported {
             serial,
             lunid,
@@ -126,6 +134,7 @@ pub fn from_api(
             bus,
             pool,
             slot,
+            duplicate_serial,
         });
     }
     Ok(reported)

@@ -35,6 +35,7 @@ struct DriveRecord {
     job_stage_percent: Option<f64>,
     job_stuck: Option<bool>,
     job_bad_blocks: Option<i64>,
+    job_stopping: Option<bool>,
 }
 
 impl DriveRecord {
@@ -78,6 +79,7 @@ impl DriveRecord {
                     eta_seconds: self.job_eta,
                     stuck: self.job_stuck.unwrap_or(false),
                     bad_blocks: u64::try_from(self.job_bad_blocks.unwrap_or(0)).unwrap_or(0),
+                    stopping: self.job_stopping.unwrap_or(false) && state.is_active(),
                 }),
                 _ => None,
             },
@@ -91,11 +93,13 @@ const SELECT: &str =
         d.location, d.notes, d.last_seen_at,
         j.id AS job_id, j.state AS job_state, j.percent AS job_percent, j.eta_seconds AS job_eta,
         j.current_stage AS job_stage, j.stage_percent AS job_stage_percent, j.stuck AS job_stuck,
-        j.bad_blocks AS job_bad_blocks
+        j.bad_blocks AS job_bad_blocks, j.cancel_requested AS job_stopping
    FROM drives d JOIN hosts h ON h.id = d.host_id
    LEFT JOIN jobs j ON j.id = (SELECT MAX(id) FROM jobs WHERE drive_id = d.id)";
 
-/// Drives matching `filter`, ordered by host then device name.
+/// Drives of hosts in service matching `filter`, in `burnin::natural_order` (the table's
+/// order). Drives of an archived host stay in the database, with its record, but are not
+/// listed.
 pub async fn list_drives(
     pool: &SqlitePool,
     filter: &DriveFilter,
@@ -104,14 +108,37 @@ pub async fn list_drives(
         "{SELECT}
           WHERE ($1 IS NULL OR d.host_id = $1)
             AND ($2 IS NULL OR d.state = $2)
-          ORDER BY h.name, length(d.devname), d.devname, d.serial"
+            AND h.archived_at IS NULL"
     ))
     .bind(filter.host_id)
     .bind(filter.state.map(DriveState::as_str))
     .fetch_all(pool)
     .await?;
     // The text search is the same function the browser runs, so the API and the page agree.
-    Ok(records.into_iter().map(DriveRecord::into_row).filter(|row| filter.matches(row)).collect())
+    let mut rows: Vec<DriveRow> =
+        records.into_iter().map(DriveRecord::into_row).filter(|row| filter.matches(row)).collect();
+    rows.sort_by(burnin::natural_order);
+    Ok(rows)
+}
+
+/// Every drive recorded for a host, archived or not (its record).
+pub async fn drives_of_host(pool: &SqlitePool, host_id: i64) -> Result<Vec<DriveRow>, DbError> {
+    let records: Vec<DriveRecord> = sqlx::query_as(&format!("{SELECT} WHERE d.host_id = $1"))
+        .bind(host_id)
+        .fetch_all(pool)
+        .await?;
+    let mut rows: Vec<DriveRow> = records.into_iter().map(DriveRecord::into_row).collect();
+    rows.sort_by(burnin::natural_order);
+    Ok(rows)
+}
+
+/// The drive's recorded world wide name (LUN id), empty when it has none.
+pub async fn lunid_of(pool: &SqlitePool, id: i64) -> Result<String, DbError> {
+    Ok(sqlx::query_scalar("SELECT lunid FROM drives WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .unwrap_or_default())
 }
 
 pub async fn get_drive(pool: &SqlitePool, id: i64) -> Result<Option<DriveRow>, DbError> {

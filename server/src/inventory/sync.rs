@@ -80,6 +80,9 @@ impl Inventory {
             Ok(connection) => connection,
             Err(_) => return,
         };
+        if connection.archived {
+            return;
+        }
         if !connection.enabled {
             let _ = self.hosts.set_status(host_id, HostStatus::Disabled, None, None).await;
             self.publish_host(host_id).await;
@@ -310,6 +313,7 @@ mod tests {
             ssh_host_key: None,
             enabled: true,
             simulated: false,
+            archived: false,
         }
     }
 

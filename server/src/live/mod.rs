@@ -34,6 +34,7 @@ struct State {
     version: u64,
     hosts: BTreeMap<i64, HostView>,
     drives: BTreeMap<i64, DriveRow>,
+    limits: burnin::TemperatureTable,
 }
 
 /// Cheap to clone; all clones share one state.
@@ -57,10 +58,16 @@ impl Hub {
     }
 
     /// Replaces everything (at start-up, from the database).
-    pub async fn load(&self, hosts: Vec<HostView>, drives: Vec<DriveRow>) {
+    pub async fn load(
+        &self,
+        hosts: Vec<HostView>,
+        drives: Vec<DriveRow>,
+        limits: burnin::TemperatureTable,
+    ) {
         let mut state = self.state.write().await;
         state.hosts = hosts.into_iter().map(|host| (host.id, host)).collect();
         state.drives = drives.into_iter().map(|row| (row.id, row)).collect();
+        state.limits = limits;
         state.version += 1;
         let snapshot = snapshot_of(&state);
         let _ = self.sender.send(Outgoing::new(ServerMessage::Snapshot(snapshot)));
@@ -119,6 +126,17 @@ impl Hub {
         let _ = self.sender.send(Outgoing::new(message));
     }
 
+    /// The temperature limits changed (the table's colours follow).
+    pub async fn limits(&self, limits: burnin::TemperatureTable) {
+        let mut state = self.state.write().await;
+        if state.limits == limits {
+            return;
+        }
+        state.limits = limits;
+        state.version += 1;
+        let _ = self.sender.send(Outgoing::new(ServerMessage::Limits { v: state.version, limits }));
+    }
+
     pub async fn host_removed(&self, id: i64) {
         let mut state = self.state.write().await;
         state.hosts.remove(&id);
@@ -134,6 +152,7 @@ fn snapshot_of(state: &State) -> Snapshot {
         version: state.version,
         hosts: state.hosts.values().cloned().collect(),
         drives: state.drives.values().cloned().collect(),
+        limits: state.limits,
         more: 0,
     }
 }
@@ -203,7 +222,7 @@ mod tests {
     #[tokio::test]
     async fn a_subscriber_rebuilds_the_hub_state_from_its_snapshot_and_deltas() {
         let hub = Hub::new();
-        hub.load(Vec::new(), vec![row(1, 30.0)]).await;
+        hub.load(Vec::new(), vec![row(1, 30.0)], Default::default()).await;
         let (mut mirror, mut receiver) = hub.subscribe().await;
         hub.drive(row(1, 31.0)).await;
         hub.drive(row(1, 31.0)).await; // no change, no message
@@ -234,7 +253,7 @@ mod tests {
             row
         };
         let hub = Hub::new();
-        hub.load(Vec::new(), vec![seen("2026-11-22T10:00:00Z")]).await;
+        hub.load(Vec::new(), vec![seen("2026-11-22T10:00:00Z")], Default::default()).await;
         let (_, mut receiver) = hub.subscribe().await;
         hub.drive(seen("2026-11-22T10:00:30Z")).await;
         hub.drive(seen("2026-11-22T10:04:59Z")).await;

@@ -231,14 +231,14 @@ impl SshSession {
     }
 
     /// Runs a command and collects its output. A connection that drops before the exit
-    /// status arrives is [`SshError::Dropped`], never a success.
+    /// status arrives is [`SshError::Dropped`], never a success. The line sent is the command's
+    /// wire form: run by `sh` under `env LC_ALL=C`, whatever the login shell is.
     pub async fn run(&self, command: &RemoteCommand) -> Result<CommandOutput, SshError> {
-        let line = command.render();
-        let what = line.split_whitespace().next().unwrap_or("command").to_owned();
+        let line = command.wire();
         let timeout = self.options.command_timeout;
         tokio::time::timeout(timeout, self.exec(&line))
             .await
-            .map_err(|_| SshError::Timeout { what, after: timeout })?
+            .map_err(|_| SshError::Timeout { what: command.what().to_owned(), after: timeout })?
     }
 
     async fn exec(&self, line: &str) -> Result<CommandOutput, SshError> {

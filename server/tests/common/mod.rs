@@ -2,6 +2,7 @@
 
 //! The test harness: a real server on a free loopback port against a temporary SQLite file.
 
+pub mod demo;
 pub mod openssh;
 
 use std::{path::PathBuf, time::Duration};

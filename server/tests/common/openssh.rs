@@ -209,7 +209,8 @@ impl Sshd {
             "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             bin.display()
         );
-        let mut set_env = format!("PATH={path}");
+        // A session locale that is not C: the product must override it for every command.
+        let mut set_env = format!("PATH={path} LC_ALL=de_DE.UTF-8 LANG=de_DE.UTF-8");
         for (key, value) in env {
             set_env.push_str(&format!(" {key}={value}"));
         }
@@ -308,6 +309,9 @@ pub struct NasOptions {
     /// How long the stand-in's self-tests take, in seconds.
     pub short_seconds: f64,
     pub long_seconds: f64,
+    /// Log in as a root-equivalent user whose login shell is BSD csh, as some NASes give root
+    /// a csh or zsh: every command must still run under `sh`.
+    pub csh_login: bool,
 }
 
 impl Default for NasOptions {
@@ -319,16 +323,95 @@ impl Default for NasOptions {
             serial: "OCZ-LOOPTEST0001".to_owned(),
             short_seconds: 2.0,
             long_seconds: 3.0,
+            csh_login: true,
         }
     }
+}
+
+/// The by-id link udev would make for the loop device (no udev runs on a test machine):
+/// `ata-<model>_<serial>`, the form of a SATA disk's link. Removed when dropped.
+pub struct ByIdLink {
+    pub path: PathBuf,
+}
+
+impl ByIdLink {
+    fn create(model: &str, serial: &str, device_name: &str) -> ByIdLink {
+        std::fs::create_dir_all("/dev/disk/by-id").expect("create /dev/disk/by-id");
+        let path = PathBuf::from(format!(
+            "/dev/disk/by-id/ata-{}_{}",
+            burnin::remote::udev_id(model),
+            burnin::remote::udev_id(serial)
+        ));
+        let _ = std::fs::remove_file(&path);
+        std::os::unix::fs::symlink(format!("../../{device_name}"), &path)
+            .unwrap_or_else(|error| panic!("cannot link {}: {error}", path.display()));
+        ByIdLink { path }
+    }
+}
+
+impl Drop for ByIdLink {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+pub const CSH_USER: &str = "burnin-csh";
+
+/// A uid-0 user whose login shell is csh (OpenSSH's PermitRootLogin applies to it as to
+/// root). Created for the test if missing, removed when dropped.
+pub struct CshUser {
+    created: bool,
+}
+
+impl CshUser {
+    fn create() -> CshUser {
+        let shell = ["/bin/csh", "/usr/bin/csh"]
+            .into_iter()
+            .find(|shell| Path::new(shell).exists())
+            .expect("csh is missing: scripts/setup.sh --with-test-tools installs it");
+        let exists = Command::new("id").arg(CSH_USER).output().is_ok_and(|o| o.status.success());
+        if !exists {
+            run(
+                "useradd",
+                &["-o", "-u", "0", "-g", "0", "-M", "-d", "/root", "-s", shell, CSH_USER],
+            );
+            // Without PAM, sshd refuses an account whose password field says locked (`!`);
+            // `*` has no password and is not locked: key login only.
+            run("usermod", &["-p", "*", CSH_USER]);
+        }
+        CshUser { created: !exists }
+    }
+}
+
+impl Drop for CshUser {
+    fn drop(&mut self) {
+        if self.created {
+            let _ = Command::new("userdel").args(["-f", CSH_USER]).output();
+        }
+    }
+}
+
+/// What TrueNAS's `system.host_id` says for this machine: sha256 of /etc/hostid with its
+/// surrounding whitespace stripped, or nothing where there is no host id.
+fn machine_host_id() -> Option<String> {
+    use sha2::Digest as _;
+    let bytes = std::fs::read("/etc/hostid").ok()?;
+    let trimmed = bytes.trim_ascii();
+    (!trimmed.is_empty())
+        .then(|| sha2::Sha256::digest(trimmed).iter().map(|b| format!("{b:02x}")).collect())
 }
 
 pub const API_KEY: &str = "1-OpenSshLoopbackKey";
 pub const HOST_NAME: &str = "nas-openssh";
 
-/// The whole fake NAS. Dropped in field order: sshd, the loop device, the API, the folder.
+/// The whole fake NAS. Dropped in field order: sshd, the login user, the by-id link, the loop
+/// device, the API, the folder.
 pub struct OpenSshNas {
+    /// Where the smartctl stand-in keeps its state (and the locales it ran under).
+    pub stand_in_dir: PathBuf,
     pub sshd: Sshd,
+    pub csh_user: Option<CshUser>,
+    pub link: ByIdLink,
     pub device: LoopDevice,
     pub sim: Simulator,
     pub options: NasOptions,
@@ -379,6 +462,7 @@ impl OpenSshNas {
             &bin,
             &[("BURNIN_STANDIN_DIR", stand_in_dir.display().to_string())],
         );
+        let stand_in_dir = stand_in_dir.clone();
         let sim = burnin_simulator::start(burnin_simulator::Config::new(Scenario {
             seed: 7,
             speed: 1.0,
@@ -386,12 +470,19 @@ impl OpenSshNas {
         }))
         .await
         .expect("the simulated API starts");
-        // The API publishes the real sshd's host key and port, as TrueNAS's ssh.config does.
+        // The API publishes the real sshd's host key and port, as TrueNAS's ssh.config does,
+        // and describes this machine: its hostname and host id, which the product compares
+        // with what the SSH login finds.
+        let hostname = run("hostname", &[]).trim().to_owned();
         sim.hosts[0].with(|state| {
             state.ssh_host_key_pub = Some(sshd.host_key.clone());
             state.ssh_port = sshd.port;
+            state.hostname = hostname;
+            state.host_id = machine_host_id();
         });
-        OpenSshNas { sshd, device, sim, options, stand_ins, dir }
+        let link = ByIdLink::create("OCZ-VERTEX2", &options.serial, &device.name);
+        let csh_user = options.csh_login.then(CshUser::create);
+        OpenSshNas { stand_in_dir, sshd, csh_user, link, device, sim, options, stand_ins, dir }
     }
 
     /// Adds the host to the dashboard's database at `server_dir` as an operator would: API
@@ -413,7 +504,7 @@ impl OpenSshNas {
             api_key: Some(API_KEY.to_owned()),
             ssh_host: "127.0.0.1".to_owned(),
             ssh_port: Some(self.sshd.port),
-            ssh_user: "root".to_owned(),
+            ssh_user: if self.csh_user.is_some() { CSH_USER } else { "root" }.to_owned(),
             ssh_private_key: Some(self.sshd.client_private_key.clone()),
             ..Default::default()
         };

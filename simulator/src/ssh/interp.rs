@@ -114,6 +114,7 @@ fn shared(probe: &Probe) -> bool {
             | Probe::Holders(_)
             | Probe::BurninJobs(_)
             | Probe::GeomDisk(_)
+            | Probe::Resolve(_)
     )
 }
 
@@ -170,13 +171,16 @@ fn check_identity(state: &HostState, target: &Target) -> Result<String, String> 
         }
         return Ok(device.to_owned());
     }
-    // by-id: the links whose name ends with the serial, each of which must lead to `device`.
+    // by-id: the links whose name ends with the serial, or that name the disk's WWN, each
+    // of which must lead to `device`.
     let wanted = burnin::remote::udev_id(&target.serial);
+    let wwn_links = target.wwn_links();
     let mut path = None;
     for drive in state.present_drives() {
         for link in state.by_id_names(drive) {
-            let serial_bound =
-                link.ends_with(&format!("_{wanted}")) || link.ends_with(&format!("-{wanted}"));
+            let serial_bound = link.ends_with(&format!("_{wanted}"))
+                || link.ends_with(&format!("-{wanted}"))
+                || wwn_links.contains(&link);
             if !serial_bound {
                 continue;
             }
@@ -191,8 +195,13 @@ fn check_identity(state: &HostState, target: &Target) -> Result<String, String> 
     }
     let Some(path) = path else {
         return Err(format!(
-            "no link in /dev/disk/by-id carries serial {}: the disk at {device} is not the recorded one, or udev is not running",
-            target.serial
+            "no link in /dev/disk/by-id carries serial {}{}: the disk at {device} is not the recorded one, or udev is not running",
+            target.serial,
+            if target.lunid.is_empty() {
+                String::new()
+            } else {
+                format!(" or its WWN {}", target.lunid)
+            }
         ));
     };
     let drive = state.drive_by_name(name).ok_or_else(|| format!("{path} is not a block device"))?;
@@ -360,9 +369,8 @@ fn stop(state: &mut HostState, dir: &JobDir, signal: Signal) -> StopReport {
     if !has(state, dir, files::GROUP) {
         return StopReport::Unstarted;
     }
-    if signal == Signal::Kill {
-        *state.kills.entry(dir.as_str().to_owned()).or_default() += 1;
-    }
+    let log = if signal == Signal::Kill { &mut state.kills } else { &mut state.terms };
+    *log.entry(dir.as_str().to_owned()).or_default() += 1;
     let ignore_term = state.faults.ignore_term;
     let Some(process) = state
         .processes
