@@ -395,10 +395,10 @@ mod temperature_tests {
         assert_eq!(TemperatureTable::default().validate(), Ok(()));
         let mut table = TemperatureTable::default();
         table.ssd.crit_c = 75.0;
-        assert!(table.validate().unwrap_err().contains("temperatures.ssd"));
+        assert!(table.validate().expect_err("out of order").contains("temperatures.ssd"));
         let mut table = TemperatureTable::default();
         table.nvme.fail_c = 500.0;
-        assert!(table.validate().unwrap_err().contains("nvme.fail_c"));
+        assert!(table.validate().expect_err("out of range").contains("nvme.fail_c"));
     }
 
     #[test]
@@ -421,8 +421,7 @@ mod temperature_tests {
             seen_at: None,
             progress: None,
         };
-        let mut rows =
-            vec![row("b", "sda"), row("a", "sdaa"), row("a", "sdb"), row("a", "nvme10n1")];
+        let mut rows = [row("b", "sda"), row("a", "sdaa"), row("a", "sdb"), row("a", "nvme10n1")];
         rows.sort_by(natural_order);
         let names: Vec<(&str, &str)> =
             rows.iter().map(|r| (r.host_name.as_str(), r.devname.as_str())).collect();

@@ -3,7 +3,8 @@
 /// Decimal capacity the way drive vendors label it ("12 TB", "960 GB"), since that is what is
 /// printed on the box a technician is holding.
 pub fn capacity(bytes: u64) -> String {
-    const UNITS: [(&str, f64); 4] = [("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6)];
+    const UNITS: [(&str, f64); 5] =
+        [("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)];
     let value = bytes as f64;
     for (unit, scale) in UNITS {
         if value >= scale {
@@ -32,6 +33,7 @@ mod tests {
             (1_500_301_910_016, "1.5 TB"),
             (20_000_588_955_648, "20 TB"),
             (512, "512 B"),
+            (48_210, "48.2 kB"),
         ];
         for (bytes, expected) in cases {
             assert_eq!(capacity(bytes), expected, "{bytes}");

@@ -34,18 +34,12 @@ use crate::{
 };
 
 /// The settings the verdict applies. Stored by the server; these are the defaults.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Thresholds {
     /// Bad blocks tolerated by the surface test before the drive fails.
     pub max_bad_blocks: u64,
     /// Temperature limits per kind of drive.
     pub temperatures: TemperatureTable,
-}
-
-impl Default for Thresholds {
-    fn default() -> Thresholds {
-        Thresholds { max_bad_blocks: 0, temperatures: TemperatureTable::default() }
-    }
 }
 
 /// The stored and accepted form: the current one, or the flat `*_fail_c` fields of the first

@@ -147,6 +147,26 @@ struct Validated {
     ssh_user: String,
 }
 
+/// Where a host's settings point: its API URL and SSH endpoint, as they would be stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    pub api_url: String,
+    pub ssh_host: String,
+    pub ssh_port: u16,
+    pub ssh_user: String,
+}
+
+/// The endpoints a host input would store (validated and normalised the way `update` does).
+pub fn endpoints(input: &HostInput) -> Result<Endpoints, HostError> {
+    let valid = validate(input)?;
+    Ok(Endpoints {
+        api_url: valid.api_url,
+        ssh_host: valid.ssh_host,
+        ssh_port: valid.ssh_port,
+        ssh_user: valid.ssh_user,
+    })
+}
+
 fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.eq_ignore_ascii_case("localhost")

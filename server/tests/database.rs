@@ -51,3 +51,49 @@ async fn an_unusable_url_names_the_expected_form() {
     let error = Db::open("postgres-but-not-really://x").await.unwrap_err();
     assert!(error.to_string().contains("sqlite://data/burnin.db"), "{error}");
 }
+
+#[tokio::test]
+async fn the_database_holds_one_active_job_per_drive_for_exactly_the_active_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let db =
+        Db::open(&format!("sqlite://{}", dir.path().join("burnin.db").display())).await.unwrap();
+    let (sql,): (String,) = sqlx::query_as(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'jobs_one_active_per_drive'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    // The migration writes the states out (SQL cannot ask Rust): they must be the active ones.
+    let listed: Vec<String> = sql
+        .split("IN (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|s| s.trim().trim_matches('\'').to_owned())
+        .collect();
+    let active: Vec<String> =
+        burnin::job::JobState::active().map(|s| s.as_str().to_owned()).collect();
+    assert_eq!(listed, active, "{sql}");
+
+    sqlx::query("INSERT INTO hosts (id, name) VALUES (1, 'nas')").execute(db.pool()).await.unwrap();
+    sqlx::query("INSERT INTO drives (id, host_id, serial, devname) VALUES (1, 1, 'S1', 'sda')")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let insert = |state: &'static str| {
+        sqlx::query("INSERT INTO jobs (drive_id, host_id, operator, state) VALUES (1, 1, 't', $1)")
+            .bind(state)
+            .execute(db.pool())
+    };
+    insert("passed").await.unwrap();
+    insert("failed").await.unwrap();
+    insert("queued").await.unwrap();
+    for second in ["queued", "running"] {
+        let error = insert(second).await.unwrap_err();
+        assert!(error.to_string().contains("UNIQUE"), "{error}");
+    }
+    insert("cancelled").await.unwrap();
+}

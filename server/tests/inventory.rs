@@ -39,8 +39,14 @@ async fn all_online(server: &TestServer) {
 async fn the_demo_fleet_appears_with_pools_boot_disks_and_exported_pools() {
     let server = demo().await;
     all_online(&server).await;
-    let drives =
-        server.wait_json("/api/v1/drives", |d| d.as_array().is_some_and(|d| d.len() == 26)).await;
+    // Drives are listed as soon as the inventory has them; temperatures follow with the next
+    // temperature read.
+    let drives = server
+        .wait_json("/api/v1/drives", |d| {
+            d.as_array().is_some_and(|d| d.len() == 26)
+                && drive(d, "ZJV0A1B2")["temperature_c"].is_number()
+        })
+        .await;
     assert_eq!(drive(&drives, "WD-WX12D401AB")["pool"], json!({"kind": "pool", "name": "tank"}));
     assert_eq!(drive(&drives, "S6PNNS0T123456A")["pool"], json!({"kind": "boot"}));
     assert_eq!(
@@ -102,17 +108,26 @@ async fn a_temperature_change_reaches_an_open_live_channel() {
     let server = demo().await;
     server.wait_json("/api/v1/drives", |d| d.as_array().is_some_and(|d| d.len() == 26)).await;
     let url = server.url("/live").replace("http://", "ws://");
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let first: Value =
-        serde_json::from_str(socket.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
-    assert_eq!(first["t"], "snapshot");
-    let id = first["drives"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["serial"] == "ZJV0A1B4")
-        .unwrap()["id"]
-        .clone();
+    // The hub is told of each drive right after the database: connect until its snapshot has
+    // the drive.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let (mut socket, id) = loop {
+        let (mut socket, _) = tokio_tungstenite::connect_async(url.clone()).await.unwrap();
+        let first: Value =
+            serde_json::from_str(socket.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+        assert_eq!(first["t"], "snapshot");
+        let found = first["drives"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["serial"] == "ZJV0A1B4")
+            .map(|d| d["id"].clone());
+        if let Some(id) = found {
+            break (socket, id);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the drive never reached the hub");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     server.sim_host("truenas-lab").with(|state| {
         let drive = state.drives.iter_mut().find(|d| d.spec.serial == "ZJV0A1B4").unwrap();
         drive.spec.idle_temperature_c = 61.0;

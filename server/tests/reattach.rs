@@ -236,3 +236,58 @@ async fn a_dropped_ssh_link_is_waited_out() {
         .await;
     assert_eq!(done["state"], "passed", "{done:#}");
 }
+
+#[tokio::test]
+async fn a_start_still_on_its_way_when_the_dashboard_died_can_never_make_a_second_writer() {
+    let sim = simulator().await;
+    let host = sim.hosts[0].clone();
+    let dir = tempfile::tempdir().unwrap();
+    register(dir.path(), &sim).await;
+    // The start reaches the NAS only after the dashboard is gone: held unanswered, then let go.
+    host.hold(burnin_simulator::CommandKind::Start);
+    let first = TestServer::start_with(dir, |config| {
+        config.poll_interval_secs = 1;
+        config.temperature_interval_secs = 1;
+        config.stage_poll_ms = 30;
+        config.stagger_ms = 0;
+        config.start_confirm_grace_secs = 1;
+    })
+    .await;
+    let job = start_surface(&first).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while host.held() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the start never reached the NAS");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let dir = first.stop().await;
+    // The dashboard comes back: the folder never started, so it is abandoned and a fresh one
+    // is tried (its start is held too, for now).
+    let second = TestServer::start_with(dir, |config| {
+        config.poll_interval_secs = 1;
+        config.temperature_interval_secs = 1;
+        config.stage_poll_ms = 30;
+        config.stagger_ms = 0;
+        config.start_confirm_grace_secs = 1;
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while host.held() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no second start was tried");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let abandoned =
+        host.with(|s| s.files.keys().filter(|k| k.ends_with("/claim/abandoned")).count());
+    assert_eq!(abandoned, 1, "the first folder was claimed before a new start was sent");
+    // Both starts now arrive: the late one finds its folder claimed, the fresh one runs.
+    host.release();
+    let done = second
+        .wait_json(&format!("/api/v1/burnin/{job}"), |j| {
+            sim.clock.advance(PASS / 2.0);
+            !matches!(j["state"].as_str(), Some("running" | "queued"))
+        })
+        .await;
+    assert_eq!(done["state"], "passed", "{done:#}");
+    let (writers, attempts) =
+        host.with(|s| (s.writers_for("REATT001"), s.start_attempts.get("REATT001").copied()));
+    assert_eq!((writers, attempts), (1, Some(2)), "two starts sent, one writer");
+}

@@ -191,10 +191,10 @@ mod tests {
         // 10 % of 100 GiB in 50 s of the NAS's time: 214.7 MB/s, however long the dashboard
         // took to read it.
         progress.feed(b"", &status(10.0, "0:50", (0, 0, 0)));
-        let rate = progress.throughput_mb_s.unwrap();
+        let rate = progress.throughput_mb_s.expect("a rate");
         assert!((rate - 214.748).abs() < 0.01, "{rate}");
         assert!((progress.percent() - 1.25).abs() < 1e-9, "{}", progress.percent());
-        let eta = progress.eta_seconds().unwrap();
+        let eta = progress.eta_seconds().expect("an ETA");
         // 98.75 % of 8 × 100 GiB at that rate.
         assert!((eta - 0.9875 * 8.0 * 100.0 * GIB as f64 / (rate * 1e6)).abs() < 1.0, "{eta}");
     }

@@ -162,11 +162,16 @@ fn JobPanel(job: JobView, message: RwSignal<Option<String>>) -> impl IntoView {
     let active = job.state.is_active();
     let verdict = job.verdict.clone();
     let job_for_verdict = job.clone();
+    let stopping = job.cancel_requested;
     let cancel = move |_| {
         leptos::task::spawn_local(async move {
             match cancel_job(id).await {
-                Ok(_) => message
-                    .set(Some("Cancel requested: the test is being stopped on the NAS.".into())),
+                Ok(view) if view.state == burnin::job::JobState::Cancelled => {
+                    message.set(Some("Cancelled before it started.".into()))
+                }
+                Ok(_) => message.set(Some(
+                    "Stopping: the work on the NAS is being stopped; the burn-in reads cancelled once it has.".into(),
+                )),
                 Err(e) => message.set(Some(e.message)),
             }
         });
@@ -196,15 +201,76 @@ fn JobPanel(job: JobView, message: RwSignal<Option<String>>) -> impl IntoView {
                                 {(stage.bad_blocks > 0 || stage.kind == burnin::job::StageKind::Surface).then(|| format!("{} bad blocks ({}/{}/{} errors)", stage.bad_blocks, stage.read_errors, stage.write_errors, stage.corruption_errors))}
                             </p>
                             {(!stage.log_tail.is_empty()).then(|| view! { <pre class="log-tail">{stage.log_tail.clone()}</pre> })}
+                            {(!stage.outputs.is_empty()).then(|| view! {
+                                <StageOutputs job=id position=stage.position outputs=stage.outputs.clone()/>
+                            })}
                         </li>
                     }
                 }).collect_view()}
             </ol>
-            {active.then(|| view! { <button type="button" class="button danger" on:click=cancel>"Cancel this burn-in"</button> })}
+            {(active && stopping).then(|| view! {
+                <p class="notice stopping" role="status">"Stopping: the work on the NAS is being stopped. The burn-in reads cancelled once nothing of it runs there any more."</p>
+            })}
+            {(active && !stopping).then(|| view! { <button type="button" class="button danger" on:click=cancel>"Cancel this burn-in"</button> })}
             {verdict.map(|verdict| view! { <crate::components::verdict::VerdictPanel job=job_for_verdict verdict/> })}
         </section>
     }
     .into_any()
+}
+
+/// What a stream holds, for its button.
+fn stream_label(stream: &str) -> &'static str {
+    match stream {
+        "stderr" => "badblocks' output",
+        "stdout" => "bad block list",
+        "smartctl" => "smartctl calls",
+        _ => "output",
+    }
+}
+
+/// The stage's kept output: a button per stream, opening it as text in place; and the raw
+/// stream from the API.
+#[component]
+fn StageOutputs(job: i64, position: u32, outputs: Vec<burnin::job::StageOutput>) -> impl IntoView {
+    let shown = RwSignal::new(None::<(String, Result<String, String>)>);
+    view! {
+        <div class="stage-outputs">
+            {outputs.into_iter().map(|output| {
+                let stream = output.stream.clone();
+                let open = {
+                    let stream = stream.clone();
+                    move |_| {
+                        let stream = stream.clone();
+                        if shown.with_untracked(|s| s.as_ref().is_some_and(|(open, _)| *open == stream)) {
+                            shown.set(None);
+                            return;
+                        }
+                        leptos::task::spawn_local(async move {
+                            let text = crate::pages::burnin::stage_output(job, i64::from(position), stream.clone())
+                                .await
+                                .map_err(|e| e.message);
+                            shown.set(Some((stream, text)));
+                        });
+                    }
+                };
+                let size = burnin::format::capacity(output.bytes);
+                let cut = (output.omitted > 0).then(|| format!(", middle {} left out", burnin::format::capacity(output.omitted)));
+                view! {
+                    <span class="stage-output">
+                        <button type="button" class="link" data-stream=stream.clone() on:click=open>
+                            {format!("{} ({size}{})", stream_label(&stream), cut.unwrap_or_default())}
+                        </button>
+                        " "
+                        <a class="muted" href=format!("/api/v1/burnin/{job}/stages/{position}/output/{stream}") target="_blank" rel="noopener">"raw"</a>
+                    </span>
+                }
+            }).collect_view()}
+            {move || shown.get().map(|(stream, text)| match text {
+                Ok(text) => view! { <pre class="stage-output-text" data-stream=stream>{text}</pre> }.into_any(),
+                Err(error) => view! { <p class="notice error">{error}</p> }.into_any(),
+            })}
+        </div>
+    }
 }
 
 #[component]

@@ -499,8 +499,8 @@ impl Engine {
         }
         let mut configs = HashMap::new();
         for drive in &drives {
-            if !configs.contains_key(&drive.host_id) {
-                configs.insert(drive.host_id, self.host_config(drive.host_id).await?);
+            if let std::collections::hash_map::Entry::Vacant(slot) = configs.entry(drive.host_id) {
+                slot.insert(self.host_config(drive.host_id).await?);
             }
         }
         let mut tx = crate::db::begin_write(&self.pool).await.map_err(crate::db::DbError::from)?;

@@ -25,8 +25,8 @@ use crate::service::Services;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi))
-        .route("/hosts", get(list_hosts))
-        .route("/hosts/{id}", get(get_host).delete(archive_host))
+        .route("/hosts", get(list_hosts).post(create_host))
+        .route("/hosts/{id}", get(get_host).put(update_host).delete(archive_host))
         .route("/hosts/{id}/record", get(host_record))
         .route("/hosts/{id}/history", axum::routing::delete(delete_history))
         .route("/drives", get(list_drives))
@@ -89,6 +89,30 @@ async fn list_hosts(
 fn parse_host_id(text: &str) -> Result<i64, AppError> {
     text.parse()
         .map_err(|_| AppError::bad_request(format!("{text:?} is not a host id; ids are numbers")))
+}
+
+const HOST_EXAMPLE: &str = r#"{"name": "nas1", "api_url": "wss://nas1.lan", "api_user": "root", "api_key": "1-…", "ssh_host": "", "ssh_user": "root", "ssh_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----…"}"#;
+
+/// Adds a host. Secrets are write-only: never answered back.
+async fn create_host(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    body: Result<Json<burnin::host::HostInput>, JsonRejection>,
+) -> Result<(axum::http::StatusCode, Json<HostView>), AppError> {
+    let input = json_body(body, HOST_EXAMPLE)?;
+    Ok((axum::http::StatusCode::CREATED, Json(services.create_host(input, actor(&headers)).await?)))
+}
+
+/// Changes a host; secrets left out keep their stored value. Its API URL and SSH endpoint
+/// cannot change while it has active jobs (409).
+async fn update_host(
+    State(services): State<Services>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<burnin::host::HostInput>, JsonRejection>,
+) -> Result<Json<HostView>, AppError> {
+    let input = json_body(body, HOST_EXAMPLE)?;
+    Ok(Json(services.update_host(parse_host_id(&id)?, input, actor(&headers)).await?))
 }
 
 async fn get_host(
