@@ -147,6 +147,12 @@ test('a batch of three burns in from the browser, FAIL001 fails and one is cance
   await expect(verdict.locator('details.bad-blocks pre')).toContainText('(byte ');
   await verdict.locator('details.report summary').click();
   await expect(verdict.locator('textarea')).toHaveValue(/Verdict: FAIL/);
+  // badblocks' whole output is kept after its folder on the NAS is gone.
+  const surfaceStage = page.locator('li.stage[data-kind="surface"]');
+  await surfaceStage.locator('button[data-stream="stderr"]').click();
+  await expect(surfaceStage.locator('pre.stage-output-text')).toContainText('Pass completed, 24 bad blocks found.');
+  await surfaceStage.locator('button[data-stream="stdout"]').click();
+  await expect(surfaceStage.locator('pre.stage-output-text[data-stream="stdout"]')).toContainText(/^\d+$/m);
   await page.getByRole('button', { name: 'Close the drive details' }).click();
   // The cable-error drive passes with a warning that says what to check.
   await row(page, 'ZJV0A1B3').getByRole('button', { name: 'ZJV0A1B3' }).click();

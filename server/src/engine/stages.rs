@@ -1038,15 +1038,35 @@ impl Engine {
         dir: &JobDir,
     ) -> Result<(), DbError> {
         let remove = RemoteCommand::Remove { dir: dir.clone() };
-        // Cleaning up: a NAS that does not answer keeps the folder, which is harmless.
-        if let Ok(output) = self.run_remote(context, stage, &remove, Patience::Limited).await? {
+        // Right after the program's exit code is written its shells are still ending, and a
+        // folder with a live process is kept: ask again for a few seconds.
+        for _ in 0..20 {
+            // Cleaning up: a NAS that does not answer keeps the folder, which is harmless.
+            let Ok(output) = self.run_remote(context, stage, &remove, Patience::Limited).await?
+            else {
+                break;
+            };
             match RemoveReport::parse(&output.stdout) {
-                Ok(RemoveReport::Removed) => {}
-                other => {
-                    tracing::warn!(job.id = context.job.id, folder = dir.as_str(), answer = ?other, "the job's folder was not removed")
+                Ok(RemoveReport::Removed) => return Ok(()),
+                Ok(RemoveReport::Running) => {
+                    tokio::time::sleep(
+                        self.options
+                            .poll_interval
+                            .clamp(Duration::from_millis(50), Duration::from_millis(500)),
+                    )
+                    .await;
+                }
+                Err(error) => {
+                    tracing::warn!(job.id = context.job.id, folder = dir.as_str(), error = %error, "unreadable answer to removing the job's folder");
+                    break;
                 }
             }
         }
+        tracing::warn!(
+            job.id = context.job.id,
+            folder = dir.as_str(),
+            "the job's folder was not removed"
+        );
         Ok(())
     }
 }
