@@ -375,12 +375,16 @@ impl Engine {
         let hash = request_hash(&unkeyed);
         match store::key_begin(&self.pool, &key, &hash).await? {
             store::KeySeen::New => {}
-            store::KeySeen::Done { body: Some(body), .. } => {
-                if let Ok(views) = serde_json::from_str::<Vec<JobView>>(&body) {
+            // The first answer as it was given; if it cannot be read back, the same jobs as
+            // they stand now. Never a second start.
+            store::KeySeen::Done { job_ids, body } => {
+                if let Some(views) =
+                    body.and_then(|body| serde_json::from_str::<Vec<JobView>>(&body).ok())
+                {
                     return Ok(views);
                 }
+                return self.views(&job_ids).await;
             }
-            store::KeySeen::Done { job_ids, .. } => return self.views(&job_ids).await,
             store::KeySeen::InFlight => {
                 return Err(EngineError::Conflict(
                     "a request with this Idempotency-Key is still being answered; retry in a moment".into(),

@@ -398,3 +398,59 @@ async fn put_thresholds(
     })?;
     Ok(Json(services.set_thresholds(thresholds, &actor(&headers)).await?))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every route and method `routes()` serves, read from this file's source, so a route
+    /// added without its documentation fails here.
+    fn served() -> Vec<(String, String)> {
+        let source = include_str!("api.rs");
+        let body = source.split("pub fn routes()").nth(1).expect("routes() in api.rs");
+        let body = body.split(".fallback(").next().expect("routes() ends with a fallback");
+        let mut served = Vec::new();
+        for line in body.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")) {
+            let path = line[".route(\"".len()..].split('"').next().unwrap_or_default();
+            let handlers = line.split_once(',').map(|(_, rest)| rest).unwrap_or_default();
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let called = handlers
+                    .match_indices(&format!("{method}("))
+                    .any(|(at, _)| at == 0 || !handlers.as_bytes()[at - 1].is_ascii_alphanumeric());
+                if called {
+                    served.push((format!("/api/v1{path}"), method.to_owned()));
+                }
+            }
+        }
+        served
+    }
+
+    #[test]
+    fn every_served_route_is_documented_and_every_documented_route_is_served() {
+        let document: serde_json::Value =
+            serde_json::from_str(include_str!("openapi.json")).expect("openapi.json is JSON");
+        let served = served();
+        assert!(served.len() >= 20, "the source reader found only {served:?}");
+        for (path, method) in &served {
+            if path == "/api/v1/openapi.json" {
+                continue;
+            }
+            assert!(
+                document["paths"][path][method].is_object(),
+                "{} {path} is served but not in openapi.json",
+                method.to_uppercase()
+            );
+        }
+        let paths = document["paths"].as_object().expect("paths");
+        for (path, item) in paths {
+            for method in item.as_object().expect("a path item").keys() {
+                if method == "parameters" {
+                    continue;
+                }
+                assert!(
+                    served.iter().any(|(p, m)| p == path && m == method),
+                    "openapi.json documents {} {path}, which is not served",
+                    method.to_uppercase()
+                );
+            }
+        }
+    }
+}
