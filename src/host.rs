@@ -132,6 +132,13 @@ impl std::fmt::Display for HostStatus {
     }
 }
 
+impl HostInput {
+    /// Whether this input sets or clears a stored secret (API key, SSH key or password).
+    pub fn carries_secrets(&self) -> bool {
+        self.api_key.is_some() || self.ssh_private_key.is_some() || self.ssh_password.is_some()
+    }
+}
+
 impl std::fmt::Debug for HostInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let set = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");

@@ -4,6 +4,7 @@
 //! (wasm), so the types here are the words both sides speak. Logic that must be exactly right
 //! (parsers, rules, the verdict) lives here, where it can be table-tested without a network.
 
+pub mod access;
 pub mod badblocks;
 pub mod capture;
 pub mod drive;

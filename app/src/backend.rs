@@ -9,6 +9,7 @@ use std::{future::Future, pin::Pin, sync::Arc};
 
 use burnin::{
     DriveFilter, DriveRow,
+    access::{NewToken, Principal, Role, Scope, TokenView, UserEdit, UserView, Whoami},
     host::{HostInput, HostTest, HostView},
     job::{CancelResult, JobState, JobView, SmartSnapshot, StartRequest},
     live::Snapshot,
@@ -27,51 +28,109 @@ pub struct DriveEdit {
     pub notes: Option<String>,
 }
 
+/// Who is calling, as the server's sign-in middleware resolved it for this request. Lives in
+/// the request's extensions; never sent to a browser (the session field identifies a session).
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub principal: Option<Principal>,
+    /// The SHA-256 of the session cookie, when a live session was presented.
+    pub session: Option<String>,
+    pub address: std::net::IpAddr,
+    pub user_agent: String,
+    /// Whether the browser reached the dashboard over HTTPS (decides the cookie's form).
+    pub https: bool,
+}
+
+impl Caller {
+    /// The signed-in principal, or the error that says to sign in.
+    pub fn principal(&self) -> Result<Principal, AppError> {
+        self.principal.clone().ok_or_else(AppError::unauthenticated)
+    }
+}
+
+/// Every method takes the caller and checks, with `burnin::access`, that it may do what it
+/// asks before anything else: a door's own check is a second wall, never the only one.
 pub trait Backend: Send + Sync + 'static {
     /// Drives matching `filter`, ordered by host then device name.
-    fn list_drives(&self, filter: DriveFilter) -> Answer<'_, Vec<DriveRow>>;
-    fn get_drive(&self, id: i64) -> Answer<'_, DriveRow>;
-    /// Sets a drive's location and/or notes; audited as `actor`.
-    fn edit_drive(&self, id: i64, edit: DriveEdit, actor: String) -> Answer<'_, DriveRow>;
+    fn list_drives(&self, caller: Principal, filter: DriveFilter) -> Answer<'_, Vec<DriveRow>>;
+    fn get_drive(&self, caller: Principal, id: i64) -> Answer<'_, DriveRow>;
+    /// Sets a drive's location and/or notes; audited as the caller.
+    fn edit_drive(&self, caller: Principal, id: i64, edit: DriveEdit) -> Answer<'_, DriveRow>;
     /// Everything the dashboard shows, at the live channel's current version.
-    fn snapshot(&self) -> Answer<'_, Snapshot>;
+    fn snapshot(&self, caller: Principal) -> Answer<'_, Snapshot>;
 
-    fn list_hosts(&self) -> Answer<'_, Vec<HostView>>;
-    fn get_host(&self, id: i64) -> Answer<'_, HostView>;
-    fn create_host(&self, input: HostInput, actor: String) -> Answer<'_, HostView>;
-    fn update_host(&self, id: i64, input: HostInput, actor: String) -> Answer<'_, HostView>;
+    fn list_hosts(&self, caller: Principal) -> Answer<'_, Vec<HostView>>;
+    fn get_host(&self, caller: Principal, id: i64) -> Answer<'_, HostView>;
+    fn create_host(&self, caller: Principal, input: HostInput) -> Answer<'_, HostView>;
+    fn update_host(&self, caller: Principal, id: i64, input: HostInput) -> Answer<'_, HostView>;
     /// Takes a host out of service, keeping its record (refused while it has active jobs).
-    fn delete_host(&self, id: i64, actor: String) -> Answer<'_, HostView>;
+    fn delete_host(&self, caller: Principal, id: i64) -> Answer<'_, HostView>;
     /// Hosts taken out of service, whose records are kept.
-    fn archived_hosts(&self) -> Answer<'_, Vec<HostView>>;
+    fn archived_hosts(&self, caller: Principal) -> Answer<'_, Vec<HostView>>;
     /// Deletes an archived host's history for good; `confirm` repeats its name.
-    fn delete_host_history(&self, id: i64, confirm: String, actor: String) -> Answer<'_, ()>;
-    fn set_host_enabled(&self, id: i64, enabled: bool, actor: String) -> Answer<'_, HostView>;
+    fn delete_host_history(&self, caller: Principal, id: i64, confirm: String) -> Answer<'_, ()>;
+    fn set_host_enabled(&self, caller: Principal, id: i64, enabled: bool) -> Answer<'_, HostView>;
     /// Tries the host's API with its stored settings and reports each step.
-    fn test_host(&self, id: i64) -> Answer<'_, HostTest>;
+    fn test_host(&self, caller: Principal, id: i64) -> Answer<'_, HostTest>;
     /// Pins the certificate fingerprint the operator confirmed.
     fn trust_certificate(
         &self,
+        caller: Principal,
         id: i64,
         fingerprint: String,
-        actor: String,
     ) -> Answer<'_, HostView>;
     /// Pins the SSH host key (OpenSSH line) the operator confirmed.
-    fn trust_ssh_host_key(&self, id: i64, key: String, actor: String) -> Answer<'_, HostView>;
+    fn trust_ssh_host_key(&self, caller: Principal, id: i64, key: String) -> Answer<'_, HostView>;
 
     /// Checks and queues burn-ins; refusals name every reason.
-    fn start_burnin(&self, request: StartRequest) -> Answer<'_, Vec<JobView>>;
-    fn cancel_job(&self, id: i64, actor: String) -> Answer<'_, JobView>;
+    fn start_burnin(&self, caller: Principal, request: StartRequest) -> Answer<'_, Vec<JobView>>;
+    fn cancel_job(&self, caller: Principal, id: i64) -> Answer<'_, JobView>;
     /// Cancels every active job (of one host, when given), going on past errors: one result
     /// per job.
-    fn cancel_jobs(&self, host_id: Option<i64>, actor: String) -> Answer<'_, Vec<CancelResult>>;
-    fn get_job(&self, id: i64) -> Answer<'_, JobView>;
-    fn list_jobs(&self, drive_id: Option<i64>, state: Option<JobState>)
-    -> Answer<'_, Vec<JobView>>;
+    fn cancel_jobs(&self, caller: Principal, host_id: Option<i64>)
+    -> Answer<'_, Vec<CancelResult>>;
+    fn get_job(&self, caller: Principal, id: i64) -> Answer<'_, JobView>;
+    fn list_jobs(
+        &self,
+        caller: Principal,
+        drive_id: Option<i64>,
+        state: Option<JobState>,
+    ) -> Answer<'_, Vec<JobView>>;
     /// The drive's latest smartctl report, if one was read.
-    fn drive_smart(&self, drive_id: i64) -> Answer<'_, Option<SmartSnapshot>>;
+    fn drive_smart(&self, caller: Principal, drive_id: i64) -> Answer<'_, Option<SmartSnapshot>>;
     /// A stage's kept output (`stderr`, `stdout` or `smartctl`), as text.
-    fn stage_output(&self, job_id: i64, position: i64, stream: String) -> Answer<'_, String>;
+    fn stage_output(
+        &self,
+        caller: Principal,
+        job_id: i64,
+        position: i64,
+        stream: String,
+    ) -> Answer<'_, String>;
+
+    /// Who the page talks to, and whether the first admin must still be made.
+    fn whoami(&self, caller: Caller) -> Answer<'_, Whoami>;
+    /// Re-enters the password: answers the new session cookie's `Set-Cookie` value, which the
+    /// door puts in a header (never in a body).
+    fn step_up(&self, caller: Caller, password: String) -> Answer<'_, String>;
+    fn list_users(&self, caller: Principal) -> Answer<'_, Vec<UserView>>;
+    fn add_user(
+        &self,
+        caller: Principal,
+        name: String,
+        role: Role,
+        password: String,
+    ) -> Answer<'_, UserView>;
+    fn update_user(&self, caller: Principal, id: i64, edit: UserEdit) -> Answer<'_, UserView>;
+    fn list_tokens(&self, caller: Principal) -> Answer<'_, Vec<TokenView>>;
+    /// Makes a token for `user` (the caller when empty); an admin may make one for anyone.
+    fn create_token(
+        &self,
+        caller: Principal,
+        user: String,
+        name: String,
+        scope: Scope,
+    ) -> Answer<'_, NewToken>;
+    fn revoke_token(&self, caller: Principal, id: i64) -> Answer<'_, TokenView>;
 }
 
 /// The backend provided by the server for this request.
@@ -92,7 +151,15 @@ pub fn reply<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     result
 }
 
-/// Who is acting, for the audit log. There are no user accounts yet: the UI records `web`.
-pub fn actor() -> String {
-    "web".to_owned()
+/// The caller of this request, as the server's sign-in middleware put it in the request.
+pub async fn caller() -> Result<Caller, AppError> {
+    let axum::Extension(caller) = leptos_axum::extract::<axum::Extension<Caller>>()
+        .await
+        .map_err(|_| AppError::unauthenticated())?;
+    Ok(caller)
+}
+
+/// The signed-in principal of this request, or the error that says to sign in.
+pub async fn principal() -> Result<Principal, AppError> {
+    caller().await?.principal()
 }

@@ -32,8 +32,15 @@ pub enum ErrorKind {
     /// Well-formed but not acceptable as it stands, e.g. an Idempotency-Key reused for another
     /// request (422).
     Unprocessable,
-    /// Refused on purpose, e.g. by the safety interlock or a cross-site check (403).
+    /// Refused on purpose, e.g. by the safety interlock, a cross-site check or a role that may
+    /// not do it (403).
     Refused,
+    /// Nobody is signed in, or the session or token is no longer valid (401).
+    Unauthenticated,
+    /// The action asks for the password again: the last sign-in is too old (401).
+    StepUp,
+    /// Too many attempts or actions in a short time (429).
+    TooMany,
     /// A dependency (database, NAS) cannot answer right now (503).
     Unavailable,
     /// A bug or an unexpected failure on the server (500).
@@ -50,6 +57,8 @@ impl ErrorKind {
             ErrorKind::Conflict => 409,
             ErrorKind::Unprocessable => 422,
             ErrorKind::Refused => 403,
+            ErrorKind::Unauthenticated | ErrorKind::StepUp => 401,
+            ErrorKind::TooMany => 429,
             ErrorKind::Unavailable => 503,
             ErrorKind::Internal | ErrorKind::Transport => 500,
         }
@@ -86,6 +95,13 @@ impl AppError {
 
     pub fn refused(message: impl Into<String>, reasons: Vec<String>) -> Self {
         AppError { kind: ErrorKind::Refused, message: message.into(), reasons }
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            ErrorKind::Unauthenticated,
+            "You are not signed in (or your session ended). Sign in at /login; API clients send `Authorization: Bearer <token>`.",
+        )
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
@@ -153,6 +169,9 @@ mod tests {
             (ErrorKind::NotFound, 404),
             (ErrorKind::Conflict, 409),
             (ErrorKind::Refused, 403),
+            (ErrorKind::Unauthenticated, 401),
+            (ErrorKind::StepUp, 401),
+            (ErrorKind::TooMany, 429),
             (ErrorKind::Unavailable, 503),
             (ErrorKind::Internal, 500),
         ];

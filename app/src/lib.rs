@@ -74,26 +74,86 @@ pub fn App() -> impl IntoView {
             let _ = root.set_attribute("data-hydrated", "true");
         }
     });
+    // Who is signed in, resolved once per page load (on the server when rendering, carried to
+    // the browser with the page) and provided to every page to hide what the role may not do.
+    let me = Resource::new_blocking(|| (), |_| pages::access::who_am_i());
     view! {
         <Title text="Burn-in dashboard"/>
         <Router>
-            <header class="topbar">
-                <a class="brand" href="/">
-                    <span class="brand-mark" aria-hidden="true">"▮"</span>
-                    <span class="brand-name">"Burn-in dashboard"</span>
-                </a>
-                <span class="version" title="Version">"v" {VERSION}</span>
-                <nav class="nav">
-                    <A href="/">"Drives"</A>
-                    <A href="/hosts">"Hosts"</A>
-                </nav>
-            </header>
-            <main class="content">
-                <Routes fallback=pages::NotFound>
-                    <Route path=StaticSegment("") view=pages::dashboard::DashboardPage/>
-                    <Route path=StaticSegment("hosts") view=pages::hosts::HostsPage/>
-                </Routes>
-            </main>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let me = pages::access::Me(me.await.ok().and_then(|w| w.user));
+                    let admin = me.may(burnin::access::Action::ManageUsers);
+                    let signed_in = me.0.is_some();
+                    provide_context(me);
+                    view! {
+                        <header class="topbar">
+                            <a class="brand" href="/">
+                                <span class="brand-mark" aria-hidden="true">"▮"</span>
+                                <span class="brand-name">"Burn-in dashboard"</span>
+                            </a>
+                            <span class="version" title="Version">"v" {VERSION}</span>
+                            {signed_in.then(|| view! {
+                                <nav class="nav">
+                                    <A href="/">"Drives"</A>
+                                    <A href="/hosts">"Hosts"</A>
+                                    {admin.then(|| view! { <A href="/users">"Users"</A> })}
+                                </nav>
+                            })}
+                            <pages::access::UserMenu/>
+                        </header>
+                        <main class="content">
+                            <Routes fallback=pages::NotFound>
+                                <Route path=StaticSegment("") view=pages::dashboard::DashboardPage/>
+                                <Route path=StaticSegment("hosts") view=pages::hosts::HostsPage/>
+                                <Route path=StaticSegment("users") view=pages::access::UsersPage/>
+                                <Route path=StaticSegment("login") view=pages::access::LoginPage/>
+                                <Route path=StaticSegment("setup") view=pages::access::SetupPage/>
+                            </Routes>
+                        </main>
+                    }
+                })}
+            </Suspense>
         </Router>
     }
+}
+
+/// What each server function asks of its caller, checked by the server before the function
+/// runs (and again by the service it calls). Every registered server function must be here:
+/// the server refuses one that is not, and a test fails.
+#[cfg(feature = "ssr")]
+pub fn server_fn_doors() -> Vec<(&'static str, burnin::access::Door)> {
+    use burnin::access::{Action, Door};
+    use leptos::server_fn::ServerFn;
+    use pages::{access::*, burnin::*, dashboard::*, hosts::*};
+    let view = Door::Needs(Action::View);
+    vec![
+        (WhoAmI::PATH, Door::Open),
+        // Signed in; the password itself is the check.
+        (StepUp::PATH, view),
+        (DashboardSnapshot::PATH, view),
+        (ListDrives::PATH, view),
+        (EditDrive::PATH, Door::Needs(Action::EditDrive)),
+        (StartBurnin::PATH, Door::Needs(Action::StartBurnin)),
+        (CancelJob::PATH, Door::Needs(Action::CancelBurnin)),
+        (CancelJobs::PATH, Door::Needs(Action::CancelBurnin)),
+        (GetJob::PATH, view),
+        (DriveJobs::PATH, view),
+        (DriveSmart::PATH, view),
+        (StageOutput::PATH, view),
+        (SaveHost::PATH, Door::Needs(Action::ManageHosts)),
+        (DeleteHost::PATH, Door::Needs(Action::ManageHosts)),
+        (ArchivedHosts::PATH, view),
+        (DeleteHostHistory::PATH, Door::Needs(Action::DeleteHistory)),
+        (SetHostEnabled::PATH, Door::Needs(Action::ManageHosts)),
+        (TestHost::PATH, Door::Needs(Action::ManageHosts)),
+        (TrustCertificate::PATH, Door::Needs(Action::ManageHosts)),
+        (TrustSshHostKey::PATH, Door::Needs(Action::ManageHosts)),
+        (ListUsers::PATH, Door::Needs(Action::ManageUsers)),
+        (AddUser::PATH, Door::Needs(Action::ManageUsers)),
+        (UpdateUser::PATH, Door::Needs(Action::ManageUsers)),
+        (ListTokens::PATH, Door::Needs(Action::ManageTokens)),
+        (CreateToken::PATH, Door::Needs(Action::ManageTokens)),
+        (RevokeToken::PATH, Door::Needs(Action::ManageTokens)),
+    ]
 }

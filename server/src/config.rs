@@ -24,6 +24,48 @@ pub enum Command {
     Serve,
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Manage users: `user add NAME --role ROLE`, `user reset-password NAME`, `user list`.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens: `token create --user NAME --scope read|operate|admin`.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Clone, Debug, Subcommand)]
+pub enum UserCommand {
+    /// Adds a local user; the password is read from BURNIN_PASSWORD, or asked for on the
+    /// terminal (twice).
+    Add {
+        name: String,
+        /// viewer, operator or admin.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+    },
+    /// Sets a new password (from BURNIN_PASSWORD or the terminal) and ends the user's
+    /// sessions and lockout. The way back in when the only admin forgot theirs.
+    ResetPassword { name: String },
+    /// Lists users and their roles.
+    List,
+}
+
+#[derive(Clone, Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Makes an API token for a user and prints it once (it is stored hashed).
+    Create {
+        #[arg(long)]
+        user: String,
+        /// read, operate or admin (never more than the user's role).
+        #[arg(long, default_value = "read")]
+        scope: String,
+        /// What the token is for, e.g. `n8n`.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// Lists tokens (never their secrets).
+    List,
+    /// Revokes a token by id.
+    Revoke { id: i64 },
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -136,6 +178,53 @@ pub struct Config {
     #[arg(long, env = "BURNIN_BLOCKS_AT_ONCE", default_value_t = 0, global = true)]
     pub blocks_at_once: u32,
 
+    /// The first admin, made at start when no user exists (otherwise the page asks for one).
+    #[arg(long, env = "BURNIN_INITIAL_ADMIN_USER", global = true)]
+    pub initial_admin_user: Option<String>,
+
+    /// The first admin's password. Prefer BURNIN_INITIAL_ADMIN_PASSWORD_FILE.
+    #[arg(long, env = "BURNIN_INITIAL_ADMIN_PASSWORD", hide_env_values = true, global = true)]
+    pub initial_admin_password: Option<String>,
+
+    /// A file holding the first admin's password (a Docker secret, say).
+    #[arg(long, env = "BURNIN_INITIAL_ADMIN_PASSWORD_FILE", global = true)]
+    pub initial_admin_password_file: Option<PathBuf>,
+
+    /// Hours without a request after which a browser session ends.
+    #[arg(long, env = "BURNIN_SESSION_IDLE_HOURS", default_value_t = 12, global = true)]
+    pub session_idle_hours: u64,
+
+    /// Days after sign-in after which a browser session ends, however busy.
+    #[arg(long, env = "BURNIN_SESSION_MAX_DAYS", default_value_t = 7, global = true)]
+    pub session_max_days: u64,
+
+    /// Addresses (CIDR, comma-separated) of reverse proxies whose forwarded headers are
+    /// believed: the single sign-on user header, X-Forwarded-For and X-Forwarded-Proto. Empty:
+    /// none is.
+    #[arg(long, env = "BURNIN_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<String>,
+
+    /// Single sign-on behind a proxy (Authelia, authentik, oauth2-proxy): the header naming the
+    /// user, believed only from --trusted-proxies. Unset: off.
+    #[arg(long, env = "BURNIN_SSO_USER_HEADER", global = true)]
+    pub sso_user_header: Option<String>,
+
+    /// The header listing the user's groups (comma- or pipe-separated).
+    #[arg(long, env = "BURNIN_SSO_GROUPS_HEADER", default_value = "Remote-Groups", global = true)]
+    pub sso_groups_header: String,
+
+    /// Groups whose members are admins (comma-separated).
+    #[arg(long, env = "BURNIN_SSO_ADMIN_GROUPS", value_delimiter = ',', global = true)]
+    pub sso_admin_groups: Vec<String>,
+
+    /// Groups whose members are operators.
+    #[arg(long, env = "BURNIN_SSO_OPERATOR_GROUPS", value_delimiter = ',', global = true)]
+    pub sso_operator_groups: Vec<String>,
+
+    /// Groups whose members are viewers; empty: anyone the proxy signs in is a viewer.
+    #[arg(long, env = "BURNIN_SSO_VIEWER_GROUPS", value_delimiter = ',', global = true)]
+    pub sso_viewer_groups: Vec<String>,
+
     /// Seconds running requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "BURNIN_SHUTDOWN_GRACE_SECS", default_value_t = 10, global = true)]
     pub shutdown_grace_secs: u64,
@@ -184,6 +273,71 @@ impl Config {
         self.master_key_file.clone().unwrap_or_else(|| {
             self.data_dir().unwrap_or_else(|| PathBuf::from("data")).join("master.key")
         })
+    }
+
+    /// The sign-in settings, checked: a trusted proxy that is not an address or network is an
+    /// error naming it.
+    pub fn auth_options(&self) -> Result<crate::auth::AuthOptions, String> {
+        let mut trusted_proxies = Vec::new();
+        for text in self.trusted_proxies.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+            let net = text
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    format!(
+                        "--trusted-proxies: {text:?} is not an address or network; write e.g. 172.18.0.2 or 10.0.0.0/24"
+                    )
+                })?;
+            trusted_proxies.push(net);
+        }
+        let clean = |list: &[String]| -> Vec<String> {
+            list.iter().map(|g| g.trim().to_owned()).filter(|g| !g.is_empty()).collect()
+        };
+        let sso = self.sso_user_header.as_ref().filter(|h| !h.trim().is_empty()).map(|header| {
+            crate::auth::SsoOptions {
+                user_header: header.trim().to_ascii_lowercase(),
+                groups_header: self.sso_groups_header.trim().to_ascii_lowercase(),
+                admin_groups: clean(&self.sso_admin_groups),
+                operator_groups: clean(&self.sso_operator_groups),
+                viewer_groups: clean(&self.sso_viewer_groups),
+            }
+        });
+        if sso.is_some() && trusted_proxies.is_empty() {
+            return Err("--sso-user-header is set but --trusted-proxies is empty: single sign-on would be believed from nobody. Give the proxy's address".into());
+        }
+        if self.session_idle_hours == 0 || self.session_max_days == 0 {
+            return Err("--session-idle-hours and --session-max-days must be at least 1".into());
+        }
+        Ok(crate::auth::AuthOptions {
+            idle_secs: (self.session_idle_hours as i64).saturating_mul(3600),
+            absolute_secs: (self.session_max_days as i64).saturating_mul(86_400),
+            trusted_proxies,
+            sso,
+            ..crate::auth::AuthOptions::default()
+        })
+    }
+
+    /// The first admin's name and password from the environment, if both are given.
+    pub fn initial_admin(&self) -> Result<Option<(String, String)>, String> {
+        let Some(user) = self.initial_admin_user.as_ref().filter(|u| !u.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let password = match (&self.initial_admin_password, &self.initial_admin_password_file) {
+            (Some(password), _) => password.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| {
+                    format!(
+                        "cannot read BURNIN_INITIAL_ADMIN_PASSWORD_FILE {}: {e}",
+                        path.display()
+                    )
+                })?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+            (None, None) => {
+                return Err("BURNIN_INITIAL_ADMIN_USER is set without BURNIN_INITIAL_ADMIN_PASSWORD or BURNIN_INITIAL_ADMIN_PASSWORD_FILE".into());
+            }
+        };
+        Ok(Some((user.trim().to_owned(), password)))
     }
 
     pub fn json_logs(&self) -> bool {

@@ -3,6 +3,8 @@
 //! the issues land) the TrueNAS API client, SSH, and the background services.
 
 pub mod audit;
+pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -93,7 +95,22 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     };
     let engine =
         engine::Engine::new(db.pool().clone(), hosts.clone(), hub.clone(), nas, engine_options);
+    let auth = auth::Auth::new(
+        db.pool().clone(),
+        config.auth_options().map_err(|message| anyhow::anyhow!(message))?,
+    )
+    .map_err(|error| anyhow::anyhow!("cannot set up sign-in: {error}"))?;
+    if let Some((name, password)) =
+        config.initial_admin().map_err(|message| anyhow::anyhow!(message))?
+        && auth.user_count().await? == 0
+    {
+        auth.add_user(&name, burnin::access::Role::Admin, &password, "system", true)
+            .await
+            .map_err(|error| anyhow::anyhow!("BURNIN_INITIAL_ADMIN_USER {name:?}: {error}"))?;
+        tracing::info!(user.name = %name, "made the first admin from BURNIN_INITIAL_ADMIN_USER");
+    }
     let services = Services {
+        auth,
         db,
         hosts,
         hub,
@@ -137,10 +154,16 @@ pub async fn run(
     inventory.start_all().await;
     let engine = state.services.engine.clone();
     let scheduler = engine.start().await;
-    let app = http::router(state, Origins::new(&config.public_origins));
+    let state_needs_setup = state.services.auth.user_count().await.unwrap_or(0) == 0;
+    let app = http::router(state, Origins::new(&config.public_origins), config.listen);
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let address = listener.local_addr().context("listener has no local address")?;
     tracing::info!(http.address = %address, "serving the burn-in dashboard on http://{address}");
+    if state_needs_setup {
+        tracing::warn!(
+            "no user exists yet: open http://{address}/setup to create the first admin (or set BURNIN_INITIAL_ADMIN_USER and BURNIN_INITIAL_ADMIN_PASSWORD)"
+        );
+    }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let graceful = {
@@ -149,7 +172,9 @@ pub async fn run(
             let _ = stop_rx.wait_for(|stopped| *stopped).await;
         }
     };
-    let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
+    let server =
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(graceful);
     let signal = async move {
         shutdown.await;
         tracing::info!(grace_secs = grace.as_secs(), "shutting down: finishing running requests");

@@ -30,6 +30,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             burnin_server::db::Db::open(&config.database_url).await?;
             Ok(())
         }
+        Command::User(command) => burnin_server::cli::user(&config, command).await,
+        Command::Token(command) => burnin_server::cli::token(&config, command).await,
         Command::Serve => {
             let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {
                 format!(

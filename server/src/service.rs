@@ -1,6 +1,10 @@
 //! The service layer: the one implementation behind both doors (Leptos server functions and
 //! the `/api/v1` routes). Validation and safety checks belong here, never in a door.
 
+use burnin::access::{
+    Action, Denied, NewToken, Principal, Role, Scope, SignedIn, TokenView, UserEdit, UserView, Via,
+    Whoami,
+};
 use burnin::{
     DriveFilter, DriveRow,
     host::{HostInput, HostStatus, HostTest, HostView, TestStep, TlsMode, normalize_fingerprint},
@@ -9,7 +13,7 @@ use burnin::{
 };
 use burnin_app::{
     AppError,
-    backend::{Answer, Backend, DriveEdit},
+    backend::{Answer, Backend, Caller, DriveEdit},
 };
 use serde_json::json;
 
@@ -24,6 +28,7 @@ use crate::{
 
 #[derive(Clone)]
 pub struct Services {
+    pub auth: crate::auth::Auth,
     pub db: Db,
     pub hosts: HostStore,
     pub hub: Hub,
@@ -52,7 +57,11 @@ impl Services {
     }
 
     /// The verdict's thresholds and the temperature table in force.
-    pub async fn thresholds(&self) -> Result<burnin::verdict::Thresholds, AppError> {
+    pub async fn thresholds(
+        &self,
+        caller: &Principal,
+    ) -> Result<burnin::verdict::Thresholds, AppError> {
+        allow(caller, Action::View)?;
         Ok(crate::settings::verdict_thresholds(self.db.pool()).await?)
     }
 
@@ -60,17 +69,25 @@ impl Services {
     /// verdict it was judged with.
     pub async fn set_thresholds(
         &self,
+        caller: &Principal,
         thresholds: burnin::verdict::Thresholds,
-        actor: &str,
     ) -> Result<burnin::verdict::Thresholds, AppError> {
+        allow(caller, Action::ChangeSettings)?;
         thresholds.validate().map_err(AppError::bad_request)?;
-        crate::settings::set_verdict_thresholds(self.db.pool(), &thresholds, actor).await?;
+        crate::settings::set_verdict_thresholds(self.db.pool(), &thresholds, &caller.actor())
+            .await?;
         self.hub.limits(thresholds.temperatures).await;
         Ok(thresholds)
     }
 
     /// A job's SMART snapshot (`before` or `after`), as smartctl printed it.
-    pub async fn job_snapshot(&self, id: i64, when: &str) -> Result<String, AppError> {
+    pub async fn job_snapshot(
+        &self,
+        caller: &Principal,
+        id: i64,
+        when: &str,
+    ) -> Result<String, AppError> {
+        allow(caller, Action::View)?;
         if !matches!(when, "before" | "after") {
             return Err(AppError::not_found("a job has a `before` and an `after` SMART snapshot"));
         }
@@ -83,10 +100,12 @@ impl Services {
     /// A stage's kept output, raw.
     pub async fn stage_output_bytes(
         &self,
+        caller: &Principal,
         job_id: i64,
         position: i64,
         stream: &str,
     ) -> Result<Vec<u8>, AppError> {
+        allow(caller, Action::View)?;
         if !matches!(stream, "stdout" | "stderr" | "smartctl") {
             return Err(AppError::not_found(
                 "a stage's output streams are `stderr`, `stdout` (badblocks) and `smartctl`",
@@ -104,7 +123,12 @@ impl Services {
 
     /// Everything recorded for a host, archived or not: its settings (no secrets), its
     /// drives and every job with its verdict.
-    pub async fn host_record(&self, id: i64) -> Result<serde_json::Value, AppError> {
+    pub async fn host_record(
+        &self,
+        caller: &Principal,
+        id: i64,
+    ) -> Result<serde_json::Value, AppError> {
+        allow(caller, Action::View)?;
         let host = self.hosts.get(id).await?;
         let drives = inventory::drives_of_host(self.db.pool(), id).await?;
         let mut jobs = Vec::new();
@@ -358,58 +382,115 @@ impl Services {
     }
 }
 
+/// The caller may do `action` (role and, for a browser session, a recent password).
+fn allow(caller: &Principal, action: Action) -> Result<(), AppError> {
+    caller.check(action, crate::auth::now_unix()).map_err(denied)
+}
+
+/// The caller's role allows `action`; reading what an action manages needs no step-up.
+fn see(caller: &Principal, action: Action) -> Result<(), AppError> {
+    if caller.may(action) { Ok(()) } else { allow(caller, action) }
+}
+
+pub fn denied(denied: Denied) -> AppError {
+    match denied {
+        Denied::Role { .. } => AppError::refused(format!("Refused: {denied}."), Vec::new()),
+        Denied::StepUp { .. } => {
+            AppError::new(burnin_app::ErrorKind::StepUp, format!("Confirm it is you: {denied}."))
+        }
+    }
+}
+
 impl Backend for Services {
-    fn list_drives(&self, filter: DriveFilter) -> Answer<'_, Vec<DriveRow>> {
-        Box::pin(async move { Ok(inventory::list_drives(self.db.pool(), &filter).await?) })
+    fn list_drives(&self, caller: Principal, filter: DriveFilter) -> Answer<'_, Vec<DriveRow>> {
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            Ok(inventory::list_drives(self.db.pool(), &filter).await?)
+        })
     }
 
-    fn get_drive(&self, id: i64) -> Answer<'_, DriveRow> {
+    fn get_drive(&self, caller: Principal, id: i64) -> Answer<'_, DriveRow> {
         Box::pin(async move {
+            allow(&caller, Action::View)?;
             inventory::get_drive(self.db.pool(), id)
                 .await?
                 .ok_or_else(|| AppError::not_found(format!("there is no drive with id {id}")))
         })
     }
 
-    fn edit_drive(&self, id: i64, edit: DriveEdit, actor: String) -> Answer<'_, DriveRow> {
-        Box::pin(self.edit(id, edit, actor))
-    }
-
-    fn snapshot(&self) -> Answer<'_, Snapshot> {
-        Box::pin(async move { Ok(self.hub.snapshot().await) })
-    }
-
-    fn list_hosts(&self) -> Answer<'_, Vec<HostView>> {
-        Box::pin(async move { Ok(self.hosts.list().await?) })
-    }
-
-    fn get_host(&self, id: i64) -> Answer<'_, HostView> {
-        Box::pin(async move { Ok(self.hosts.get(id).await?) })
-    }
-
-    fn create_host(&self, input: HostInput, actor: String) -> Answer<'_, HostView> {
-        Box::pin(self.create(input, actor))
-    }
-
-    fn update_host(&self, id: i64, input: HostInput, actor: String) -> Answer<'_, HostView> {
-        Box::pin(self.update_checked(id, input, actor))
-    }
-
-    fn delete_host(&self, id: i64, actor: String) -> Answer<'_, HostView> {
-        Box::pin(self.archive(id, actor))
-    }
-
-    fn archived_hosts(&self) -> Answer<'_, Vec<HostView>> {
-        Box::pin(async move { Ok(self.hosts.list_archived().await?) })
-    }
-
-    fn delete_host_history(&self, id: i64, confirm: String, actor: String) -> Answer<'_, ()> {
-        Box::pin(async move { Ok(self.hosts.delete_history(id, &confirm, &actor).await?) })
-    }
-
-    fn set_host_enabled(&self, id: i64, enabled: bool, actor: String) -> Answer<'_, HostView> {
+    fn edit_drive(&self, caller: Principal, id: i64, edit: DriveEdit) -> Answer<'_, DriveRow> {
         Box::pin(async move {
-            self.hosts.set_enabled(id, enabled, &actor).await?;
+            allow(&caller, Action::EditDrive)?;
+            self.edit(id, edit, caller.actor()).await
+        })
+    }
+
+    fn snapshot(&self, caller: Principal) -> Answer<'_, Snapshot> {
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            Ok(self.hub.snapshot().await)
+        })
+    }
+
+    fn list_hosts(&self, caller: Principal) -> Answer<'_, Vec<HostView>> {
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            Ok(self.hosts.list().await?)
+        })
+    }
+
+    fn get_host(&self, caller: Principal, id: i64) -> Answer<'_, HostView> {
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            Ok(self.hosts.get(id).await?)
+        })
+    }
+
+    fn create_host(&self, caller: Principal, input: HostInput) -> Answer<'_, HostView> {
+        Box::pin(async move {
+            allow(&caller, Action::ManageHosts)?;
+            if input.carries_secrets() {
+                allow(&caller, Action::ChangeCredentials)?;
+            }
+            self.create(input, caller.actor()).await
+        })
+    }
+
+    fn update_host(&self, caller: Principal, id: i64, input: HostInput) -> Answer<'_, HostView> {
+        Box::pin(async move {
+            allow(&caller, Action::ManageHosts)?;
+            if input.carries_secrets() {
+                allow(&caller, Action::ChangeCredentials)?;
+            }
+            self.update_checked(id, input, caller.actor()).await
+        })
+    }
+
+    fn delete_host(&self, caller: Principal, id: i64) -> Answer<'_, HostView> {
+        Box::pin(async move {
+            allow(&caller, Action::ManageHosts)?;
+            self.archive(id, caller.actor()).await
+        })
+    }
+
+    fn archived_hosts(&self, caller: Principal) -> Answer<'_, Vec<HostView>> {
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            Ok(self.hosts.list_archived().await?)
+        })
+    }
+
+    fn delete_host_history(&self, caller: Principal, id: i64, confirm: String) -> Answer<'_, ()> {
+        Box::pin(async move {
+            allow(&caller, Action::DeleteHistory)?;
+            Ok(self.hosts.delete_history(id, &confirm, &caller.actor()).await?)
+        })
+    }
+
+    fn set_host_enabled(&self, caller: Principal, id: i64, enabled: bool) -> Answer<'_, HostView> {
+        Box::pin(async move {
+            allow(&caller, Action::ManageHosts)?;
+            self.hosts.set_enabled(id, enabled, &caller.actor()).await?;
             if enabled {
                 self.hosts.set_status(id, HostStatus::Unknown, None, None).await?;
             }
@@ -419,41 +500,77 @@ impl Backend for Services {
         })
     }
 
-    fn test_host(&self, id: i64) -> Answer<'_, HostTest> {
-        Box::pin(self.test(id))
+    fn test_host(&self, caller: Principal, id: i64) -> Answer<'_, HostTest> {
+        Box::pin(async move {
+            allow(&caller, Action::ManageHosts)?;
+            self.test(id).await
+        })
     }
 
-    fn trust_ssh_host_key(&self, id: i64, key: String, actor: String) -> Answer<'_, HostView> {
-        Box::pin(self.trust_ssh(id, key, actor))
+    fn trust_ssh_host_key(&self, caller: Principal, id: i64, key: String) -> Answer<'_, HostView> {
+        Box::pin(async move {
+            allow(&caller, Action::ManageHosts)?;
+            self.trust_ssh(id, key, caller.actor()).await
+        })
     }
 
-    fn start_burnin(&self, request: StartRequest) -> Answer<'_, Vec<JobView>> {
-        Box::pin(async move { Ok(self.engine.start_jobs(request).await?) })
+    fn start_burnin(&self, caller: Principal, request: StartRequest) -> Answer<'_, Vec<JobView>> {
+        Box::pin(async move {
+            let destructive = request.stages.iter().any(|stage| stage.is_destructive());
+            allow(&caller, if destructive { Action::StartSurface } else { Action::StartBurnin })?;
+            // The operator on record is who signed in, never a name typed in a form.
+            let request = StartRequest { operator: caller.actor(), ..request };
+            Ok(self.engine.start_jobs(request).await?)
+        })
     }
 
-    fn cancel_job(&self, id: i64, actor: String) -> Answer<'_, JobView> {
-        Box::pin(async move { Ok(self.engine.cancel(id, &actor).await?) })
+    fn cancel_job(&self, caller: Principal, id: i64) -> Answer<'_, JobView> {
+        Box::pin(async move {
+            allow(&caller, Action::CancelBurnin)?;
+            Ok(self.engine.cancel(id, &caller.actor()).await?)
+        })
     }
 
-    fn cancel_jobs(&self, host_id: Option<i64>, actor: String) -> Answer<'_, Vec<CancelResult>> {
-        Box::pin(async move { Ok(self.engine.cancel_many(host_id, &actor).await?) })
+    fn cancel_jobs(
+        &self,
+        caller: Principal,
+        host_id: Option<i64>,
+    ) -> Answer<'_, Vec<CancelResult>> {
+        Box::pin(async move {
+            allow(&caller, Action::CancelBurnin)?;
+            Ok(self.engine.cancel_many(host_id, &caller.actor()).await?)
+        })
     }
 
-    fn get_job(&self, id: i64) -> Answer<'_, JobView> {
-        Box::pin(async move { Ok(self.engine.view(id).await?) })
+    fn get_job(&self, caller: Principal, id: i64) -> Answer<'_, JobView> {
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            Ok(self.engine.view(id).await?)
+        })
     }
 
     fn list_jobs(
         &self,
+        caller: Principal,
         drive_id: Option<i64>,
         state: Option<JobState>,
     ) -> Answer<'_, Vec<JobView>> {
-        Box::pin(async move { Ok(self.engine.list(drive_id, state).await?) })
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            Ok(self.engine.list(drive_id, state).await?)
+        })
     }
 
-    fn stage_output(&self, job_id: i64, position: i64, stream: String) -> Answer<'_, String> {
+    fn stage_output(
+        &self,
+        caller: Principal,
+        job_id: i64,
+        position: i64,
+        stream: String,
+    ) -> Answer<'_, String> {
         Box::pin(async move {
-            let bytes = self.stage_output_bytes(job_id, position, &stream).await?;
+            allow(&caller, Action::View)?;
+            let bytes = self.stage_output_bytes(&caller, job_id, position, &stream).await?;
             // badblocks redraws its status line with backspaces: one line per redraw reads.
             let text = String::from_utf8_lossy(&bytes).replace(['\x08'], "\n");
             let mut lines: Vec<&str> = Vec::new();
@@ -467,8 +584,9 @@ impl Backend for Services {
         })
     }
 
-    fn drive_smart(&self, drive_id: i64) -> Answer<'_, Option<SmartSnapshot>> {
+    fn drive_smart(&self, caller: Principal, drive_id: i64) -> Answer<'_, Option<SmartSnapshot>> {
         Box::pin(async move {
+            allow(&caller, Action::View)?;
             Ok(crate::engine::store::drive_smart(self.db.pool(), drive_id)
                 .await?
                 .map(|(raw_json, taken_at)| SmartSnapshot { taken_at, raw_json }))
@@ -477,15 +595,132 @@ impl Backend for Services {
 
     fn trust_certificate(
         &self,
+        caller: Principal,
         id: i64,
         fingerprint: String,
-        actor: String,
     ) -> Answer<'_, HostView> {
         Box::pin(async move {
-            let view = self.hosts.pin_certificate(id, &fingerprint, &actor).await?;
+            allow(&caller, Action::ManageHosts)?;
+            let view = self.hosts.pin_certificate(id, &fingerprint, &caller.actor()).await?;
             self.inventory.restart(id).await;
             self.publish_host(id).await;
             Ok(view)
+        })
+    }
+
+    fn whoami(&self, caller: Caller) -> Answer<'_, Whoami> {
+        Box::pin(async move {
+            let needs_setup = self.auth.user_count().await? == 0;
+            let user = caller.principal.map(|p| SignedIn {
+                step_up_left_secs: match p.via {
+                    Via::Session { authenticated_at } => (burnin::access::STEP_UP_SECS
+                        - (crate::auth::now_unix() - authenticated_at))
+                        .max(0),
+                    _ => burnin::access::STEP_UP_SECS,
+                },
+                sso: p.via == Via::Proxy,
+                name: p.name,
+                role: p.role,
+            });
+            Ok(Whoami { user, needs_setup })
+        })
+    }
+
+    fn step_up(&self, caller: Caller, password: String) -> Answer<'_, String> {
+        Box::pin(async move {
+            let principal = caller.principal()?;
+            let Some(session) = caller.session.as_deref() else {
+                return Err(AppError::bad_request(
+                    "only a browser session enters its password again; API tokens and single sign-on do not need to",
+                ));
+            };
+            let renewed = self
+                .auth
+                .step_up(session, &principal, &password, caller.address, &caller.user_agent)
+                .await?;
+            let max_age = self.auth.options().absolute_secs;
+            Ok(crate::auth::set_cookie(Some(&renewed.cookie_value), caller.https, max_age))
+        })
+    }
+
+    fn list_users(&self, caller: Principal) -> Answer<'_, Vec<UserView>> {
+        Box::pin(async move {
+            see(&caller, Action::ManageUsers)?;
+            Ok(self.auth.list_users().await?)
+        })
+    }
+
+    fn add_user(
+        &self,
+        caller: Principal,
+        name: String,
+        role: Role,
+        password: String,
+    ) -> Answer<'_, UserView> {
+        Box::pin(async move {
+            allow(&caller, Action::ManageUsers)?;
+            Ok(self.auth.add_user(&name, role, &password, &caller.actor(), false).await?)
+        })
+    }
+
+    fn update_user(&self, caller: Principal, id: i64, edit: UserEdit) -> Answer<'_, UserView> {
+        Box::pin(async move {
+            allow(&caller, Action::ManageUsers)?;
+            let mut view = None;
+            if edit.role.is_some() || edit.disabled.is_some() {
+                view = Some(
+                    self.auth.update_user(id, edit.role, edit.disabled, &caller.actor()).await?,
+                );
+            }
+            if let Some(password) = edit.password.as_deref() {
+                let name = self
+                    .auth
+                    .list_users()
+                    .await?
+                    .into_iter()
+                    .find(|u| u.id == id)
+                    .map(|u| u.name)
+                    .ok_or_else(|| AppError::not_found(format!("there is no user with id {id}")))?;
+                self.auth.set_password(&name, password, &caller.actor()).await?;
+            }
+            match view {
+                Some(view) => Ok(view),
+                None => {
+                    self.auth.list_users().await?.into_iter().find(|u| u.id == id).ok_or_else(
+                        || AppError::not_found(format!("there is no user with id {id}")),
+                    )
+                }
+            }
+        })
+    }
+
+    fn list_tokens(&self, caller: Principal) -> Answer<'_, Vec<TokenView>> {
+        Box::pin(async move {
+            see(&caller, Action::ManageTokens)?;
+            Ok(self.auth.list_tokens().await?)
+        })
+    }
+
+    fn create_token(
+        &self,
+        caller: Principal,
+        user: String,
+        name: String,
+        scope: Scope,
+    ) -> Answer<'_, NewToken> {
+        Box::pin(async move {
+            allow(&caller, Action::ManageTokens)?;
+            let user = if user.trim().is_empty() { caller.name.clone() } else { user };
+            let (token, secret) =
+                self.auth.create_token(&user, &name, scope, &caller.actor()).await?;
+            Ok(NewToken { token, secret })
+        })
+    }
+
+    fn revoke_token(&self, caller: Principal, id: i64) -> Answer<'_, TokenView> {
+        Box::pin(async move {
+            allow(&caller, Action::ManageTokens)?;
+            Ok(self.auth.revoke_token(id, &caller.actor()).await?)
         })
     }
 }
@@ -539,6 +774,30 @@ impl From<HostError> for AppError {
             HostError::Secret(secret) => {
                 tracing::error!(error = %secret, "secret store error");
                 AppError::internal(secret.to_string())
+            }
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for AppError {
+    fn from(error: crate::auth::AuthError) -> AppError {
+        use crate::auth::AuthError;
+        match error {
+            AuthError::BadCredentials => {
+                AppError::new(burnin_app::ErrorKind::Unauthenticated, error.to_string())
+            }
+            AuthError::Locked { .. } => {
+                AppError::new(burnin_app::ErrorKind::TooMany, error.to_string())
+            }
+            AuthError::Invalid(_) => AppError::bad_request(error.to_string()),
+            AuthError::NotFound(_) => AppError::not_found(error.to_string()),
+            AuthError::Conflict(_) => AppError::conflict(error.to_string()),
+            AuthError::Db(db) => db.into(),
+            AuthError::Hash(_) => {
+                tracing::error!(error = %error, "password hashing failed");
+                AppError::internal(
+                    "the password could not be checked; the server log has the details",
+                )
             }
         }
     }

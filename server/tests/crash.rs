@@ -70,8 +70,15 @@ async fn simulator() -> Simulator {
         .unwrap()
 }
 
-async fn register(dir: &Path, sim: &Simulator) {
+/// Registers the simulated host and answers an admin API token.
+async fn register(dir: &Path, sim: &Simulator) -> String {
     let db = Db::open(&format!("sqlite://{}", dir.join("burnin.db").display())).await.unwrap();
+    let auth = burnin_server::auth::Auth::new(db.pool().clone(), Default::default()).unwrap();
+    auth.add_user("admin", burnin::access::Role::Admin, "correct horse battery staple", "t", true)
+        .await
+        .unwrap();
+    let (_, token) =
+        auth.create_token("admin", "crash", burnin::access::Scope::Admin, "t").await.unwrap();
     let master = Arc::new(MasterKey::load_or_create(&dir.join("master.key")).unwrap());
     let store = HostStore::new(db.pool().clone(), master);
     let host = &sim.hosts[0];
@@ -92,6 +99,7 @@ async fn register(dir: &Path, sim: &Simulator) {
         .await
         .unwrap();
     db.pool().close().await;
+    token
 }
 
 struct Dashboard {
@@ -151,9 +159,15 @@ async fn get(client: &reqwest::Client, base: &str, path: &str) -> Value {
 async fn ten_kill_9s_at_random_moments_lose_no_job_and_never_make_a_second_writer() {
     let sim = simulator().await;
     let dir = tempfile::tempdir().unwrap();
-    register(dir.path(), &sim).await;
+    let token = register(dir.path(), &sim).await;
     let port = free_port();
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .default_headers(headers)
+        .build()
+        .unwrap();
     let mut dashboard = Dashboard::start(dir.path(), port).await;
     let drives = {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

@@ -1,5 +1,5 @@
 //! The start dialog: stages to run (tick, drag or move to reorder), the surface test's
-//! warning, the confirmation a destructive start needs, and the operator's name.
+//! warning, the confirmation a destructive start needs, and the password when it is asked again.
 
 use burnin::{
     DriveKind, DriveRow,
@@ -7,7 +7,10 @@ use burnin::{
 };
 use leptos::prelude::*;
 
-use crate::{AppError, pages::burnin::start_burnin};
+use crate::{
+    AppError, ErrorKind,
+    pages::{access::step_up, burnin::start_burnin},
+};
 
 const CHOICES: [StageKind; 4] =
     [StageKind::ShortTest, StageKind::LongTest, StageKind::ConveyanceTest, StageKind::Surface];
@@ -34,7 +37,8 @@ pub fn StartDialog(
         .collect();
     let stages = RwSignal::new(initial);
     let dragging = RwSignal::new(None::<usize>);
-    let operator = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let needs_password = RwSignal::new(false);
     let confirmation = RwSignal::new(String::new());
     let stop_at_first = RwSignal::new(false);
     let error = RwSignal::new(None::<AppError>);
@@ -77,7 +81,8 @@ pub fn StartDialog(
             let request = StartRequest {
                 drive_ids: ids.clone(),
                 stages: chosen,
-                operator: operator.get_untracked(),
+                // The server records the signed-in user as the operator.
+                operator: String::new(),
                 confirm_serial: single_serial.as_ref().map(|_| text.clone()),
                 confirm_phrase: single_serial.is_none().then_some(text),
                 surface: SurfaceOptions {
@@ -87,9 +92,23 @@ pub fn StartDialog(
             };
             busy.set(true);
             leptos::task::spawn_local(async move {
+                // An erase asks for the password again when the sign-in is older than ten
+                // minutes: entered here, it renews the session, then the start goes.
+                if needs_password.get_untracked()
+                    && let Err(failure) = step_up(password.get_untracked()).await
+                {
+                    error.set(Some(failure));
+                    busy.set(false);
+                    return;
+                }
                 match start_burnin(request).await {
                     Ok(_) => on_close.run(true),
-                    Err(failure) => error.set(Some(failure)),
+                    Err(failure) => {
+                        if failure.kind == ErrorKind::StepUp {
+                            needs_password.set(true);
+                        }
+                        error.set(Some(failure));
+                    }
                 }
                 busy.set(false);
             });
@@ -150,10 +169,12 @@ pub fn StartDialog(
                         </label>
                     </div>
                 </Show>
-                <label class="field">
-                    <span>"Operator"</span>
-                    <input type="text" name="operator" required maxlength="64" placeholder="your name, for the audit log" prop:value=move || operator.get() on:input=move |ev| operator.set(event_target_value(&ev))/>
-                </label>
+                <Show when=move || needs_password.get()>
+                    <label class="field">
+                        <span>"Your password (asked again before erasing)"</span>
+                        <input type="password" name="password" autocomplete="current-password" prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
+                    </label>
+                </Show>
                 {move || error.get().map(|e| view! {
                     <div class="notice error" role="alert">
                         <p>{e.message.clone()}</p>
@@ -164,7 +185,7 @@ pub fn StartDialog(
                     <button type="submit" class=move || if destructive.get() { "button danger-fill" } else { "button primary" }
                         disabled={
                             let confirmed = confirmed.clone();
-                            move || busy.get() || !confirmed() || operator.get().trim().is_empty()
+                            move || busy.get() || !confirmed() || (needs_password.get() && password.get().is_empty())
                         }>
                         {move || if destructive.get() { "Erase and test" } else { "Start" }}
                     </button>

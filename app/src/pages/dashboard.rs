@@ -20,13 +20,23 @@ use crate::{
 /// Everything the dashboard shows, at the live channel's current version.
 #[server]
 pub async fn dashboard_snapshot() -> Result<Snapshot, AppError> {
-    crate::backend::reply(crate::backend::backend()?.snapshot().await)
+    crate::backend::reply(
+        async { crate::backend::backend()?.snapshot(crate::backend::principal().await?).await }
+            .await,
+    )
 }
 
 /// All known drives (kept for scripts that used it; the page uses the snapshot).
 #[server]
 pub async fn list_drives() -> Result<Vec<DriveRow>, AppError> {
-    crate::backend::reply(crate::backend::backend()?.list_drives(DriveFilter::default()).await)
+    crate::backend::reply(
+        async {
+            crate::backend::backend()?
+                .list_drives(crate::backend::principal().await?, DriveFilter::default())
+                .await
+        }
+        .await,
+    )
 }
 
 /// Sets a drive's location and/or notes.
@@ -36,11 +46,17 @@ pub async fn edit_drive(
     location: Option<String>,
     notes: Option<String>,
 ) -> Result<DriveRow, AppError> {
-    let backend = crate::backend::backend()?;
     crate::backend::reply(
-        backend
-            .edit_drive(id, crate::backend::DriveEdit { location, notes }, crate::backend::actor())
-            .await,
+        async {
+            crate::backend::backend()?
+                .edit_drive(
+                    crate::backend::principal().await?,
+                    id,
+                    crate::backend::DriveEdit { location, notes },
+                )
+                .await
+        }
+        .await,
     )
 }
 

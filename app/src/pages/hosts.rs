@@ -14,50 +14,84 @@ use crate::{
 /// Adds a host (`id` = None) or changes one. Secrets left empty keep their stored value.
 #[server(input = Json)]
 pub async fn save_host(id: Option<i64>, input: HostInput) -> Result<HostView, AppError> {
-    let backend = crate::backend::backend()?;
-    crate::backend::reply(match id {
-        Some(id) => backend.update_host(id, input, crate::backend::actor()).await,
-        None => backend.create_host(input, crate::backend::actor()).await,
-    })
+    crate::backend::reply(
+        async {
+            let backend = crate::backend::backend()?;
+            let caller = crate::backend::principal().await?;
+            match id {
+                Some(id) => backend.update_host(caller, id, input).await,
+                None => backend.create_host(caller, input).await,
+            }
+        }
+        .await,
+    )
 }
 
 /// Takes a host out of service; its drives and burn-ins stay on record.
 #[server(input = Json)]
 pub async fn delete_host(id: i64) -> Result<HostView, AppError> {
-    crate::backend::reply(crate::backend::backend()?.delete_host(id, crate::backend::actor()).await)
+    crate::backend::reply(
+        async {
+            crate::backend::backend()?.delete_host(crate::backend::principal().await?, id).await
+        }
+        .await,
+    )
 }
 
 #[server(input = Json)]
 pub async fn archived_hosts() -> Result<Vec<HostView>, AppError> {
-    crate::backend::reply(crate::backend::backend()?.archived_hosts().await)
+    crate::backend::reply(
+        async {
+            crate::backend::backend()?.archived_hosts(crate::backend::principal().await?).await
+        }
+        .await,
+    )
 }
 
 /// Deletes an archived host's record for good; `confirm` repeats its name.
 #[server(input = Json)]
 pub async fn delete_host_history(id: i64, confirm: String) -> Result<(), AppError> {
     crate::backend::reply(
-        crate::backend::backend()?.delete_host_history(id, confirm, crate::backend::actor()).await,
+        async {
+            crate::backend::backend()?
+                .delete_host_history(crate::backend::principal().await?, id, confirm)
+                .await
+        }
+        .await,
     )
 }
 
 #[server(input = Json)]
 pub async fn set_host_enabled(id: i64, enabled: bool) -> Result<HostView, AppError> {
     crate::backend::reply(
-        crate::backend::backend()?.set_host_enabled(id, enabled, crate::backend::actor()).await,
+        async {
+            crate::backend::backend()?
+                .set_host_enabled(crate::backend::principal().await?, id, enabled)
+                .await
+        }
+        .await,
     )
 }
 
 #[server(input = Json)]
 pub async fn test_host(id: i64) -> Result<HostTest, AppError> {
-    crate::backend::reply(crate::backend::backend()?.test_host(id).await)
+    crate::backend::reply(
+        async {
+            crate::backend::backend()?.test_host(crate::backend::principal().await?, id).await
+        }
+        .await,
+    )
 }
 
 #[server(input = Json)]
 pub async fn trust_certificate(id: i64, fingerprint: String) -> Result<HostView, AppError> {
     crate::backend::reply(
-        crate::backend::backend()?
-            .trust_certificate(id, fingerprint, crate::backend::actor())
-            .await,
+        async {
+            crate::backend::backend()?
+                .trust_certificate(crate::backend::principal().await?, id, fingerprint)
+                .await
+        }
+        .await,
     )
 }
 
@@ -66,7 +100,12 @@ pub async fn trust_certificate(id: i64, fingerprint: String) -> Result<HostView,
 #[server(input = Json)]
 pub async fn trust_ssh_host_key(id: i64, key: String) -> Result<HostView, AppError> {
     crate::backend::reply(
-        crate::backend::backend()?.trust_ssh_host_key(id, key, crate::backend::actor()).await,
+        async {
+            crate::backend::backend()?
+                .trust_ssh_host_key(crate::backend::principal().await?, id, key)
+                .await
+        }
+        .await,
     )
 }
 

@@ -1,3 +1,4 @@
+pub mod access;
 pub mod burnin;
 pub mod dashboard;
 pub mod hosts;

@@ -21,6 +21,11 @@ use burnin_app::AppError;
 pub struct Origins(Vec<String>);
 
 impl Origins {
+    /// The `host[:port]` of each origin, as a browser sends it in `Host`.
+    pub fn hosts(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(|origin| origin.split_once("://").map(|(_, host)| host))
+    }
+
     pub fn new(origins: &[String]) -> Origins {
         Origins(
             origins

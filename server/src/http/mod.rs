@@ -1,12 +1,15 @@
 //! HTTP: the router, its middleware, and the small routes the server owns itself.
 
-mod api;
+pub mod access;
+pub mod api;
+mod auth_routes;
 mod guard;
 mod health;
 
 use std::sync::Arc;
 
 use axum::{Router, middleware, routing::get};
+use burnin::access::Door;
 use burnin_app::{App, backend::Backend, shell};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -22,10 +25,37 @@ pub struct AppState {
     pub services: Services,
 }
 
+impl axum::extract::FromRef<AppState> for crate::auth::Auth {
+    fn from_ref(state: &AppState) -> crate::auth::Auth {
+        state.services.auth.clone()
+    }
+}
+
 impl axum::extract::FromRef<AppState> for Hub {
     fn from_ref(state: &AppState) -> Hub {
         state.services.hub.clone()
     }
+}
+
+/// Every door the server has, with what it asks: `/api/v1` routes, `/auth` forms, `/live` and
+/// every server function. `/healthz`, `/readyz`, pages and static files are not doors (pages
+/// render through the services, which check the same rules).
+/// `None`: a server function that declares no door (the gate refuses it to everyone).
+pub fn inventory() -> Vec<(String, String, Option<Door>)> {
+    let mut doors: Vec<(String, String, Option<Door>)> = api::doors()
+        .into_iter()
+        .map(|(method, path, door)| (method.as_str().to_owned(), path, Some(door)))
+        .collect();
+    doors.extend(
+        auth_routes::doors().into_iter().map(|(m, p, d)| (m.to_owned(), p.to_owned(), Some(d))),
+    );
+    doors.push(("GET".into(), "/live".into(), Some(Door::Needs(burnin::access::Action::View))));
+    let declared: std::collections::HashMap<&str, Door> =
+        burnin_app::server_fn_doors().into_iter().collect();
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        doors.push((method.as_str().to_owned(), path.to_owned(), declared.get(path).copied()));
+    }
+    doors
 }
 
 /// The page routes, generated once per process.
@@ -41,15 +71,21 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 }
 
 /// The whole application: pages, server functions, health checks, static files.
-pub fn router(state: AppState, origins: Origins) -> Router {
+pub fn router(state: AppState, origins: Origins, listen: std::net::SocketAddr) -> Router {
     let routes = route_list();
+    let auth = state.services.auth.clone();
     let backend: Arc<dyn Backend> = Arc::new(state.services.clone());
     let context = move || provide_context(backend.clone());
 
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/live", get(crate::live::live_socket))
+        .route(
+            "/live",
+            get(crate::live::live_socket)
+                .route_layer(access::require(Door::Needs(burnin::access::Action::View))),
+        )
+        .merge(auth_routes::routes())
         .nest("/api/v1", api::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
@@ -59,6 +95,11 @@ pub fn router(state: AppState, origins: Origins) -> Router {
         .with_state(state)
         // The last layer added runs first: every request is logged, every answer (refusals
         // included) gets the security headers, and the guard runs before any handler.
+        // Who is calling, then whether the door lets them in; after the cross-site guard.
+        .layer(middleware::from_fn_with_state(
+            Arc::new(access::Gate::new(auth, &origins, listen)),
+            access::authenticate,
+        ))
         .layer(middleware::from_fn_with_state(
             Arc::new(CrossSiteGuard::new(origins)),
             guard::refuse_cross_site,

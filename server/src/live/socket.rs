@@ -21,15 +21,26 @@ use super::Hub;
 const SNAPSHOT_DRIVES_PER_MESSAGE: usize = 64;
 
 /// Opens a live channel: a snapshot, then deltas.
-pub async fn live_socket(State(hub): State<Hub>, upgrade: WebSocketUpgrade) -> Response {
+/// Its door (signed in, may view) is checked before the upgrade; a session's channel closes
+/// when that session ends (sign-out, password change, disabled user, timeout).
+pub async fn live_socket(
+    State(hub): State<Hub>,
+    State(auth): State<crate::auth::Auth>,
+    axum::Extension(caller): axum::Extension<burnin_app::backend::Caller>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     // Clients only ever send tiny control messages: a 4 KiB read buffer, not 128 KiB, per tab.
     upgrade
         .max_message_size(1024)
         .read_buffer_size(4096)
-        .on_upgrade(move |socket| serve(hub, socket))
+        .on_upgrade(move |socket| serve(hub, auth, caller.session, socket))
 }
 
-async fn serve(hub: Hub, socket: WebSocket) {
+async fn serve(hub: Hub, auth: crate::auth::Auth, session: Option<String>, socket: WebSocket) {
+    let mut ended = auth.ended();
+    // Timeouts end sessions without an event: look again now and then.
+    let mut recheck = tokio::time::interval(Duration::from_secs(60));
+    recheck.tick().await;
     let (mut sink, mut stream) = socket.split();
     let (snapshot, mut deltas) = hub.subscribe().await;
     let mut version = snapshot.version;
@@ -75,6 +86,22 @@ async fn serve(hub: Hub, socket: WebSocket) {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
                 Some(Ok(_)) => {}
             },
+            changed = ended.changed() => {
+                let alive = match &session {
+                    Some(session) => changed.is_ok() && auth.session_alive(session).await,
+                    None => changed.is_ok(),
+                };
+                if !alive {
+                    let _ = sink.send(Message::Close(None)).await;
+                    return;
+                }
+            }
+            _ = recheck.tick(), if session.is_some() => {
+                if let Some(session) = &session && !auth.session_alive(session).await {
+                    let _ = sink.send(Message::Close(None)).await;
+                    return;
+                }
+            }
             _ = ping.tick() => {
                 if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
                     return;

@@ -16,12 +16,62 @@ pub struct TestServer {
     pub sim_hosts: Vec<burnin_simulator::SimHost>,
     pub sim_clock: Option<burnin_simulator::SimClock>,
     pub dir: tempfile::TempDir,
+    /// Signed in with an admin API token.
     pub client: reqwest::Client,
+    /// Not signed in.
+    pub anon: reqwest::Client,
+    pub auth: burnin_server::auth::Auth,
+    /// The admin API token `client` sends.
+    pub token: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
+/// The test admin's password (the harness makes `admin` on a fresh database).
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// A client that sends `Authorization: Bearer <token>` on every request.
+pub fn bearer_client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("a header value"),
+    );
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .default_headers(headers)
+        .build()
+        .expect("http client")
+}
+
 impl TestServer {
+    /// A client for a new user of `role`, signed in with a token of the same scope.
+    pub async fn client_as(&self, role: burnin::access::Role) -> reqwest::Client {
+        use burnin::access::{Role, Scope};
+        let name = format!("{}-{}", role.as_str(), self.auth.user_count().await.expect("users"));
+        self.auth.add_user(&name, role, ADMIN_PASSWORD, "tests", false).await.expect("a user");
+        let scope = match role {
+            Role::Viewer => Scope::Read,
+            Role::Operator => Scope::Operate,
+            Role::Admin => Scope::Admin,
+        };
+        let (_, token) =
+            self.auth.create_token(&name, "tests", scope, "tests").await.expect("a token");
+        bearer_client(&token)
+    }
+
+    /// The `/live` WebSocket request, signed in with the admin token.
+    pub fn live_request(&self) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request =
+            self.url("/live").replace("http://", "ws://").into_client_request().expect("a request");
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.token).parse().expect("a header value"),
+        );
+        request
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.dir.path().join("burnin.db")
     }
@@ -58,13 +108,24 @@ impl TestServer {
         let sim_hosts =
             prepared.simulator.as_ref().map(|sim| sim.hosts.clone()).unwrap_or_default();
         let sim_clock = prepared.simulator.as_ref().map(|sim| sim.clock.clone());
+        let auth = prepared.state.services.auth.clone();
+        if auth.user_count().await.expect("users") == 0 {
+            auth.add_user("admin", burnin::access::Role::Admin, ADMIN_PASSWORD, "tests", true)
+                .await
+                .expect("the first admin");
+        }
+        let (_, token) = auth
+            .create_token("admin", "tests", burnin::access::Scope::Admin, "tests")
+            .await
+            .expect("an admin token");
         let task = tokio::spawn(async move {
             burnin_server::run(prepared, &config, listener, async {
                 let _ = stopped.await;
             })
             .await
         });
-        let client = reqwest::Client::builder()
+        let client = bearer_client(&token);
+        let anon = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .expect("http client");
@@ -74,6 +135,9 @@ impl TestServer {
             sim_clock,
             dir,
             client,
+            anon,
+            auth,
+            token: token.clone(),
             stop: Some(stop),
             task: Some(task),
         };
