@@ -215,7 +215,9 @@ pub struct StartRequest {
     pub drive_ids: Vec<i64>,
     /// The chosen stages in order (pre-check and final check are added around them).
     pub stages: Vec<StageKind>,
-    /// Who starts it, for the audit log and the certificate.
+    /// Who starts it, for the audit log and the certificate. Set by the server to the
+    /// signed-in caller; whatever a request sends here is replaced.
+    #[serde(default)]
     pub operator: String,
     /// For a destructive start of one drive: its serial, typed by the operator.
     #[serde(default)]

@@ -224,6 +224,13 @@ pub fn set_cookie(value: Option<&str>, https: bool, max_age_secs: i64) -> String
 
 type UserRow = (i64, String, String, Option<String>, String, bool, i64, String, Option<String>);
 
+/// user id, session epoch, created, last seen, authenticated, name, role, disabled, user epoch.
+type SessionRow = (i64, i64, i64, i64, i64, String, String, bool, i64);
+/// token id, user id, scope, revoked at, user name, role, disabled, whether last use is stale.
+type TokenRow = (i64, i64, String, Option<String>, String, String, bool, Option<String>);
+/// id, user, name, scope, prefix, created, last used, revoked.
+type TokenListRow = (i64, String, String, String, String, String, Option<String>, Option<String>);
+
 const USER_COLUMNS: &str =
     "id, name, role, password_hash, source, disabled, epoch, created_at, last_login_at";
 
@@ -720,7 +727,7 @@ impl Auth {
         hash: &str,
         touch: bool,
     ) -> Result<Option<Principal>, AuthError> {
-        let row: Option<(i64, i64, i64, i64, i64, String, String, bool, i64)> = sqlx::query_as(
+        let row: Option<SessionRow> = sqlx::query_as(
             "SELECT s.user_id, s.epoch, s.created_at, s.last_seen_at, s.authenticated_at, u.name, u.role, u.disabled, u.epoch
                FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
         )
@@ -762,7 +769,7 @@ impl Auth {
     }
 
     async fn token_principal(&self, token: &str) -> Result<Option<Principal>, AuthError> {
-        let row: Option<(i64, i64, String, Option<String>, String, String, bool, Option<String>)> = sqlx::query_as(
+        let row: Option<TokenRow> = sqlx::query_as(
             "SELECT t.id, t.user_id, t.scope, t.revoked_at, u.name, u.role, u.disabled,
                     CASE WHEN t.last_used_at IS NULL OR t.last_used_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds') THEN 'stale' END
                FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.secret_hash = $1",
@@ -965,7 +972,7 @@ impl Auth {
     }
 
     pub async fn list_tokens(&self) -> Result<Vec<TokenView>, AuthError> {
-        let rows: Vec<(i64, String, String, String, String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        let rows: Vec<TokenListRow> = sqlx::query_as(
             "SELECT t.id, u.name, t.name, t.scope, t.prefix, t.created_at, t.last_used_at, t.revoked_at
                FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id",
         )

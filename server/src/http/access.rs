@@ -175,8 +175,8 @@ pub async fn authenticate(
                 Vec::new(),
             ));
         };
-        if let Err(response) = check(door, &request) {
-            return response;
+        if let Err(error) = check(door, &request) {
+            return error.into_response();
         }
     }
     let mut response = next.run(request).await;
@@ -197,7 +197,7 @@ pub async fn authenticate(
 pub struct Rejected(pub Option<String>);
 
 /// The door's rule against the caller the gate resolved.
-pub fn check(door: Door, request: &Request) -> Result<(), Response> {
+pub fn check(door: Door, request: &Request) -> Result<(), AppError> {
     let Door::Needs(action) = door else { return Ok(()) };
     let caller = request.extensions().get::<Caller>();
     let Some(principal) = caller.and_then(|c| c.principal.as_ref()) else {
@@ -209,7 +209,7 @@ pub fn check(door: Door, request: &Request) -> Result<(), Response> {
             ),
             None => AppError::unauthenticated(),
         };
-        return Err(error.into_response());
+        return Err(error);
     };
     // The role here; the step-up, which depends on what is asked, in the service.
     if principal.may(action) {
@@ -218,27 +218,17 @@ pub fn check(door: Door, request: &Request) -> Result<(), Response> {
         let denied =
             burnin::access::Denied::Role { action, needed: action.role(), have: principal.role };
         tracing::warn!(user.name = %principal.name, action = ?action, "refused: role too low");
-        Err(crate::service::denied(denied).into_response())
+        Err(crate::service::denied(denied))
     }
 }
 
-/// A route layer applying `door` before the handler (and before its body is read).
-pub fn require(
-    door: Door,
-) -> axum::middleware::FromFnLayer<
-    impl Fn(Request, Next) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
-    + Clone,
-    (),
-    (Request,),
-> {
-    axum::middleware::from_fn(move |request: Request, next: Next| {
-        Box::pin(async move {
-            match check(door, &request) {
-                Ok(()) => next.run(request).await,
-                Err(response) => response,
-            }
-        }) as std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
-    })
+/// A route layer applying its door before the handler (and before its body is read):
+/// `route_layer(from_fn_with_state(door, require))`.
+pub async fn require(State(door): State<Door>, request: Request, next: Next) -> Response {
+    match check(door, &request) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
 }
 
 /// Percent-encodes a path for a query value.

@@ -78,7 +78,10 @@ pub fn doors() -> Vec<(Method, String, Door)> {
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new();
     for (_, path, door, handler) in table() {
-        router = router.route(path, handler.route_layer(super::access::require(door)));
+        router = router.route(
+            path,
+            handler.route_layer(axum::middleware::from_fn_with_state(door, super::access::require)),
+        );
     }
     router.fallback(not_found)
 }

@@ -18,9 +18,21 @@ use crate::auth::{Auth, NewSession, set_cookie};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/auth/login", post(login).route_layer(access::require(Door::Open)))
-        .route("/auth/setup", post(setup).route_layer(access::require(Door::Open)))
-        .route("/auth/logout", post(logout).route_layer(access::require(Door::Open)))
+        .route(
+            "/auth/login",
+            post(login)
+                .route_layer(axum::middleware::from_fn_with_state(Door::Open, access::require)),
+        )
+        .route(
+            "/auth/setup",
+            post(setup)
+                .route_layer(axum::middleware::from_fn_with_state(Door::Open, access::require)),
+        )
+        .route(
+            "/auth/logout",
+            post(logout)
+                .route_layer(axum::middleware::from_fn_with_state(Door::Open, access::require)),
+        )
 }
 
 /// Every `/auth` route and its door, for the route inventory.

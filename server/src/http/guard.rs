@@ -54,7 +54,8 @@ impl CrossSiteGuard {
     /// `same-origin` or `none` (`same-site` is refused: homelab siblings under one parent domain
     /// are not trusted); without it, `Origin` must match the Host or a configured public origin.
     /// A request with neither header does not come from a browser (curl, scripts, n8n) and
-    /// cannot carry a victim's browser state, so it passes.
+    /// passes, unless it carries a session cookie (a browser's state without a browser's
+    /// headers).
     pub fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), String> {
         let upgrade = headers
             .get(header::UPGRADE)
@@ -75,6 +76,16 @@ impl CrossSiteGuard {
             };
         }
         let Some(origin) = headers.get(header::ORIGIN) else {
+            // A browser always sends one of the two on such a request; one that carries a
+            // session cookie without either is not telling where it comes from.
+            let cookie = [crate::auth::COOKIE_SECURE, crate::auth::COOKIE_PLAIN]
+                .iter()
+                .any(|name| crate::auth::cookie(headers, name).is_some());
+            if cookie {
+                return Err("Request refused: it carries a session cookie but neither Origin nor \
+                     Sec-Fetch-Site. Scripts should use an API token instead of a cookie."
+                    .to_owned());
+            }
             return Ok(());
         };
         let origin = origin.to_str().unwrap_or("").trim().to_ascii_lowercase();

@@ -82,8 +82,10 @@ pub fn router(state: AppState, origins: Origins, listen: std::net::SocketAddr) -
         .route("/readyz", get(health::readyz))
         .route(
             "/live",
-            get(crate::live::live_socket)
-                .route_layer(access::require(Door::Needs(burnin::access::Action::View))),
+            get(crate::live::live_socket).route_layer(middleware::from_fn_with_state(
+                Door::Needs(burnin::access::Action::View),
+                access::require,
+            )),
         )
         .merge(auth_routes::routes())
         .nest("/api/v1", api::routes())

@@ -1,0 +1,478 @@
+//! Who may do what, through the real router: every door refuses anonymous and under-privileged
+//! callers, sessions behave (rotation, sign-out, timeouts, password change), the first admin,
+//! forward-auth only from a trusted proxy, the Host allowlist, the login lockout, and secrets
+//! that never come back out.
+
+#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod common;
+
+use std::time::Duration;
+
+use burnin::access::{Door, Role};
+use common::{ADMIN_PASSWORD, TestServer};
+use reqwest::{StatusCode, redirect::Policy};
+use serde_json::{Value, json};
+
+/// A concrete path for a route pattern (`{id}` → 1, …).
+fn concrete(path: &str) -> String {
+    path.split('/')
+        .map(|segment| match segment {
+            "{when}" => "before",
+            "{stream}" => "stdout",
+            s if s.starts_with('{') => "1",
+            s => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn request(
+    client: &reqwest::Client,
+    base: &str,
+    method: &str,
+    path: &str,
+) -> reqwest::RequestBuilder {
+    let url = format!("{base}{}", concrete(path));
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+    // A body no handler would accept: the door must answer before the body is read.
+    client.request(method, url).header("content-type", "application/json").body("{")
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+/// Signs in through the form; answers the session cookie's value.
+async fn sign_in(
+    server: &TestServer,
+    client: &reqwest::Client,
+    name: &str,
+    password: &str,
+) -> reqwest::Response {
+    client
+        .post(server.url("/auth/login"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("name", name), ("password", password), ("next", "/hosts")])
+        .send()
+        .await
+        .expect("answer")
+}
+
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("burnin_session=") && !v.starts_with("burnin_session=;"))
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn every_door_refuses_anonymous_and_under_privileged_callers() {
+    let server = TestServer::start().await;
+    let inventory = burnin_server::http::inventory();
+    let undeclared: Vec<&String> =
+        inventory.iter().filter(|(_, _, door)| door.is_none()).map(|(_, path, _)| path).collect();
+    assert!(undeclared.is_empty(), "server functions without a declared door: {undeclared:?}");
+    let server_fns = inventory
+        .iter()
+        .filter(|(_, p, _)| !p.starts_with("/api/v1") && p.starts_with("/api/"))
+        .count();
+    assert!(
+        server_fns >= 25,
+        "only {server_fns} server functions found: the inventory is not reading the registry"
+    );
+    // The only doors open to anyone: signing in, the first admin, signing out, who am I, and
+    // the API's description.
+    let open: Vec<&str> = inventory
+        .iter()
+        .filter(|(_, _, door)| *door == Some(Door::Open))
+        .map(|(_, path, _)| path.as_str())
+        .collect();
+    for path in &open {
+        assert!(
+            ["/auth/login", "/auth/setup", "/auth/logout", "/api/v1/openapi.json"].contains(path)
+                || path.starts_with("/api/who_am_i"),
+            "{path} is open to anyone"
+        );
+    }
+    let viewer = server.client_as(Role::Viewer).await;
+    let operator = server.client_as(Role::Operator).await;
+    let mut checked = 0;
+    for (method, path, door) in &inventory {
+        let Some(Door::Needs(action)) = door else { continue };
+        if path == "/live" {
+            continue; // checked below, as a WebSocket
+        }
+        let anonymous = request(&server.anon, &server.base, method, path).send().await.unwrap();
+        assert_eq!(
+            anonymous.status(),
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} let an anonymous caller in"
+        );
+        for (role, client) in [(Role::Viewer, &viewer), (Role::Operator, &operator)] {
+            if role >= action.role() {
+                continue;
+            }
+            let answer = request(client, &server.base, method, path).send().await.unwrap();
+            assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{method} {path} let a {role} in");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "only {checked} under-privileged checks ran");
+    // The live channel refuses an anonymous upgrade.
+    let url = server.url("/live").replace("http://", "ws://");
+    assert!(
+        tokio_tungstenite::connect_async(url).await.is_err(),
+        "anonymous /live upgrade accepted"
+    );
+    // Health stays open and says nothing about the fleet.
+    let health = server.anon.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(health.text().await.unwrap().len() < 40);
+}
+
+#[tokio::test]
+async fn a_viewer_sees_the_fleet_but_cannot_start_or_cancel() {
+    let server = common::demo::demo(|_| {}).await;
+    let viewer = server.client_as(Role::Viewer).await;
+    let drives: Value =
+        server.wait_json("/api/v1/drives", |d| d.as_array().is_some_and(|d| d.len() > 10)).await;
+    let seen: Value =
+        viewer.get(server.url("/api/v1/drives")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(seen.as_array().map(Vec::len), drives.as_array().map(Vec::len));
+    let id = drives[0]["id"].as_i64().unwrap();
+    let start = viewer
+        .post(server.url("/api/v1/burnin/start"))
+        .json(&json!({"drive_ids": [id], "stages": ["short_test"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 403);
+    let body: Value = start.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("operator role"), "{body}");
+    let jobs: Value =
+        server.client.get(server.url("/api/v1/burnin")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jobs.as_array().map(Vec::len), Some(0), "a refused start queued a job");
+    let cancel =
+        viewer.post(server.url("/api/v1/burnin/cancel")).json(&json!({})).send().await.unwrap();
+    assert_eq!(cancel.status(), 403);
+}
+
+#[tokio::test]
+async fn the_first_run_asks_for_an_admin_and_nothing_else_works() {
+    let newcomer = TestServer::start().await;
+    // The harness made `admin`; without it, this is the database a newcomer starts with.
+    let pool =
+        sqlx::sqlite::SqlitePoolOptions::new().connect(&newcomer.database_url()).await.unwrap();
+    sqlx::query("DELETE FROM api_tokens").execute(&pool).await.unwrap();
+    sqlx::query("DELETE FROM users").execute(&pool).await.unwrap();
+    let client = browser();
+    let page = client.get(newcomer.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(page.headers()["location"], "/setup");
+    let api = newcomer.anon.get(newcomer.url("/api/v1/drives")).send().await.unwrap();
+    assert_eq!(api.status(), 401);
+    let weak = client
+        .post(newcomer.url("/auth/setup"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("name", "ann"), ("password", "short")])
+        .send()
+        .await
+        .unwrap();
+    assert!(weak.headers()["location"].to_str().unwrap().starts_with("/setup?error="));
+    assert!(session_cookie(&weak).is_none());
+    let made = client
+        .post(newcomer.url("/auth/setup"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("name", "ann"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.headers()["location"], "/");
+    let cookie = session_cookie(&made).expect("signed in at once");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let hosts = client.get(newcomer.url("/api/v1/hosts")).send().await.unwrap();
+    assert_eq!(hosts.status(), 200, "the new admin's session works");
+    // A second first admin is refused.
+    let again = browser()
+        .post(newcomer.url("/auth/setup"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("name", "eve"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(session_cookie(&again).is_none());
+    let (users,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(&pool).await.unwrap();
+    assert_eq!(users, 1);
+}
+
+#[tokio::test]
+async fn sessions_rotate_end_at_sign_out_and_on_a_password_change_and_time_out() {
+    let server = TestServer::start().await;
+    let client = browser();
+    let first = sign_in(&server, &client, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(first.headers()["location"], "/hosts");
+    let first_cookie = session_cookie(&first).expect("a session");
+    // Signing in again (a fixation attempt keeps the old cookie) makes a new id.
+    let second = sign_in(&server, &client, "admin", ADMIN_PASSWORD).await;
+    let second_cookie = session_cookie(&second).expect("a session");
+    assert_ne!(first_cookie.split(';').next(), second_cookie.split(';').next());
+    assert_eq!(client.get(server.url("/api/v1/hosts")).send().await.unwrap().status(), 200);
+    // Sign-out ends it on the server: the old cookie no longer works.
+    let stolen = second_cookie.split(';').next().unwrap().to_owned();
+    let out = client
+        .post(server.url("/auth/logout"))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.headers()["location"], "/login");
+    let replay = server
+        .anon
+        .get(server.url("/api/v1/hosts"))
+        .header("cookie", &stolen)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 401);
+    // A password change ends every session of the user.
+    let third = sign_in(&server, &client, "admin", ADMIN_PASSWORD).await;
+    let third = session_cookie(&third).unwrap().split(';').next().unwrap().to_owned();
+    server.auth.set_password("admin", "another long passphrase", "tests").await.unwrap();
+    let after =
+        server.anon.get(server.url("/api/v1/hosts")).header("cookie", &third).send().await.unwrap();
+    assert_eq!(after.status(), 401);
+    // An idle session times out: its last request was 13 hours ago (the default is 12).
+    let fourth = sign_in(&server, &client, "admin", "another long passphrase").await;
+    let fourth = session_cookie(&fourth).unwrap().split(';').next().unwrap().to_owned();
+    let pool =
+        sqlx::sqlite::SqlitePoolOptions::new().connect(&server.database_url()).await.unwrap();
+    assert_eq!(
+        server
+            .anon
+            .get(server.url("/api/v1/hosts"))
+            .header("cookie", &fourth)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 13 * 3600")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let idle = server
+        .anon
+        .get(server.url("/api/v1/hosts"))
+        .header("cookie", &fourth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(idle.status(), 401);
+}
+
+#[tokio::test]
+async fn a_destructive_start_asks_for_the_password_after_ten_minutes() {
+    let server = common::demo::demo(|_| {}).await;
+    let drives: Value =
+        server.wait_json("/api/v1/drives", |d| d.as_array().is_some_and(|d| d.len() > 10)).await;
+    let drive = drives.as_array().unwrap().iter().find(|d| d["serial"] == "ZJV0A1B2").unwrap();
+    let (id, serial) = (drive["id"].as_i64().unwrap(), drive["serial"].as_str().unwrap());
+    let client = browser();
+    let response = sign_in(&server, &client, "admin", ADMIN_PASSWORD).await;
+    assert!(session_cookie(&response).is_some());
+    let pool =
+        sqlx::sqlite::SqlitePoolOptions::new().connect(&server.database_url()).await.unwrap();
+    sqlx::query("UPDATE sessions SET authenticated_at = authenticated_at - 601")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let body = json!({"drive_ids": [id], "stages": ["surface"], "confirm_serial": serial});
+    let stale = client
+        .post(server.url("/api/v1/burnin/start"))
+        .header("sec-fetch-site", "same-origin")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 401);
+    let error: Value = stale.json().await.unwrap();
+    assert_eq!(error["error"]["kind"], "step_up");
+    let jobs: Value =
+        server.client.get(server.url("/api/v1/burnin")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        jobs.as_array().map(Vec::len),
+        Some(0),
+        "a start asked for the password but queued anyway"
+    );
+    // A short self-test does not ask.
+    let short = client
+        .post(server.url("/api/v1/burnin/start"))
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({"drive_ids": [id], "stages": ["short_test"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(short.status(), 201);
+}
+
+#[tokio::test]
+async fn failed_sign_ins_lock_the_account_and_are_audited() {
+    let server = TestServer::start().await;
+    let client = browser();
+    for _ in 0..5 {
+        let wrong = sign_in(&server, &client, "admin", "not the password at all").await;
+        assert!(session_cookie(&wrong).is_none());
+    }
+    let locked = sign_in(&server, &client, "admin", ADMIN_PASSWORD).await;
+    assert!(session_cookie(&locked).is_none(), "a locked account signed in");
+    let location = locked.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("too%20many"), "{location}");
+    let pool =
+        sqlx::sqlite::SqlitePoolOptions::new().connect(&server.database_url()).await.unwrap();
+    let (failed,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE action = 'auth.login_failed'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(failed, 5);
+    // An unknown user is told exactly what a wrong password is told.
+    let unknown = sign_in(&server, &browser(), "nobody", "whatever it is").await;
+    assert!(
+        unknown.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("user%20name%20or%20password%20is%20wrong")
+    );
+}
+
+#[tokio::test]
+async fn forward_auth_counts_only_from_a_trusted_proxy() {
+    let untrusted = TestServer::start_with(tempfile::tempdir().unwrap(), |config| {
+        config.sso_user_header = Some("Remote-User".into());
+        config.sso_admin_groups = vec!["admins".into()];
+        config.trusted_proxies = vec!["10.9.9.9".into()];
+    })
+    .await;
+    let forged = untrusted
+        .anon
+        .get(untrusted.url("/api/v1/hosts"))
+        .header("remote-user", "mallory")
+        .header("remote-groups", "admins")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401, "a forged Remote-User from an untrusted address signed in");
+    let trusted = TestServer::start_with(tempfile::tempdir().unwrap(), |config| {
+        config.sso_user_header = Some("Remote-User".into());
+        config.sso_admin_groups = vec!["admins".into()];
+        config.sso_viewer_groups = vec!["staff".into()];
+        config.trusted_proxies = vec!["127.0.0.1/32".into()];
+    })
+    .await;
+    let viewer = trusted
+        .anon
+        .get(trusted.url("/api/v1/hosts"))
+        .header("remote-user", "sam")
+        .header("remote-groups", "staff,other")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(viewer.status(), 200);
+    let settings = trusted
+        .anon
+        .put(trusted.url("/api/v1/settings/verdict"))
+        .header("remote-user", "sam")
+        .header("remote-groups", "staff")
+        .json(&json!({"max_bad_blocks": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settings.status(), 403, "a viewer from the proxy changed settings");
+    let nobody = trusted
+        .anon
+        .get(trusted.url("/api/v1/hosts"))
+        .header("remote-user", "guest")
+        .header("remote-groups", "visitors")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nobody.status(), 401, "a user in no mapped group got in");
+}
+
+#[tokio::test]
+async fn a_foreign_host_name_is_refused() {
+    let server = TestServer::start().await;
+    let rebound = server
+        .client
+        .get(server.url("/api/v1/hosts"))
+        .header("host", "evil.example:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+    let body: Value = rebound.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("--public-origins"));
+    let local = server
+        .client
+        .get(server.url("/api/v1/hosts"))
+        .header("host", "localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(local.status(), 200);
+}
+
+#[tokio::test]
+async fn secrets_never_come_back_out() {
+    let server = TestServer::start().await;
+    let api_key = "1-CANARYapikey0123456789abcdefCANARY";
+    let key = russh::keys::PrivateKey::from(
+        russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&[91; 32]),
+    );
+    let ssh_key = key.to_openssh(russh::keys::ssh_key::LineEnding::LF).unwrap().to_string();
+    // The key's body: any copy of the key, whole or in part, carries it.
+    let ssh_canary: String = ssh_key.lines().nth(2).unwrap().chars().take(40).collect();
+    assert!(ssh_canary.len() >= 40);
+    let created = server
+        .client
+        .post(server.url("/api/v1/hosts"))
+        .json(&json!({"name": "canary", "api_url": "wss://192.0.2.1", "api_user": "root", "api_key": api_key,
+                      "ssh_host": "", "ssh_user": "root", "ssh_private_key": ssh_key}))
+        .send()
+        .await
+        .unwrap();
+    let status = created.status();
+    let text = created.text().await.unwrap();
+    assert_eq!(status, 201, "{text}");
+    let mut seen = text;
+    for path in ["/api/v1/hosts", "/api/v1/hosts/1", "/hosts", "/"] {
+        seen.push_str(
+            &server.client.get(server.url(path)).send().await.unwrap().text().await.unwrap(),
+        );
+    }
+    assert!(seen.contains("canary"), "the host is not in the answers at all");
+    assert!(!seen.contains("CANARY"), "the API key came back out");
+    assert!(!seen.contains(&ssh_canary), "the SSH key came back out");
+    let pool =
+        sqlx::sqlite::SqlitePoolOptions::new().connect(&server.database_url()).await.unwrap();
+    let audit: Vec<(String,)> =
+        sqlx::query_as("SELECT detail FROM audit_events").fetch_all(&pool).await.unwrap();
+    assert!(!audit.is_empty());
+    assert!(
+        audit.iter().all(|(detail,)| !detail.contains("CANARY")),
+        "a secret is in the audit log"
+    );
+    let raw = std::fs::read(server.database_path()).unwrap();
+    assert!(!String::from_utf8_lossy(&raw).contains("CANARY"), "a secret is stored in clear");
+}
