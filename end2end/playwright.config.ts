@@ -9,8 +9,13 @@ import * as fs from 'node:fs';
 const port = Number(process.env.E2E_PORT ?? 3107);
 const root = path.resolve(__dirname, '..');
 const server = process.env.E2E_SERVER_BIN ?? path.join(root, 'target/debug/burnin-server');
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'burnin-e2e-'));
+// The config is read again in each worker: the folder is made once, by the runner, and its
+// workers inherit it through the environment.
+process.env.E2E_WORK ??= fs.mkdtempSync(path.join(os.tmpdir(), 'burnin-e2e-'));
+const work = process.env.E2E_WORK;
 const database = `sqlite://${work}/burnin.db`;
+// Where the setup project leaves the admin's signed-in state for the other tests.
+process.env.E2E_STATE_DIR = work;
 
 export default defineConfig({
   testDir: './tests',
@@ -25,10 +30,22 @@ export default defineConfig({
     trace: 'off',
   },
   projects: [
+    // The first run, as a newcomer meets it: the page asks for the first admin; the session
+    // it makes (and the users it adds) serve every other test.
+    {
+      name: 'setup',
+      testMatch: /.*\.setup\.ts/,
+      use: { browserName: 'chromium', launchOptions: { executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] } },
+    },
     {
       name: 'chromium',
+      dependencies: ['setup'],
       use: {
         browserName: 'chromium',
+        storageState: path.join(work, 'admin.json'),
+        // API calls made with the admin's session come from this origin, as the page's own do
+        // (the server refuses a cookie without Origin or Sec-Fetch-Site).
+        extraHTTPHeaders: { Origin: `http://127.0.0.1:${port}` },
         launchOptions: {
           executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
           args: [

@@ -74,46 +74,41 @@ pub fn App() -> impl IntoView {
             let _ = root.set_attribute("data-hydrated", "true");
         }
     });
-    // Who is signed in, resolved once per page load (on the server when rendering, carried to
-    // the browser with the page) and provided to every page to hide what the role may not do.
-    let me = Resource::new_blocking(|| (), |_| pages::access::who_am_i());
+    // Who is signed in: known to the server when it renders, carried to the browser in the
+    // header's `data-me`, read back before hydration. Synchronous, so the routes stay visible
+    // to the route list and nothing waits on it.
+    let me = pages::access::initial_me();
+    let me_json = serde_json::to_string(&me.0).unwrap_or_else(|_| "null".into());
+    let admin = me.may(burnin::access::Action::ManageUsers);
+    let signed_in = me.0.is_some();
+    provide_context(me);
     view! {
         <Title text="Burn-in dashboard"/>
         <Router>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let me = pages::access::Me(me.await.ok().and_then(|w| w.user));
-                    let admin = me.may(burnin::access::Action::ManageUsers);
-                    let signed_in = me.0.is_some();
-                    provide_context(me);
-                    view! {
-                        <header class="topbar">
-                            <a class="brand" href="/">
-                                <span class="brand-mark" aria-hidden="true">"▮"</span>
-                                <span class="brand-name">"Burn-in dashboard"</span>
-                            </a>
-                            <span class="version" title="Version">"v" {VERSION}</span>
-                            {signed_in.then(|| view! {
-                                <nav class="nav">
-                                    <A href="/">"Drives"</A>
-                                    <A href="/hosts">"Hosts"</A>
-                                    {admin.then(|| view! { <A href="/users">"Users"</A> })}
-                                </nav>
-                            })}
-                            <pages::access::UserMenu/>
-                        </header>
-                        <main class="content">
-                            <Routes fallback=pages::NotFound>
-                                <Route path=StaticSegment("") view=pages::dashboard::DashboardPage/>
-                                <Route path=StaticSegment("hosts") view=pages::hosts::HostsPage/>
-                                <Route path=StaticSegment("users") view=pages::access::UsersPage/>
-                                <Route path=StaticSegment("login") view=pages::access::LoginPage/>
-                                <Route path=StaticSegment("setup") view=pages::access::SetupPage/>
-                            </Routes>
-                        </main>
-                    }
+            <header class="topbar" data-me=me_json>
+                <a class="brand" href="/">
+                    <span class="brand-mark" aria-hidden="true">"▮"</span>
+                    <span class="brand-name">"Burn-in dashboard"</span>
+                </a>
+                <span class="version" title="Version">"v" {VERSION}</span>
+                {signed_in.then(|| view! {
+                    <nav class="nav">
+                        <A href="/">"Drives"</A>
+                        <A href="/hosts">"Hosts"</A>
+                        {admin.then(|| view! { <A href="/users">"Users"</A> })}
+                    </nav>
                 })}
-            </Suspense>
+                <pages::access::UserMenu/>
+            </header>
+            <main class="content">
+                <Routes fallback=pages::NotFound>
+                    <Route path=StaticSegment("") view=pages::dashboard::DashboardPage/>
+                    <Route path=StaticSegment("hosts") view=pages::hosts::HostsPage/>
+                    <Route path=StaticSegment("users") view=pages::access::UsersPage/>
+                    <Route path=StaticSegment("login") view=pages::access::LoginPage/>
+                    <Route path=StaticSegment("setup") view=pages::access::SetupPage/>
+                </Routes>
+            </main>
         </Router>
     }
 }

@@ -74,7 +74,7 @@ test('a live change on the NAS shows in the open page without a reload', async (
   // A surface test warms the drive and changes its state: both must reach this tab by itself.
   const id = await driveId(request, 'ZL2AB1C2');
   const start = await request.post('/api/v1/burnin/start', {
-    data: { drive_ids: [id], stages: ['surface'], operator: 'e2e', confirm_serial: 'ZL2AB1C2' },
+    data: { drive_ids: [id], stages: ['surface'], confirm_serial: 'ZL2AB1C2' },
   });
   expect(start.status()).toBe(201);
   const job = (await start.json())[0].id;
@@ -120,7 +120,6 @@ test('a batch of three burns in from the browser, FAIL001 fails and one is cance
   await dialog.locator('input[name="long_test"]').uncheck();
   await expect(dialog.getByText('The surface test erases every selected drive.')).toBeVisible();
   const submit = dialog.getByRole('button', { name: 'Erase and test' });
-  await dialog.locator('input[name="operator"]').fill('e2e tester');
   await expect(submit).toBeDisabled();
   await dialog.locator('input[name="confirmation"]').fill('ERASE 3 DRIVES');
   await expect(submit).toBeEnabled();
@@ -168,7 +167,7 @@ test('a batch of three burns in from the browser, FAIL001 fails and one is cance
   // Cancel one mid-way.
   const id = await driveId(request, 'ZJV0A1B4');
   const start = await request.post('/api/v1/burnin/start', {
-    data: { drive_ids: [id], stages: ['surface'], operator: 'e2e', confirm_serial: 'ZJV0A1B4' },
+    data: { drive_ids: [id], stages: ['surface'], confirm_serial: 'ZJV0A1B4' },
   });
   expect(start.status()).toBe(201);
   await expect(row(page, 'ZJV0A1B4').locator('progress')).toBeVisible({ timeout: 20_000 });
@@ -185,7 +184,6 @@ test('disks holding data are refused in the start dialog with the reasons', asyn
   await row(page, 'WD-WX12D401AB').locator('td.select input').check();
   await page.getByRole('button', { name: 'Burn in 1…' }).click();
   const dialog = page.getByRole('dialog', { name: 'Start a burn-in' });
-  await dialog.locator('input[name="operator"]').fill('e2e');
   await dialog.locator('input[name="confirmation"]').fill('WD-WX12D401AB');
   await dialog.getByRole('button', { name: 'Erase and test' }).click();
   await expect(dialog.getByRole('alert').last()).toContainText('pool tank');

@@ -225,6 +225,11 @@ pub struct Config {
     #[arg(long, env = "BURNIN_SSO_VIEWER_GROUPS", value_delimiter = ',', global = true)]
     pub sso_viewer_groups: Vec<String>,
 
+    /// Destructive starts plus cancels allowed on one host within 15 minutes; more are refused
+    /// (429) and audited.
+    #[arg(long, env = "BURNIN_DESTRUCTIVE_LIMIT", default_value_t = 120, global = true)]
+    pub destructive_limit: usize,
+
     /// Seconds running requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "BURNIN_SHUTDOWN_GRACE_SECS", default_value_t = 10, global = true)]
     pub shutdown_grace_secs: u64,

@@ -111,6 +111,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     }
     let services = Services {
         auth,
+        destructive: Arc::new(service::DestructiveLimit::new(config.destructive_limit.max(1))),
         db,
         hosts,
         hub,

@@ -30,6 +30,10 @@ pub enum SecretError {
         "a stored secret could not be decrypted ({0}); the master key may have changed. Enter the secret again"
     )]
     Decrypt(&'static str),
+    #[error(
+        "the master key {path} can be read by other users (mode {mode:o}): anyone who can read it can read every stored API and SSH key. Run `chmod 600 {path}` (in Docker Compose, give the secret `mode: 0400`), then start again"
+    )]
+    Exposed { path: String, mode: u32 },
     #[error("no random numbers from the operating system: {0}")]
     Random(String),
 }
@@ -83,6 +87,21 @@ impl MasterKey {
         let shown = path.display().to_string();
         match std::fs::read(path) {
             Ok(bytes) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    let mode = std::fs::metadata(path)
+                        .map_err(|e| SecretError::Read {
+                            path: shown.clone(),
+                            cause: e.to_string(),
+                        })?
+                        .permissions()
+                        .mode()
+                        & 0o777;
+                    if mode & 0o077 != 0 {
+                        return Err(SecretError::Exposed { path: shown, mode });
+                    }
+                }
                 let key: [u8; 32] = bytes
                     .as_slice()
                     .try_into()
@@ -163,6 +182,19 @@ pub fn host_aad(host_uid: &str, field: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_master_key_others_can_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("master.key");
+        MasterKey::load_or_create(&path).expect("made");
+        assert!(MasterKey::load_or_create(&path).is_ok(), "its own 0600 file is accepted");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let error = MasterKey::load_or_create(&path).err().expect("refused");
+        assert!(matches!(error, SecretError::Exposed { mode: 0o644, .. }), "{error}");
+        assert!(error.to_string().contains("chmod 600"));
+    }
 
     #[test]
     fn secrets_round_trip_and_are_bound_to_their_row_and_field() {

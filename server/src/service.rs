@@ -26,9 +26,53 @@ use crate::{
     truenas::{self, Client, TrueNasError},
 };
 
+/// At most `limit` destructive starts and cancels per host in 15 minutes: a runaway script or
+/// a stolen session cannot wipe and churn a whole shelf in one go.
+#[derive(Debug, Default)]
+pub struct DestructiveLimit {
+    pub limit: usize,
+    recent: std::sync::Mutex<
+        std::collections::HashMap<String, std::collections::VecDeque<std::time::Instant>>,
+    >,
+}
+
+const DESTRUCTIVE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+impl DestructiveLimit {
+    pub fn new(limit: usize) -> DestructiveLimit {
+        DestructiveLimit { limit, recent: Default::default() }
+    }
+
+    /// Counts `count` more on each host, or refuses them all (counting none) when one host
+    /// would go past the limit.
+    fn take(&self, hosts: &[(String, usize)]) -> Result<(), String> {
+        let now = std::time::Instant::now();
+        let Ok(mut recent) = self.recent.lock() else { return Ok(()) };
+        for (host, count) in hosts {
+            let seen = recent.entry(host.clone()).or_default();
+            while seen.front().is_some_and(|t| now.duration_since(*t) > DESTRUCTIVE_WINDOW) {
+                seen.pop_front();
+            }
+            if seen.len() + count > self.limit {
+                return Err(format!(
+                    "{host} has had {} destructive starts and cancels in the last 15 minutes; {count} more would pass the limit of {}. Wait, or raise --destructive-limit",
+                    seen.len(),
+                    self.limit
+                ));
+            }
+        }
+        for (host, count) in hosts {
+            let seen = recent.entry(host.clone()).or_default();
+            seen.extend(std::iter::repeat_n(now, *count));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub auth: crate::auth::Auth,
+    pub destructive: std::sync::Arc<DestructiveLimit>,
     pub db: Db,
     pub hosts: HostStore,
     pub hub: Hub,
@@ -518,6 +562,15 @@ impl Backend for Services {
         Box::pin(async move {
             let destructive = request.stages.iter().any(|stage| stage.is_destructive());
             allow(&caller, if destructive { Action::StartSurface } else { Action::StartBurnin })?;
+            if destructive {
+                let mut hosts: std::collections::BTreeMap<String, usize> = Default::default();
+                for id in &request.drive_ids {
+                    if let Some(drive) = inventory::get_drive(self.db.pool(), *id).await? {
+                        *hosts.entry(drive.host_name).or_default() += 1;
+                    }
+                }
+                self.limit_destructive(&caller, hosts.into_iter().collect()).await?;
+            }
             // The operator on record is who signed in, never a name typed in a form.
             let request = StartRequest { operator: caller.actor(), ..request };
             Ok(self.engine.start_jobs(request).await?)
@@ -527,6 +580,10 @@ impl Backend for Services {
     fn cancel_job(&self, caller: Principal, id: i64) -> Answer<'_, JobView> {
         Box::pin(async move {
             allow(&caller, Action::CancelBurnin)?;
+            let job = self.engine.view(id).await?;
+            if job.state.is_active() {
+                self.limit_destructive(&caller, vec![(job.host_name, 1)]).await?;
+            }
             Ok(self.engine.cancel(id, &caller.actor()).await?)
         })
     }
@@ -538,6 +595,17 @@ impl Backend for Services {
     ) -> Answer<'_, Vec<CancelResult>> {
         Box::pin(async move {
             allow(&caller, Action::CancelBurnin)?;
+            let mut hosts: std::collections::BTreeMap<String, usize> = Default::default();
+            for job in self.engine.list(None, None).await? {
+                if job.state.is_active() {
+                    *hosts.entry(job.host_name).or_default() += 1;
+                }
+            }
+            if let Some(host_id) = host_id {
+                let name = self.hosts.get(host_id).await?.name;
+                hosts.retain(|host, _| *host == name);
+            }
+            self.limit_destructive(&caller, hosts.into_iter().collect()).await?;
             Ok(self.engine.cancel_many(host_id, &caller.actor()).await?)
         })
     }
@@ -726,6 +794,27 @@ impl Backend for Services {
 }
 
 impl Services {
+    /// Applies [`DestructiveLimit`]; a refusal is audited and answered with 429.
+    async fn limit_destructive(
+        &self,
+        caller: &Principal,
+        hosts: Vec<(String, usize)>,
+    ) -> Result<(), AppError> {
+        if let Err(reason) = self.destructive.take(&hosts) {
+            crate::audit::record(
+                self.db.pool(),
+                &caller.actor(),
+                "burnin.rate_limited",
+                "",
+                &json!({"reason": reason}),
+            )
+            .await?;
+            tracing::warn!(audit.actor = %caller.actor(), reason = %reason, "destructive work rate-limited");
+            return Err(AppError::new(burnin_app::ErrorKind::TooMany, reason));
+        }
+        Ok(())
+    }
+
     async fn trust_ssh(&self, id: i64, key: String, actor: String) -> Result<HostView, AppError> {
         self.hosts.pin_ssh_host_key(id, &key, "tofu", &actor).await?;
         self.publish_host(id).await;

@@ -476,3 +476,31 @@ async fn secrets_never_come_back_out() {
     let raw = std::fs::read(server.database_path()).unwrap();
     assert!(!String::from_utf8_lossy(&raw).contains("CANARY"), "a secret is stored in clear");
 }
+
+#[tokio::test]
+async fn too_many_destructive_starts_on_one_host_answer_429_and_are_audited() {
+    let server = common::demo::demo(|config| config.destructive_limit = 2).await;
+    let drives = common::demo::drives(&server).await;
+    let mut statuses = Vec::new();
+    for serial in ["ZJV0A1B2", "ZJV0A1B3", "ZJV0A1B4"] {
+        let id = common::demo::id_of(&drives, serial);
+        let (status, body) = common::demo::start(
+            &server,
+            json!({"drive_ids": [id], "stages": ["surface"], "confirm_serial": serial}),
+        )
+        .await;
+        statuses.push(status);
+        if status == 429 {
+            assert!(
+                body["error"]["message"].as_str().unwrap().contains("--destructive-limit"),
+                "{body}"
+            );
+        }
+    }
+    assert_eq!(statuses, [201, 201, 429]);
+    let jobs: Value =
+        server.client.get(server.url("/api/v1/burnin")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jobs.as_array().map(Vec::len), Some(2), "the refused start queued a job");
+    let events = common::demo::audit_events(&server).await;
+    assert!(events.iter().any(|(action, _)| action == "burnin.rate_limited"), "{events:?}");
+}

@@ -211,7 +211,7 @@ fn JobPanel(job: JobView, message: RwSignal<Option<String>>) -> impl IntoView {
             {(active && stopping).then(|| view! {
                 <p class="notice stopping" role="status">"Stopping: the work on the NAS is being stopped. The burn-in reads cancelled once nothing of it runs there any more."</p>
             })}
-            {(active && !stopping).then(|| view! { <button type="button" class="button danger" on:click=cancel>"Cancel this burn-in"</button> })}
+            {(active && !stopping && crate::pages::access::may(burnin::access::Action::CancelBurnin)).then(|| view! { <button type="button" class="button danger" on:click=cancel>"Cancel this burn-in"</button> })}
             {verdict.map(|verdict| view! { <crate::components::verdict::VerdictPanel job=job_for_verdict verdict/> })}
         </section>
     }

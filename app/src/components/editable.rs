@@ -43,6 +43,8 @@ pub fn EditableText(
         }
     };
     let label_for_button = label.clone();
+    // A viewer sees the text; only roles that may edit get a working button.
+    let can_edit = crate::pages::access::may(burnin::access::Action::EditDrive);
     view! {
         <Show
             when=move || editing.get()
@@ -53,6 +55,7 @@ pub fn EditableText(
                     <button
                         type="button"
                         class="editable"
+                        disabled=!can_edit
                         title=format!("Edit {label}")
                         aria-label=format!("Edit {label}")
                         on:click=move |ev: ev::MouseEvent| {

@@ -113,6 +113,43 @@ impl Me {
     }
 }
 
+/// Who is signed in, for this render: on the server from the request the sign-in gate
+/// resolved; in the browser from the header's `data-me`, written by that render.
+pub fn initial_me() -> Me {
+    #[cfg(feature = "ssr")]
+    {
+        use burnin::access::Via;
+        let caller = use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<crate::backend::Caller>().cloned());
+        Me(caller.and_then(|c| c.principal).map(|p| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            SignedIn {
+                step_up_left_secs: match p.via {
+                    Via::Session { authenticated_at } => {
+                        (burnin::access::STEP_UP_SECS - (now - authenticated_at)).max(0)
+                    }
+                    _ => burnin::access::STEP_UP_SECS,
+                },
+                sso: p.via == Via::Proxy,
+                name: p.name,
+                role: p.role,
+            }
+        }))
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let attribute = document()
+            .query_selector("header[data-me]")
+            .ok()
+            .flatten()
+            .and_then(|header| header.get_attribute("data-me"));
+        Me(attribute.and_then(|json| serde_json::from_str(&json).ok()).flatten())
+    }
+}
+
 /// Whether the signed-in user may do `action` (hides what the server would refuse anyway).
 pub fn may(action: Action) -> bool {
     use_context::<Me>().is_some_and(|me| me.may(action))
@@ -173,7 +210,7 @@ pub fn SetupPage() -> impl IntoView {
                 <label class="field"><span>"User name"</span>
                     <input type="text" name="name" autocomplete="username" required autofocus/></label>
                 <label class="field"><span>"Password (at least 12 characters)"</span>
-                    <input type="password" name="password" autocomplete="new-password" required minlength="12"/></label>
+                    <input type="password" name="password" autocomplete="new-password" required/></label>
                 <div class="form-actions"><button type="submit" class="button primary">"Create and sign in"</button></div>
             </form>
         </section>

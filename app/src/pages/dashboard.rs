@@ -143,6 +143,9 @@ fn Dashboard(snapshot: Snapshot) -> impl IntoView {
     let total = Memo::new(move |_| store.drive_ids.with(Vec::len));
     let starting = RwSignal::new(false);
     let notice = RwSignal::new(None::<String>);
+    // What the signed-in role may do; the server refuses the rest regardless.
+    let can_start = crate::pages::access::may(burnin::access::Action::StartBurnin);
+    let can_cancel = crate::pages::access::may(burnin::access::Action::CancelBurnin);
     let cancel_all = move |_| {
         let confirmed = {
             #[cfg(feature = "hydrate")]
@@ -236,10 +239,12 @@ fn Dashboard(snapshot: Snapshot) -> impl IntoView {
                     }}
                 </p>
                 <div class="batch-actions">
-                    <button type="button" class="button primary" disabled=move || state.selected.with(BTreeSet::is_empty) on:click=move |_| starting.set(true)>
-                        {move || format!("Burn in {}…", state.selected.with(BTreeSet::len))}
-                    </button>
-                    <Show when=move || { active_jobs.get() > 0 }>
+                    {can_start.then(|| view! {
+                        <button type="button" class="button primary" disabled=move || state.selected.with(BTreeSet::is_empty) on:click=move |_| starting.set(true)>
+                            {move || format!("Burn in {}…", state.selected.with(BTreeSet::len))}
+                        </button>
+                    })}
+                    <Show when=move || { can_cancel && active_jobs.get() > 0 }>
                         <button type="button" class="button danger" on:click=cancel_all>"Cancel all burn-ins"</button>
                     </Show>
                 </div>

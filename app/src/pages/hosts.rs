@@ -138,14 +138,17 @@ type Editing = RwSignal<Option<Option<HostView>>>;
 
 #[component]
 fn Hosts(store: LiveStore) -> impl IntoView {
+    let admin = crate::pages::access::may(burnin::access::Action::ManageHosts);
     let editing: Editing = RwSignal::new(None);
     let notice = RwSignal::new(None::<Result<String, String>>);
     let tests = RwSignal::new(std::collections::HashMap::<i64, HostTest>::new());
     let now = use_clock();
     view! {
-        <div class="toolbar hosts-toolbar">
-            <button type="button" class="button primary" on:click=move |_| editing.set(Some(None))>"Add host"</button>
-        </div>
+        {admin.then(|| view! {
+            <div class="toolbar hosts-toolbar">
+                <button type="button" class="button primary" on:click=move |_| editing.set(Some(None))>"Add host"</button>
+            </div>
+        })}
         {move || notice.get().map(|n| match n {
             Ok(text) => view! { <p class="notice ok" role="status">{text}</p> }.into_any(),
             Err(text) => view! { <p class="notice error" role="alert">{text}</p> }.into_any(),
@@ -209,7 +212,9 @@ fn ArchivedHosts(notice: RwSignal<Option<Result<String, String>>>) -> impl IntoV
                                         <span class="name">{host.name.clone()}</span>
                                         <span class="when">{host.archived_at.clone().unwrap_or_default()}</span>
                                         <a class="button" href=format!("/api/v1/hosts/{id}/record") download=format!("host-{id}-record.json")>"Export record"</a>
-                                        <button type="button" class="button danger" on:click=delete>"Delete history"</button>
+                                        {crate::pages::access::may(burnin::access::Action::DeleteHistory).then(|| view! {
+                                            <button type="button" class="button danger" on:click=delete>"Delete history"</button>
+                                        })}
                                     </li>
                                 }
                             }).collect_view()}
@@ -232,6 +237,8 @@ fn HostCard(
     let id = host.id;
     let busy = RwSignal::new(false);
     let edit_host = host.clone();
+    let enabled = host.enabled;
+    let admin = crate::pages::access::may(burnin::access::Action::ManageHosts);
     let name = host.name.clone();
     let last_seen = host.last_seen_at.clone();
     let run_test = move |_| {
@@ -303,14 +310,16 @@ fn HostCard(
                 <dt>"SSH"</dt><dd class="mono">{format!("{}@{}:{}", host.ssh_user, host.ssh_host, host.ssh_port)}</dd>
                 <dt>"SSH host key"</dt><dd class="mono">{host.ssh_host_key_fingerprint.clone().unwrap_or_else(|| "not pinned yet".to_owned())}</dd>
             </dl>
-            <div class="host-actions">
-                <button type="button" class="button" on:click=move |_| editing.set(Some(Some(edit_host.clone())))>"Edit"</button>
-                <button type="button" class="button" disabled=move || busy.get() on:click=run_test>
-                    {move || if busy.get() { "Testing…" } else { "Test connection" }}
-                </button>
-                <button type="button" class="button" on:click=toggle>{if host.enabled { "Disable" } else { "Enable" }}</button>
-                <button type="button" class="button danger" on:click=remove>"Remove"</button>
-            </div>
+            {admin.then(|| view! {
+                <div class="host-actions">
+                    <button type="button" class="button" on:click=move |_| editing.set(Some(Some(edit_host.clone())))>"Edit"</button>
+                    <button type="button" class="button" disabled=move || busy.get() on:click=run_test>
+                        {move || if busy.get() { "Testing…" } else { "Test connection" }}
+                    </button>
+                    <button type="button" class="button" on:click=toggle>{if enabled { "Disable" } else { "Enable" }}</button>
+                    <button type="button" class="button danger" on:click=remove>"Remove"</button>
+                </div>
+            })}
             {move || tests.with(|t| t.get(&id).cloned()).map(|report| view! { <TestReport id report notice/> })}
         </li>
     }

@@ -488,6 +488,25 @@ mod tests {
                 method.to_uppercase()
             );
         }
+        // Each operation states what it needs, and it is what the router enforces.
+        for (method, path, door) in super::doors() {
+            if path == "/api/v1/openapi.json" {
+                continue;
+            }
+            let needs = match door {
+                burnin::access::Door::Open => "open".to_owned(),
+                burnin::access::Door::Needs(action) => serde_json::to_value(action)
+                    .expect("an action")
+                    .as_str()
+                    .expect("a name")
+                    .to_owned(),
+            };
+            let method = method.as_str().to_ascii_lowercase();
+            assert_eq!(
+                document["paths"][&path][&method]["x-burnin-needs"], needs,
+                "{method} {path}: openapi.json and the router disagree on what it needs"
+            );
+        }
         let paths = document["paths"].as_object().expect("paths");
         for (path, item) in paths {
             for method in item.as_object().expect("a path item").keys() {
