@@ -238,7 +238,15 @@ function startServer(port, work) {
       '--log', 'warn',
       ...serverArgs,
     ],
-    { stdio: ['ignore', logFile, logFile], env: { ...process.env, ...serverEnv } },
+    {
+      stdio: ['ignore', logFile, logFile],
+      env: {
+        ...process.env,
+        BURNIN_INITIAL_ADMIN_USER: BENCH_USER,
+        BURNIN_INITIAL_ADMIN_PASSWORD: BENCH_PASSWORD,
+        ...serverEnv,
+      },
+    },
   );
   child.once('exit', (code, signal) => {
     if (!child.expectedExit) console.error(`burnin-server exited (${code ?? signal}); see ${work}/server.log`);
@@ -263,7 +271,13 @@ async function stopProcess(child, timeoutMs = 20_000) {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
+// Every request signs in with the bench admin's API token, once it exists.
+const auth = { headers: {} };
+const BENCH_USER = 'bench';
+const BENCH_PASSWORD = 'bench burn-in dashboard password';
+
 function request(url, { method = 'GET', body, headers = {} } = {}) {
+  headers = { ...auth.headers, ...headers };
   return new Promise((resolve, reject) => {
     const t0 = now();
     const req = http.request(url, { method, agent, headers }, (res) => {
@@ -318,6 +332,7 @@ class LiveClient {
       this.socket = net.connect(this.port, '127.0.0.1', () => {
         this.socket.write(
           `GET /live HTTP/1.1\r\nHost: 127.0.0.1:${this.port}\r\nUpgrade: websocket\r\n` +
+            `Authorization: Bearer ${auth.token}\r\n` +
             `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
         );
       });
@@ -497,6 +512,13 @@ async function main() {
     processes.server = startServer(port, work);
     await waitFor('the server to be ready', async () => (await request(`${base}/readyz`)).status === 200, 60_000);
 
+    const token = execFileSync(serverBin, [
+      'token', 'create', '--user', BENCH_USER, '--scope', 'admin', '--name', 'bench',
+      '--database-url', `sqlite://${work}/burnin.db`,
+    ], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    auth.headers = { authorization: `Bearer ${token}` };
+    auth.token = token;
+
     // The hosts page calls the save_host server function; its URL carries a hash that only the
     // built bundle knows.
     const wasm = fs.readFileSync(path.join(siteRoot, 'pkg/burnin.wasm')).toString('latin1');
@@ -626,7 +648,11 @@ async function main() {
         }
       };
     });
-    await page.goto(`${base}/`);
+    await page.goto(`${base}/login`);
+    await page.locator('input[name="name"]').fill(BENCH_USER);
+    await page.locator('input[name="password"]').fill(BENCH_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/`);
     await page.waitForSelector('html[data-hydrated="true"]', { timeout: 60_000 });
     await page.waitForSelector('.link-live', { timeout: 30_000 });
     if (settings.pageSize !== 100) await page.locator('nav.pager select').selectOption(String(settings.pageSize));

@@ -191,7 +191,9 @@ mod tests {
         MasterKey::load_or_create(&path).expect("made");
         assert!(MasterKey::load_or_create(&path).is_ok(), "its own 0600 file is accepted");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        let error = MasterKey::load_or_create(&path).err().expect("refused");
+        let Err(error) = MasterKey::load_or_create(&path) else {
+            panic!("a master key readable by others was accepted");
+        };
         assert!(matches!(error, SecretError::Exposed { mode: 0o644, .. }), "{error}");
         assert!(error.to_string().contains("chmod 600"));
     }
