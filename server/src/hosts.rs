@@ -450,32 +450,38 @@ impl HostStore {
         if let Some(key) = input.ssh_private_key.as_deref().filter(|k| !k.trim().is_empty()) {
             check_private_key(key)?;
         }
-        // A secret left empty keeps its stored value; the UI never has it to send back.
+        // Moving a host to another address or changing how it is trusted voids the pins.
+        let address_changed = valid.api_url != current.api_url;
+        let ssh_moved =
+            valid.ssh_host != current.ssh_host || i64::from(valid.ssh_port) != current.ssh_port;
+        // A secret left empty keeps its stored value (the UI never has it to send back), but
+        // only while the endpoint it was given for stays: a stored key is never sent to a new
+        // address, which must be given its credentials again.
         let keep_or = |new: Option<&str>,
                        field: &str,
-                       stored: &Option<String>|
+                       stored: &Option<String>,
+                       moved: bool|
          -> Result<Option<String>, HostError> {
             match new {
                 Some(value) if !value.trim().is_empty() => {
                     self.encrypt_opt(&current.uid, field, Some(value))
                 }
+                _ if moved => Ok(None),
                 _ => Ok(stored.clone()),
             }
         };
-        let api_key_enc = keep_or(input.api_key.as_deref(), "api_key", &current.api_key_enc)?;
+        let api_key_enc =
+            keep_or(input.api_key.as_deref(), "api_key", &current.api_key_enc, address_changed)?;
         let api_key_hint = match input.api_key.as_deref().filter(|k| !k.trim().is_empty()) {
             Some(key) => Some(Secret::new(key.trim()).hint()),
+            None if address_changed => None,
             None => current.api_key_hint.clone(),
         };
-        // Moving a host to another address or changing how it is trusted voids the pins.
-        let address_changed = valid.api_url != current.api_url;
         let tls_fingerprint = match &valid.tls_fingerprint {
             Some(pin) => Some(pin.clone()),
             None if address_changed => None,
             None => current.tls_fingerprint.clone(),
         };
-        let ssh_moved =
-            valid.ssh_host != current.ssh_host || i64::from(valid.ssh_port) != current.ssh_port;
         let mut tx = crate::db::begin_write(&self.pool).await?;
         let result = sqlx::query(
             "UPDATE hosts SET name = $2, api_url = $3, api_user = $4, api_key_enc = $5, api_key_hint = $6,
@@ -500,8 +506,13 @@ impl HostStore {
         .bind(&valid.ssh_host)
         .bind(i64::from(valid.ssh_port))
         .bind(&valid.ssh_user)
-        .bind(keep_or(input.ssh_private_key.as_deref(), "ssh_key", &current.ssh_key_enc)?)
-        .bind(keep_or(input.ssh_password.as_deref(), "ssh_password", &current.ssh_password_enc)?)
+        .bind(keep_or(input.ssh_private_key.as_deref(), "ssh_key", &current.ssh_key_enc, ssh_moved)?)
+        .bind(keep_or(
+            input.ssh_password.as_deref(),
+            "ssh_password",
+            &current.ssh_password_enc,
+            ssh_moved,
+        )?)
         .bind(input.enabled)
         .bind(ssh_moved)
         .bind(address_changed)

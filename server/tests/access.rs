@@ -504,3 +504,46 @@ async fn too_many_destructive_starts_on_one_host_answer_429_and_are_audited() {
     let events = common::demo::audit_events(&server).await;
     assert!(events.iter().any(|(action, _)| action == "burnin.rate_limited"), "{events:?}");
 }
+
+#[tokio::test]
+async fn moving_a_host_to_another_address_drops_the_credentials_given_for_the_old_one() {
+    let server = TestServer::start().await;
+    let key = russh::keys::PrivateKey::from(
+        russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&[92; 32]),
+    );
+    let ssh_key = key.to_openssh(russh::keys::ssh_key::LineEnding::LF).unwrap().to_string();
+    let host = |api_url: &str, ssh_host: &str| json!({"name": "moving", "api_url": api_url, "api_user": "root", "ssh_host": ssh_host, "ssh_user": "root"});
+    let mut first = host("wss://192.0.2.1", "192.0.2.1");
+    first["api_key"] = json!("1-movingkey0123456789");
+    first["ssh_private_key"] = json!(ssh_key);
+    let created: Value = server
+        .client
+        .post(server.url("/api/v1/hosts"))
+        .json(&first)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    assert!(created["api_key_hint"].is_string() && created["has_ssh_key"] == true, "{created}");
+    let put = |body: Value| {
+        let client = server.client.clone();
+        let url = server.url(&format!("/api/v1/hosts/{id}"));
+        async move { client.put(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    // Same addresses, no secrets sent: both kept.
+    let same = put(host("wss://192.0.2.1", "192.0.2.1")).await;
+    assert!(same["api_key_hint"].is_string() && same["has_ssh_key"] == true, "{same}");
+    // The API moves: its key is dropped; SSH stays where it was and keeps its key.
+    let api_moved = put(host("wss://192.0.2.2", "192.0.2.1")).await;
+    assert!(
+        api_moved["api_key_hint"].is_null(),
+        "the API key followed the host to a new address: {api_moved}"
+    );
+    assert_eq!(api_moved["has_ssh_key"], true);
+    // SSH moves: its key is dropped too.
+    let ssh_moved = put(host("wss://192.0.2.2", "192.0.2.3")).await;
+    assert_eq!(ssh_moved["has_ssh_key"], false, "{ssh_moved}");
+}
