@@ -547,3 +547,26 @@ async fn moving_a_host_to_another_address_drops_the_credentials_given_for_the_ol
     let ssh_moved = put(host("wss://192.0.2.2", "192.0.2.3")).await;
     assert_eq!(ssh_moved["has_ssh_key"], false, "{ssh_moved}");
 }
+
+#[tokio::test]
+async fn a_body_over_a_mebibyte_is_refused_before_any_handler() {
+    let server = TestServer::start().await;
+    let big = "x".repeat(2 * 1024 * 1024);
+    let answer = server
+        .client
+        .patch(server.url("/api/v1/drives/1"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"notes\": \"{big}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 413);
+    let small = server
+        .client
+        .patch(server.url("/api/v1/drives/1"))
+        .json(&json!({"notes": "fits"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(small.status(), 404, "a small body reaches the handler (no drive 1 here)");
+}

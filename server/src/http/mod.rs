@@ -106,6 +106,14 @@ pub fn router(state: AppState, origins: Origins, listen: std::net::SocketAddr) -
             Arc::new(CrossSiteGuard::new(origins)),
             guard::refuse_cross_site,
         ))
+        // Bounded work per request: no body over 1 MiB (the largest legitimate one is a CA
+        // certificate or an SSH key), no request held open over two minutes (sockets are
+        // upgraded at once and are not held by it).
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(120),
+        ))
         .layer(middleware::from_fn(guard::security_headers))
         .layer(middleware::from_fn(guard::log_request))
 }
