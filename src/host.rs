@@ -247,5 +247,12 @@ pub struct HostTest {
     pub presented_ssh_host_key: Option<String>,
     #[serde(default)]
     pub presented_ssh_fingerprint: Option<String>,
+    /// A one-time reference to the certificate this test saw: trusting it pins exactly that,
+    /// never a value a browser sends.
+    #[serde(default)]
+    pub certificate_observation: Option<String>,
+    /// The same for the SSH host key this test saw.
+    #[serde(default)]
+    pub ssh_host_key_observation: Option<String>,
     pub ok: bool,
 }

@@ -33,6 +33,9 @@ impl From<sqlx::Error> for HostError {
     }
 }
 
+/// Why a certificate fingerprint typed into a form is not pinned.
+const PIN_FROM_TEST: &str = "a certificate is pinned only from what the dashboard itself saw: save the host without a fingerprint, run Test connection, then trust the certificate it shows";
+
 fn invalid(field: &'static str, message: impl Into<String>) -> HostError {
     HostError::Invalid { field, message: message.into() }
 }
@@ -390,6 +393,9 @@ impl HostStore {
 
     pub async fn create(&self, input: &HostInput, actor: &str) -> Result<HostView, HostError> {
         let valid = validate(input)?;
+        if valid.tls_fingerprint.is_some() {
+            return Err(invalid("tls_fingerprint", PIN_FROM_TEST));
+        }
         if let Some(key) = input.ssh_private_key.as_deref().filter(|k| !k.trim().is_empty()) {
             check_private_key(key)?;
         }
@@ -477,6 +483,12 @@ impl HostStore {
             None if address_changed => None,
             None => current.api_key_hint.clone(),
         };
+        // Only the pin the dashboard itself observed stays; a form may send it back unchanged.
+        if valid.tls_fingerprint.is_some()
+            && (address_changed || valid.tls_fingerprint != current.tls_fingerprint)
+        {
+            return Err(invalid("tls_fingerprint", PIN_FROM_TEST));
+        }
         let tls_fingerprint = match &valid.tls_fingerprint {
             Some(pin) => Some(pin.clone()),
             None if address_changed => None,

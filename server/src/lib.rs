@@ -110,6 +110,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         tracing::info!(user.name = %name, "made the first admin from BURNIN_INITIAL_ADMIN_USER");
     }
     let services = Services {
+        observed: Default::default(),
         auth,
         destructive: Arc::new(service::DestructiveLimit::new(config.destructive_limit.max(1))),
         db,

@@ -69,8 +69,49 @@ impl DestructiveLimit {
     }
 }
 
+/// What a connection test saw, kept for ten minutes under a random reference: the only
+/// source a pin is taken from.
+#[derive(Debug, Default)]
+pub struct Observations {
+    seen: std::sync::Mutex<std::collections::HashMap<String, (i64, Observed, std::time::Instant)>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Observed {
+    Certificate(String),
+    SshHostKey(String),
+}
+
+impl Observations {
+    fn note(&self, host: i64, what: Observed) -> Option<String> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).ok()?;
+        let reference: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut seen = self.seen.lock().ok()?;
+        seen.retain(|_, (_, _, at)| at.elapsed() < std::time::Duration::from_secs(600));
+        seen.insert(reference.clone(), (host, what, std::time::Instant::now()));
+        Some(reference)
+    }
+
+    /// The observation behind `reference`, once, if it was made for `host`.
+    fn take(&self, host: i64, reference: &str) -> Result<Observed, AppError> {
+        let mut seen = self.seen.lock().map_err(|_| AppError::internal("observations poisoned"))?;
+        match seen.remove(reference.trim()) {
+            Some((for_host, what, at))
+                if for_host == host && at.elapsed() < std::time::Duration::from_secs(600) =>
+            {
+                Ok(what)
+            }
+            _ => Err(AppError::bad_request(
+                "nothing to trust under that reference: run Test connection again and trust what it shows (a reference works once, for ten minutes, for its host)",
+            )),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Services {
+    pub observed: std::sync::Arc<Observations>,
     pub auth: crate::auth::Auth,
     pub destructive: std::sync::Arc<DestructiveLimit>,
     pub db: Db,
@@ -343,6 +384,9 @@ impl Services {
                             presented.sha256_fingerprint
                         ),
                     };
+                    report.certificate_observation = self
+                        .observed
+                        .note(id, Observed::Certificate(presented.sha256_fingerprint.clone()));
                     report.presented_fingerprint = Some(presented.sha256_fingerprint);
                     report.fingerprint_matches_pin =
                         connection.tls_fingerprint.as_ref().map(|_| matches);
@@ -417,6 +461,8 @@ impl Services {
                     ),
                 );
                 report.presented_ssh_fingerprint = Some(presented);
+                report.ssh_host_key_observation =
+                    self.observed.note(id, Observed::SshHostKey(key.clone()));
                 report.presented_ssh_host_key = Some(key);
             }
             Err(error) => step("SSH", false, error.to_string()),
@@ -554,6 +600,11 @@ impl Backend for Services {
     fn trust_ssh_host_key(&self, caller: Principal, id: i64, key: String) -> Answer<'_, HostView> {
         Box::pin(async move {
             allow(&caller, Action::ManageHosts)?;
+            let Observed::SshHostKey(key) = self.observed.take(id, &key)? else {
+                return Err(AppError::bad_request(
+                    "that reference is for a certificate, not an SSH host key",
+                ));
+            };
             self.trust_ssh(id, key, caller.actor()).await
         })
     }
@@ -669,6 +720,11 @@ impl Backend for Services {
     ) -> Answer<'_, HostView> {
         Box::pin(async move {
             allow(&caller, Action::ManageHosts)?;
+            let Observed::Certificate(fingerprint) = self.observed.take(id, &fingerprint)? else {
+                return Err(AppError::bad_request(
+                    "that reference is for an SSH host key, not a certificate",
+                ));
+            };
             let view = self.hosts.pin_certificate(id, &fingerprint, &caller.actor()).await?;
             self.inventory.restart(id).await;
             self.publish_host(id).await;

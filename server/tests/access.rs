@@ -570,3 +570,105 @@ async fn a_body_over_a_mebibyte_is_refused_before_any_handler() {
         .unwrap();
     assert_eq!(small.status(), 404, "a small body reaches the handler (no drive 1 here)");
 }
+
+/// A one-host simulated NAS with TLS on its API.
+async fn tls_nas() -> burnin_simulator::Simulator {
+    use burnin_simulator::{Config, HostSpec, Personality, Scenario};
+    let host = HostSpec {
+        name: "nas-tls".into(),
+        personality: Personality::Scale2510,
+        api_key: "1-TlsTestKey".into(),
+        api_user: "root".into(),
+        tls: true,
+        ssh_user: "root".into(),
+        authorized_keys: Vec::new(),
+        drives: Vec::new(),
+        pools: Vec::new(),
+        exported_pools: Vec::new(),
+        boot_drives: Vec::new(),
+    };
+    burnin_simulator::start(Config::new(Scenario { seed: 5, speed: 1.0, hosts: vec![host] }))
+        .await
+        .unwrap()
+}
+
+fn server_fn(prefix: &str) -> String {
+    burnin_server::http::inventory()
+        .into_iter()
+        .map(|(_, path, _)| path)
+        .find(|path| path.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no server function {prefix}"))
+}
+
+#[tokio::test]
+async fn a_pin_is_only_ever_what_the_servers_own_test_saw() {
+    let server = TestServer::start().await;
+    let nas = tls_nas().await;
+    let typed = server
+        .client
+        .post(server.url("/api/v1/hosts"))
+        .json(&json!({"name": "nas-tls", "api_url": nas.hosts[0].api_url(), "api_user": "root",
+                      "api_key": "1-TlsTestKey", "ssh_host": "127.0.0.1", "ssh_user": "root",
+                      "tls_fingerprint": format!("SHA256:{}", "AB".repeat(32))}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(typed.status(), 400, "a fingerprint typed by the caller was accepted as a pin");
+    let created: Value = server
+        .client
+        .post(server.url("/api/v1/hosts"))
+        .json(&json!({"name": "nas-tls", "api_url": nas.hosts[0].api_url(), "api_user": "root",
+                      "api_key": "1-TlsTestKey", "ssh_host": "127.0.0.1", "ssh_user": "root"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    assert!(created["tls_fingerprint"].is_null(), "{created}");
+    let trust = server_fn("/api/trust_certificate");
+    let forged = server
+        .client
+        .post(server.url(&trust))
+        .json(&json!({"id": id, "observation": "deadbeef"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400, "a made-up reference pinned something");
+    let report: Value = server
+        .client
+        .post(server.url(&server_fn("/api/test_host")))
+        .json(&json!({"id": id}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reference =
+        report["certificate_observation"].as_str().expect("the test saw a certificate").to_owned();
+    let seen = report["presented_fingerprint"].as_str().unwrap().to_owned();
+    let pinned = server
+        .client
+        .post(server.url(&trust))
+        .json(&json!({"id": id, "observation": reference}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pinned.status(), 200);
+    let host: Value = pinned.json().await.unwrap();
+    assert_eq!(
+        burnin::host::normalize_fingerprint(host["tls_fingerprint"].as_str().unwrap()),
+        burnin::host::normalize_fingerprint(&seen),
+        "the pin is not what the test saw"
+    );
+    let again = server
+        .client
+        .post(server.url(&trust))
+        .json(&json!({"id": id, "observation": reference}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 400, "a reference worked twice");
+}

@@ -84,11 +84,12 @@ pub async fn test_host(id: i64) -> Result<HostTest, AppError> {
 }
 
 #[server(input = Json)]
-pub async fn trust_certificate(id: i64, fingerprint: String) -> Result<HostView, AppError> {
+/// Pins the certificate a connection test saw: `observation` is the test's reference to it.
+pub async fn trust_certificate(id: i64, observation: String) -> Result<HostView, AppError> {
     crate::backend::reply(
         async {
             crate::backend::backend()?
-                .trust_certificate(crate::backend::principal().await?, id, fingerprint)
+                .trust_certificate(crate::backend::principal().await?, id, observation)
                 .await
         }
         .await,
@@ -98,11 +99,11 @@ pub async fn trust_certificate(id: i64, fingerprint: String) -> Result<HostView,
 /// Pins the SSH host key the operator compared (trust on first use, where the NAS's API does
 /// not publish it).
 #[server(input = Json)]
-pub async fn trust_ssh_host_key(id: i64, key: String) -> Result<HostView, AppError> {
+pub async fn trust_ssh_host_key(id: i64, observation: String) -> Result<HostView, AppError> {
     crate::backend::reply(
         async {
             crate::backend::backend()?
-                .trust_ssh_host_key(crate::backend::principal().await?, id, key)
+                .trust_ssh_host_key(crate::backend::principal().await?, id, observation)
                 .await
         }
         .await,
@@ -343,7 +344,7 @@ fn TestReport(
     report: HostTest,
     notice: RwSignal<Option<Result<String, String>>>,
 ) -> impl IntoView {
-    let presented = report.presented_fingerprint.clone();
+    let presented = report.certificate_observation.clone();
     let trust = move |_| {
         let Some(fingerprint) = presented.clone() else { return };
         leptos::task::spawn_local(async move {
@@ -357,7 +358,7 @@ fn TestReport(
     };
     let needs_trust =
         report.presented_fingerprint.is_some() && report.fingerprint_matches_pin != Some(true);
-    let ssh_key = report.presented_ssh_host_key.clone();
+    let ssh_key = report.ssh_host_key_observation.clone();
     let trust_ssh = move |_| {
         let Some(key) = ssh_key.clone() else { return };
         leptos::task::spawn_local(async move {
@@ -412,7 +413,6 @@ fn HostForm(
     let api_url = field(host.as_ref().map(|h| h.api_url.clone()));
     let api_user = field(host.as_ref().map(|h| h.api_user.clone()));
     let api_key = RwSignal::new(String::new());
-    let fingerprint = field(host.as_ref().and_then(|h| h.tls_fingerprint.clone()));
     let ca_pem = RwSignal::new(String::new());
     let ssh_host = field(host.as_ref().map(|h| h.ssh_host.clone()));
     let ssh_port = field(host.as_ref().map(|h| h.ssh_port.to_string()));
@@ -436,7 +436,8 @@ fn HostForm(
             } else {
                 Some(TlsMode::Ca)
             },
-            tls_fingerprint: Some(fingerprint.get_untracked()).filter(|v| !v.trim().is_empty()),
+            // A pin comes only from a connection test the server ran (Test, then Trust).
+            tls_fingerprint: None,
             tls_ca_pem: secret(ca_pem),
             ssh_host: ssh_host.get_untracked(),
             ssh_port: ssh_port.get_untracked().trim().parse().ok(),
@@ -488,7 +489,7 @@ fn HostForm(
                         placeholder=key_hint.map(|hint| format!("stored ({hint}); leave empty to keep")).unwrap_or_else(|| "1-AbC… from Credentials → API Keys".to_owned())
                         prop:value=move || api_key.get() on:input=move |ev| api_key.set(event_target_value(&ev))/>
                 </label>
-                {text("Certificate fingerprint (optional)", "tls_fingerprint", fingerprint, "SHA256:AB:CD:… (or test, then trust)")}
+                <p class="muted">"The certificate is pinned after saving: Test connection shows what the NAS presents; compare it with the TrueNAS UI and trust it."</p>
                 <label class="field">
                     <span>"CA certificate, PEM (optional)"</span>
                     <textarea name="tls_ca_pem" rows="3" placeholder="-----BEGIN CERTIFICATE-----" prop:value=move || ca_pem.get() on:input=move |ev| ca_pem.set(event_target_value(&ev))></textarea>
