@@ -717,6 +717,19 @@ impl Auth {
         Ok(())
     }
 
+    /// Whether an API token still works (not revoked, its user enabled), for sockets that
+    /// outlive their request.
+    pub async fn token_alive(&self, token_id: i64) -> bool {
+        let row: Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(
+            "SELECT t.id FROM api_tokens t JOIN users u ON u.id = t.user_id
+              WHERE t.id = $1 AND t.revoked_at IS NULL AND u.disabled = 0",
+        )
+        .bind(token_id)
+        .fetch_optional(self.pool())
+        .await;
+        matches!(row, Ok(Some(_)))
+    }
+
     /// Whether a session (by id hash) is still live, for sockets that outlive their request.
     pub async fn session_alive(&self, session: &str) -> bool {
         self.session_principal(session, false).await.ok().flatten().is_some()
@@ -1015,6 +1028,7 @@ impl Auth {
         )
         .await?;
         tx.commit().await?;
+        self.sessions_ended();
         self.list_tokens()
             .await?
             .into_iter()

@@ -672,3 +672,35 @@ async fn a_pin_is_only_ever_what_the_servers_own_test_saw() {
         .unwrap();
     assert_eq!(again.status(), 400, "a reference worked twice");
 }
+
+#[tokio::test]
+async fn revoking_a_token_closes_the_live_channel_it_opened() {
+    use futures_util::StreamExt;
+    let server = TestServer::start().await;
+    let (token, secret) = server
+        .auth
+        .create_token("admin", "live", burnin::access::Scope::Read, "tests")
+        .await
+        .unwrap();
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            server.url("/live").replace("http://", "ws://"),
+        )
+        .unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {secret}").parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let first = socket.next().await.unwrap().unwrap();
+    assert!(first.to_text().unwrap().contains("snapshot"), "{first:?}");
+    server.auth.revoke_token(token.id, "tests").await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(message) = socket.next().await {
+            match message {
+                Ok(tokio_tungstenite::tungstenite::Message::Close(_)) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+        true
+    })
+    .await;
+    assert_eq!(closed, Ok(true), "the channel stayed open after its token was revoked");
+}

@@ -21,8 +21,9 @@ use super::Hub;
 const SNAPSHOT_DRIVES_PER_MESSAGE: usize = 64;
 
 /// Opens a live channel: a snapshot, then deltas.
-/// Its door (signed in, may view) is checked before the upgrade; a session's channel closes
-/// when that session ends (sign-out, password change, disabled user, timeout).
+/// Its door (signed in, may view) is checked before the upgrade; the channel closes when the
+/// credential it was opened with stops working (sign-out, password change, disabled user,
+/// timeout, a revoked token).
 pub async fn live_socket(
     State(hub): State<Hub>,
     State(auth): State<crate::auth::Auth>,
@@ -33,10 +34,25 @@ pub async fn live_socket(
     upgrade
         .max_message_size(1024)
         .read_buffer_size(4096)
-        .on_upgrade(move |socket| serve(hub, auth, caller.session, socket))
+        .on_upgrade(move |socket| serve(hub, auth, caller, socket))
 }
 
-async fn serve(hub: Hub, auth: crate::auth::Auth, session: Option<String>, socket: WebSocket) {
+/// Whether the credential the channel was opened with still works.
+async fn still_signed_in(auth: &crate::auth::Auth, caller: &burnin_app::backend::Caller) -> bool {
+    match (&caller.session, caller.principal.as_ref().map(|p| &p.via)) {
+        (Some(session), _) => auth.session_alive(session).await,
+        (None, Some(burnin::access::Via::Token { token_id })) => auth.token_alive(*token_id).await,
+        // A proxy's user is re-checked by the proxy on every request it forwards.
+        _ => true,
+    }
+}
+
+async fn serve(
+    hub: Hub,
+    auth: crate::auth::Auth,
+    caller: burnin_app::backend::Caller,
+    socket: WebSocket,
+) {
     let mut ended = auth.ended();
     // Timeouts end sessions without an event: look again now and then.
     let mut recheck = tokio::time::interval(Duration::from_secs(60));
@@ -87,17 +103,13 @@ async fn serve(hub: Hub, auth: crate::auth::Auth, session: Option<String>, socke
                 Some(Ok(_)) => {}
             },
             changed = ended.changed() => {
-                let alive = match &session {
-                    Some(session) => changed.is_ok() && auth.session_alive(session).await,
-                    None => changed.is_ok(),
-                };
-                if !alive {
+                if changed.is_err() || !still_signed_in(&auth, &caller).await {
                     let _ = sink.send(Message::Close(None)).await;
                     return;
                 }
             }
-            _ = recheck.tick(), if session.is_some() => {
-                if let Some(session) = &session && !auth.session_alive(session).await {
+            _ = recheck.tick() => {
+                if !still_signed_in(&auth, &caller).await {
                     let _ = sink.send(Message::Close(None)).await;
                     return;
                 }
