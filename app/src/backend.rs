@@ -131,6 +131,15 @@ pub trait Backend: Send + Sync + 'static {
         scope: Scope,
     ) -> Answer<'_, NewToken>;
     fn revoke_token(&self, caller: Principal, id: i64) -> Answer<'_, TokenView>;
+
+    /// Every run-time setting and the system card.
+    fn settings(&self, caller: Principal) -> Answer<'_, burnin::settings::SettingsView>;
+    /// Changes the settings `patch` names (a JSON object), checked and audited.
+    fn change_settings(
+        &self,
+        caller: Principal,
+        patch: serde_json::Value,
+    ) -> Answer<'_, burnin::settings::SettingsView>;
 }
 
 /// The backend provided by the server for this request.

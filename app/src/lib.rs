@@ -96,6 +96,7 @@ pub fn App() -> impl IntoView {
                         <A href="/">"Drives"</A>
                         <A href="/hosts">"Hosts"</A>
                         {admin.then(|| view! { <A href="/users">"Users"</A> })}
+                        <A href="/settings">"Settings"</A>
                     </nav>
                 })}
                 <pages::access::UserMenu/>
@@ -105,6 +106,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=pages::dashboard::DashboardPage/>
                     <Route path=StaticSegment("hosts") view=pages::hosts::HostsPage/>
                     <Route path=StaticSegment("users") view=pages::access::UsersPage/>
+                    <Route path=StaticSegment("settings") view=pages::settings::SettingsPage/>
                     <Route path=StaticSegment("login") view=pages::access::LoginPage/>
                     <Route path=StaticSegment("setup") view=pages::access::SetupPage/>
                 </Routes>
@@ -120,7 +122,7 @@ pub fn App() -> impl IntoView {
 pub fn server_fn_doors() -> Vec<(&'static str, burnin::access::Door)> {
     use burnin::access::{Action, Door};
     use leptos::server_fn::ServerFn;
-    use pages::{access::*, burnin::*, dashboard::*, hosts::*};
+    use pages::{access::*, burnin::*, dashboard::*, hosts::*, settings::*};
     let view = Door::Needs(Action::View);
     vec![
         (WhoAmI::PATH, Door::Open),
@@ -150,5 +152,7 @@ pub fn server_fn_doors() -> Vec<(&'static str, burnin::access::Door)> {
         (ListTokens::PATH, Door::Needs(Action::ManageTokens)),
         (CreateToken::PATH, Door::Needs(Action::ManageTokens)),
         (RevokeToken::PATH, Door::Needs(Action::ManageTokens)),
+        (GetSettings::PATH, view),
+        (SaveSettings::PATH, Door::Needs(Action::ChangeSettings)),
     ]
 }

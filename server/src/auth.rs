@@ -6,7 +6,7 @@
 //! - Passwords are hashed with argon2id at the crate's defaults (19 MiB, t=2, p=1: OWASP's
 //!   minimum), off the async threads and at most two at a time (19 MiB each).
 //! - A session cookie holds 256 random bits; the database keeps only their SHA-256. A session
-//!   ends after `idle_secs` without a request, `absolute_secs` after sign-in, at sign-out, and
+//!   ends after the idle time without a request, the absolute time after sign-in, at sign-out, and
 //!   when its user's password changes or the user is disabled (the user's `epoch` moves on).
 //! - A sign-in, a first admin and a password re-entry each make a new session id (fixation).
 //! - Failed sign-ins are counted per account and per address, each with a lockout that
@@ -96,30 +96,15 @@ impl SsoOptions {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct AuthOptions {
-    pub idle_secs: i64,
-    pub absolute_secs: i64,
+    /// Session timeouts and lockout limits are run-time settings, read when used.
+    pub live: crate::settings::Live,
+    /// Client networks allowed to reach the dashboard at all (empty: any); loopback always is.
+    pub allowed_networks: Vec<ipnet::IpNet>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `None`: single sign-on is off.
     pub sso: Option<SsoOptions>,
-    /// Failed sign-ins for one account before it is locked.
-    pub account_failures: u32,
-    /// Failed sign-ins from one address before it is locked.
-    pub address_failures: u32,
-}
-
-impl Default for AuthOptions {
-    fn default() -> AuthOptions {
-        AuthOptions {
-            idle_secs: 12 * 3600,
-            absolute_secs: 7 * 24 * 3600,
-            trusted_proxies: Vec::new(),
-            sso: None,
-            account_failures: 5,
-            address_failures: 20,
-        }
-    }
 }
 
 /// Who a request comes from, as resolved by [`Auth::resolve`].
@@ -266,6 +251,16 @@ impl Auth {
 
     pub fn options(&self) -> &AuthOptions {
         &self.inner.options
+    }
+
+    /// Seconds without a request after which a session ends.
+    pub fn idle_secs(&self) -> i64 {
+        self.inner.options.live.read(|s| i64::from(s.session_idle_hours.max(1)) * 3600)
+    }
+
+    /// Seconds after sign-in after which a session ends.
+    pub fn absolute_secs(&self) -> i64 {
+        self.inner.options.live.read(|s| i64::from(s.session_max_days.max(1)) * 86_400)
     }
 
     fn pool(&self) -> &SqlitePool {
@@ -507,7 +502,11 @@ impl Auth {
     /// up to 15 minutes), which keeps an account under 100 guesses an hour (ASVS 2.2.1).
     fn strike(&self, name: &str, address: IpAddr) {
         let now = Instant::now();
-        let options = &self.inner.options;
+        let (account_limit, address_limit) = self
+            .inner
+            .options
+            .live
+            .read(|s| (s.login_account_failures.max(1), s.login_address_failures.max(1)));
         let Ok(mut failures) = self.inner.failures.lock() else { return };
         let bump = |entry: &mut Strikes, limit: u32| {
             entry.count = if entry.current(now).is_some() { entry.count + 1 } else { 1 };
@@ -519,11 +518,8 @@ impl Auth {
             }
         };
         let fresh = Strikes { count: 0, last: now, locked_until: None };
-        bump(
-            failures.accounts.entry(name.to_lowercase()).or_insert(fresh),
-            options.account_failures,
-        );
-        bump(failures.addresses.entry(address).or_insert(fresh), options.address_failures);
+        bump(failures.accounts.entry(name.to_lowercase()).or_insert(fresh), account_limit);
+        bump(failures.addresses.entry(address).or_insert(fresh), address_limit);
         // Bounded memory under a spray of names.
         if failures.accounts.len() > 10_000 {
             failures.accounts.retain(|_, s| s.current(now).is_some());
@@ -621,8 +617,8 @@ impl Auth {
         }
         // Old sessions of the whole database are swept here, not by a timer.
         sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
-            .bind(now - self.inner.options.idle_secs)
-            .bind(now - self.inner.options.absolute_secs)
+            .bind(now - self.idle_secs())
+            .bind(now - self.absolute_secs())
             .execute(&mut *tx)
             .await?;
         let agent: String = user_agent.chars().filter(|c| !c.is_control()).take(200).collect();
@@ -753,11 +749,10 @@ impl Auth {
             return Ok(None);
         };
         let now = now_unix();
-        let options = &self.inner.options;
         if disabled
             || epoch != user_epoch
-            || now - seen > options.idle_secs
-            || now - created > options.absolute_secs
+            || now - seen > self.idle_secs()
+            || now - created > self.absolute_secs()
         {
             sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
                 .bind(hash)

@@ -94,3 +94,94 @@ pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()>
     }
     Ok(())
 }
+
+/// The secret columns of `hosts`, with the field name their associated data carries.
+const SECRET_COLUMNS: [(&str, &str); 3] =
+    [("api_key_enc", "api_key"), ("ssh_key_enc", "ssh_key"), ("ssh_password_enc", "ssh_password")];
+
+/// A host's id, uid, name and its three encrypted secrets.
+type HostSecrets = (i64, String, String, Option<String>, Option<String>, Option<String>);
+
+/// Re-encrypts every stored secret under a new master key.
+///
+/// Crash-safe in this order: the new key is written beside the old one (`….new`), every
+/// secret is re-encrypted in one transaction (all or nothing), then the new key file replaces
+/// the old. A run that stopped after the commit left `….new` holding the key the database
+/// now needs: the next run sees that and only finishes the swap.
+pub async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
+    use crate::secrets::{MasterKey, host_aad, write_private};
+    let path = config.master_key_path();
+    let pending = std::path::PathBuf::from(format!("{}.new", path.display()));
+    anyhow::ensure!(
+        path.exists(),
+        "there is no master key at {}: nothing to rotate (it is made on first start)",
+        path.display()
+    );
+    let db = Db::open(&config.database_url).await?;
+    let old = MasterKey::load_or_create(&path)?;
+    let rows: Vec<HostSecrets> = sqlx::query_as(
+        "SELECT id, uid, name, api_key_enc, ssh_key_enc, ssh_password_enc FROM hosts ORDER BY id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let readable_with = |key: &MasterKey| {
+        rows.iter().all(|(_, uid, _, a, b, c)| {
+            [a, b, c].iter().zip(SECRET_COLUMNS).all(|(value, (_, field))| {
+                value.as_deref().is_none_or(|v| key.decrypt(v, &host_aad(uid, field)).is_ok())
+            })
+        })
+    };
+    if pending.exists() {
+        let new = MasterKey::load_or_create(&pending)?;
+        let any_secret =
+            rows.iter().any(|(_, _, _, a, b, c)| a.is_some() || b.is_some() || c.is_some());
+        if any_secret && readable_with(&new) && !readable_with(&old) {
+            std::fs::rename(&pending, &path).with_context(|| {
+                format!("cannot move {} over {}", pending.display(), path.display())
+            })?;
+            println!("finished an interrupted rotation: {} is the new master key", path.display());
+            return Ok(());
+        }
+        std::fs::remove_file(&pending)
+            .with_context(|| format!("cannot remove the unused {}", pending.display()))?;
+    }
+    let key = crate::secrets::random_bytes::<32>()?;
+    write_private(&pending, &key)
+        .with_context(|| format!("cannot write the new key to {}", pending.display()))?;
+    let new = MasterKey::from_bytes(&key);
+    let mut tx = crate::db::begin_write(db.pool()).await?;
+    let mut count = 0;
+    for (id, uid, name, api_key, ssh_key, ssh_password) in &rows {
+        for (value, (column, field)) in
+            [api_key, ssh_key, ssh_password].into_iter().zip(SECRET_COLUMNS)
+        {
+            let Some(stored) = value else { continue };
+            let aad = host_aad(uid, field);
+            let secret = old.decrypt(stored, &aad).with_context(|| {
+                format!("host {name} (#{id}): its {field} does not decrypt with the current key, so nothing was changed. Enter that secret again in the host's settings (or clear it), then rotate")
+            })?;
+            sqlx::query(&format!("UPDATE hosts SET {column} = $1 WHERE id = $2"))
+                .bind(new.encrypt(&secret, &aad)?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            count += 1;
+        }
+    }
+    crate::audit::record(
+        &mut *tx,
+        "cli",
+        "secrets.rotated",
+        "",
+        &serde_json::json!({"secrets": count}),
+    )
+    .await?;
+    tx.commit().await?;
+    std::fs::rename(&pending, &path)
+        .with_context(|| format!("the secrets are re-encrypted but {} could not replace {}: move it there by hand before starting the server", pending.display(), path.display()))?;
+    println!(
+        "re-encrypted {count} secrets with a new master key at {}; back it up with the database",
+        path.display()
+    );
+    Ok(())
+}

@@ -30,6 +30,9 @@ pub enum Command {
     /// Manage API tokens: `token create --user NAME --scope read|operate|admin`.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Makes a new master key and re-encrypts every stored secret with it, in one
+    /// transaction; the old key file is then replaced. Stop the server first.
+    RotateMasterKey,
 }
 
 #[derive(Clone, Debug, Subcommand)]
@@ -204,6 +207,11 @@ pub struct Config {
     #[arg(long, env = "BURNIN_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
     pub trusted_proxies: Vec<String>,
 
+    /// Client networks (CIDR, comma-separated) allowed to reach the dashboard at all; others
+    /// get 403 before anything else. Empty: any. Loopback is always allowed (health checks).
+    #[arg(long, env = "BURNIN_ALLOWED_NETWORKS", value_delimiter = ',', global = true)]
+    pub allowed_networks: Vec<String>,
+
     /// Single sign-on behind a proxy (Authelia, authentik, oauth2-proxy): the header naming the
     /// user, believed only from --trusted-proxies. Unset: off.
     #[arg(long, env = "BURNIN_SSO_USER_HEADER", global = true)]
@@ -229,6 +237,15 @@ pub struct Config {
     /// (429) and audited.
     #[arg(long, env = "BURNIN_DESTRUCTIVE_LIMIT", default_value_t = 120, global = true)]
     pub destructive_limit: usize,
+
+    /// Serve HTTPS itself from this certificate chain (PEM); needs --tls-key. Unset: plain
+    /// HTTP (put a TLS reverse proxy in front when other machines connect).
+    #[arg(long, env = "BURNIN_TLS_CERT_FILE", global = true)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "BURNIN_TLS_KEY_FILE", global = true)]
+    pub tls_key: Option<PathBuf>,
 
     /// Seconds running requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "BURNIN_SHUTDOWN_GRACE_SECS", default_value_t = 10, global = true)]
@@ -274,6 +291,16 @@ impl Config {
         Some(std::path::Path::new(path).parent().map(PathBuf::from).unwrap_or_default())
     }
 
+    /// The SQLite file (`None` for in-memory databases).
+    pub fn database_file(&self) -> Option<PathBuf> {
+        let path = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+        let path = path.split('?').next().unwrap_or(path);
+        (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+    }
+
     pub fn master_key_path(&self) -> PathBuf {
         self.master_key_file.clone().unwrap_or_else(|| {
             self.data_dir().unwrap_or_else(|| PathBuf::from("data")).join("master.key")
@@ -283,18 +310,23 @@ impl Config {
     /// The sign-in settings, checked: a trusted proxy that is not an address or network is an
     /// error naming it.
     pub fn auth_options(&self) -> Result<crate::auth::AuthOptions, String> {
-        let mut trusted_proxies = Vec::new();
-        for text in self.trusted_proxies.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
-            let net = text
-                .parse::<ipnet::IpNet>()
-                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| {
-                    format!(
-                        "--trusted-proxies: {text:?} is not an address or network; write e.g. 172.18.0.2 or 10.0.0.0/24"
-                    )
-                })?;
-            trusted_proxies.push(net);
-        }
+        let networks = |flag: &str, list: &[String]| -> Result<Vec<ipnet::IpNet>, String> {
+            let mut out = Vec::new();
+            for text in list.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+                let net = text
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!(
+                            "{flag}: {text:?} is not an address or network; write e.g. 172.18.0.2 or 10.0.0.0/24"
+                        )
+                    })?;
+                out.push(net);
+            }
+            Ok(out)
+        };
+        let trusted_proxies = networks("--trusted-proxies", &self.trusted_proxies)?;
+        let allowed_networks = networks("--allowed-networks", &self.allowed_networks)?;
         let clean = |list: &[String]| -> Vec<String> {
             list.iter().map(|g| g.trim().to_owned()).filter(|g| !g.is_empty()).collect()
         };
@@ -310,16 +342,32 @@ impl Config {
         if sso.is_some() && trusted_proxies.is_empty() {
             return Err("--sso-user-header is set but --trusted-proxies is empty: single sign-on would be believed from nobody. Give the proxy's address".into());
         }
-        if self.session_idle_hours == 0 || self.session_max_days == 0 {
-            return Err("--session-idle-hours and --session-max-days must be at least 1".into());
-        }
         Ok(crate::auth::AuthOptions {
-            idle_secs: (self.session_idle_hours as i64).saturating_mul(3600),
-            absolute_secs: (self.session_max_days as i64).saturating_mul(86_400),
+            allowed_networks,
             trusted_proxies,
             sso,
             ..crate::auth::AuthOptions::default()
         })
+    }
+
+    /// The run-time settings' first values, from the flags; stored settings are laid over
+    /// them at start (see `crate::settings::load`).
+    pub fn first_settings(&self) -> burnin::settings::Settings {
+        let small = |value: u64| u32::try_from(value).unwrap_or(u32::MAX);
+        burnin::settings::Settings {
+            jobs_per_host: small(self.jobs_per_host as u64),
+            stagger_ms: self.stagger_ms,
+            stuck_after_secs: self.stuck_after_secs,
+            stuck_abort_after_secs: self.stuck_abort_after_secs,
+            critical_sustain_secs: self.critical_sustain_secs,
+            poll_interval_secs: self.poll_interval_secs,
+            temperature_interval_secs: self.temperature_interval_secs,
+            smart_interval_secs: self.smart_interval_secs,
+            destructive_limit: small(self.destructive_limit as u64),
+            session_idle_hours: small(self.session_idle_hours),
+            session_max_days: small(self.session_max_days),
+            ..burnin::settings::Settings::default()
+        }
     }
 
     /// The first admin's name and password from the environment, if both are given.

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod engine;
 pub mod hosts;
 pub mod http;
+pub mod https;
 pub mod inventory;
 pub mod live;
 pub mod secrets;
@@ -19,6 +20,7 @@ pub mod settings;
 pub mod ssh;
 pub mod telemetry;
 pub mod truenas;
+pub mod upkeep;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -50,11 +52,12 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let master = Arc::new(MasterKey::load_or_create(&config.master_key_path())?);
     let hosts = HostStore::new(db.pool().clone(), master);
     let hub = Hub::new();
-    let options = InventoryOptions {
-        poll_interval: Duration::from_secs(config.poll_interval_secs.max(1)),
-        temperature_interval: Duration::from_secs(config.temperature_interval_secs.max(1)),
-        ..InventoryOptions::default()
-    };
+    let first = config.first_settings();
+    if let Err(message) = first.validate() {
+        anyhow::bail!("the flags or environment give {message}");
+    }
+    let live = settings::Live::new(settings::load(db.pool(), first).await?);
+    let options = InventoryOptions { live: live.clone(), ..InventoryOptions::default() };
     let inventory = Inventory::new(db.pool().clone(), hosts.clone(), hub.clone(), options);
     let start_demo = match config.simulator {
         SimulatorMode::Never => false,
@@ -80,24 +83,21 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let engine_options = engine::EngineOptions {
         poll_interval: Duration::from_millis(config.stage_poll_ms.max(10)),
         persist_every: Duration::from_millis(config.stage_poll_ms.clamp(10, 2000)),
-        per_host_limit: config.jobs_per_host.max(1),
-        stagger: Duration::from_millis(config.stagger_ms),
-        stuck_after: Duration::from_secs(config.stuck_after_secs.max(1)),
-        stuck_abort_after: (config.stuck_abort_after_secs > 0)
-            .then(|| Duration::from_secs(config.stuck_abort_after_secs)),
-        critical_sustain: Duration::from_secs(config.critical_sustain_secs),
+        live: live.clone(),
         stop_grace: Duration::from_secs(config.stop_grace_secs),
         start_confirm_grace: Duration::from_secs(config.start_confirm_grace_secs),
         reattach_timeout: Duration::from_secs(config.reattach_timeout_secs),
         blocks_at_once: config.blocks_at_once.min(1_048_576),
-        smart_sweep: Duration::from_secs(config.smart_interval_secs.max(5)),
         ..engine::EngineOptions::default()
     };
     let engine =
         engine::Engine::new(db.pool().clone(), hosts.clone(), hub.clone(), nas, engine_options);
     let auth = auth::Auth::new(
         db.pool().clone(),
-        config.auth_options().map_err(|message| anyhow::anyhow!(message))?,
+        crate::auth::AuthOptions {
+            live: live.clone(),
+            ..config.auth_options().map_err(|message| anyhow::anyhow!(message))?
+        },
     )
     .map_err(|error| anyhow::anyhow!("cannot set up sign-in: {error}"))?;
     if let Some((name, password)) =
@@ -112,7 +112,16 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let services = Services {
         observed: Default::default(),
         auth,
-        destructive: Arc::new(service::DestructiveLimit::new(config.destructive_limit.max(1))),
+        destructive: Arc::new(service::DestructiveLimit::new(live.clone())),
+        settings: live,
+        host_tests: Default::default(),
+        system: Arc::new(service::System {
+            listen: config.listen.to_string(),
+            data_dir: config.data_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+            database_file: config.database_file(),
+            started_at: auth::now_unix(),
+            update: Default::default(),
+        }),
         db,
         hosts,
         hub,
@@ -152,18 +161,25 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let Prepared { state, simulator } = prepared;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(https::acceptor(cert, key)?),
+        (None, None) => None,
+        _ => anyhow::bail!("--tls-cert and --tls-key go together: give both, or neither"),
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let inventory = state.services.inventory.clone();
     inventory.start_all().await;
     let engine = state.services.engine.clone();
     let scheduler = engine.start().await;
+    let upkeep = upkeep::start(state.services.clone());
     let state_needs_setup = state.services.auth.user_count().await.unwrap_or(0) == 0;
     let app = http::router(state, Origins::new(&config.public_origins), config.listen);
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let address = listener.local_addr().context("listener has no local address")?;
-    tracing::info!(http.address = %address, "serving the burn-in dashboard on http://{address}");
+    tracing::info!(http.address = %address, "serving the burn-in dashboard on {scheme}://{address}");
     if state_needs_setup {
         tracing::warn!(
-            "no user exists yet: open http://{address}/setup to create the first admin (or set BURNIN_INITIAL_ADMIN_USER and BURNIN_INITIAL_ADMIN_PASSWORD)"
+            "no user exists yet: open {scheme}://{address}/setup to create the first admin (or set BURNIN_INITIAL_ADMIN_USER and BURNIN_INITIAL_ADMIN_PASSWORD)"
         );
     }
 
@@ -174,9 +190,17 @@ pub async fn run(
             let _ = stop_rx.wait_for(|stopped| *stopped).await;
         }
     };
-    let server =
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(graceful);
+    let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
+        Some(acceptor) => Box::pin(https::serve(listener, acceptor, app, graceful)),
+        None => Box::pin(
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(graceful)
+            .into_future(),
+        ),
+    };
     let signal = async move {
         shutdown.await;
         tracing::info!(grace_secs = grace.as_secs(), "shutting down: finishing running requests");
@@ -190,6 +214,7 @@ pub async fn run(
     }
     inventory.stop_all().await;
     scheduler.abort();
+    upkeep.abort();
     engine.stop_all().await;
     drop(simulator);
     tracing::info!("stopped");

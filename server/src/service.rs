@@ -30,7 +30,7 @@ use crate::{
 /// a stolen session cannot wipe and churn a whole shelf in one go.
 #[derive(Debug, Default)]
 pub struct DestructiveLimit {
-    pub limit: usize,
+    live: crate::settings::Live,
     recent: std::sync::Mutex<
         std::collections::HashMap<String, std::collections::VecDeque<std::time::Instant>>,
     >,
@@ -39,25 +39,25 @@ pub struct DestructiveLimit {
 const DESTRUCTIVE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 impl DestructiveLimit {
-    pub fn new(limit: usize) -> DestructiveLimit {
-        DestructiveLimit { limit, recent: Default::default() }
+    pub fn new(live: crate::settings::Live) -> DestructiveLimit {
+        DestructiveLimit { live, recent: Default::default() }
     }
 
     /// Counts `count` more on each host, or refuses them all (counting none) when one host
     /// would go past the limit.
     fn take(&self, hosts: &[(String, usize)]) -> Result<(), String> {
         let now = std::time::Instant::now();
+        let limit = self.live.read(|s| s.destructive_limit.max(1) as usize);
         let Ok(mut recent) = self.recent.lock() else { return Ok(()) };
         for (host, count) in hosts {
             let seen = recent.entry(host.clone()).or_default();
             while seen.front().is_some_and(|t| now.duration_since(*t) > DESTRUCTIVE_WINDOW) {
                 seen.pop_front();
             }
-            if seen.len() + count > self.limit {
+            if seen.len() + count > limit {
                 return Err(format!(
-                    "{host} has had {} destructive starts and cancels in the last 15 minutes; {count} more would pass the limit of {}. Wait, or raise --destructive-limit",
+                    "{host} has had {} destructive starts and cancels in the last 15 minutes; {count} more would pass the limit of {limit}. Wait, or raise destructive_limit in Settings",
                     seen.len(),
-                    self.limit
                 ));
             }
         }
@@ -109,8 +109,62 @@ impl Observations {
     }
 }
 
+/// What the system card shows that only a restart changes.
+#[derive(Debug, Default)]
+pub struct System {
+    pub listen: String,
+    pub data_dir: String,
+    pub database_file: Option<std::path::PathBuf>,
+    pub started_at: i64,
+    /// The last update check's answer (none while the check is off).
+    pub update: std::sync::Mutex<Option<burnin::settings::UpdateStatus>>,
+}
+
+/// Flags and environment that are read at start only.
+const RESTART_NEEDED_FOR: &[&str] = &[
+    "listen address (--listen)",
+    "database (--database-url)",
+    "master key file (--master-key-file)",
+    "public origins (--public-origins)",
+    "allowed client networks (--allowed-networks)",
+    "trusted proxies and single sign-on (--trusted-proxies, --sso-*)",
+    "built-in HTTPS (--tls-cert, --tls-key)",
+    "simulated fleet (--simulator, --simulator-speed)",
+    "stage poll, stop grace, start confirmation and re-attach times (--stage-poll-ms, --stop-grace-secs, --start-confirm-grace-secs, --reattach-timeout-secs)",
+    "badblocks transfer size (--blocks-at-once)",
+];
+
+/// At most so many events per key within a window (connection tests per host).
+#[derive(Debug, Default)]
+pub struct RateWindow {
+    recent: std::sync::Mutex<
+        std::collections::HashMap<i64, std::collections::VecDeque<std::time::Instant>>,
+    >,
+}
+
+impl RateWindow {
+    /// Counts one event for `key`, or answers how long until one is allowed.
+    fn take(&self, key: i64, limit: usize, window: std::time::Duration) -> Result<(), u64> {
+        let now = std::time::Instant::now();
+        let Ok(mut recent) = self.recent.lock() else { return Ok(()) };
+        let seen = recent.entry(key).or_default();
+        while seen.front().is_some_and(|t| now.duration_since(*t) > window) {
+            seen.pop_front();
+        }
+        if seen.len() >= limit.max(1) {
+            let oldest = seen.front().copied().unwrap_or(now);
+            return Err(window.saturating_sub(now.duration_since(oldest)).as_secs().max(1));
+        }
+        seen.push_back(now);
+        Ok(())
+    }
+}
+
 #[derive(Clone)]
 pub struct Services {
+    pub settings: crate::settings::Live,
+    pub system: std::sync::Arc<System>,
+    pub host_tests: std::sync::Arc<RateWindow>,
     pub observed: std::sync::Arc<Observations>,
     pub auth: crate::auth::Auth,
     pub destructive: std::sync::Arc<DestructiveLimit>,
@@ -147,7 +201,46 @@ impl Services {
         caller: &Principal,
     ) -> Result<burnin::verdict::Thresholds, AppError> {
         allow(caller, Action::View)?;
-        Ok(crate::settings::verdict_thresholds(self.db.pool()).await?)
+        Ok(self.settings.read(|s| s.verdict))
+    }
+
+    /// The system card: what only a restart changes, and the last update check.
+    pub async fn system_info(&self) -> burnin::settings::SystemInfo {
+        let database_bytes = match &self.system.database_file {
+            Some(path) => tokio::fs::metadata(path).await.ok().map(|m| m.len()),
+            None => None,
+        };
+        burnin::settings::SystemInfo {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            listen: self.system.listen.clone(),
+            data_dir: self.system.data_dir.clone(),
+            database_bytes,
+            started_at: self.system.started_at,
+            restart_needed_for: RESTART_NEEDED_FOR.iter().map(|s| (*s).to_owned()).collect(),
+            update: self.system.update.lock().ok().and_then(|u| u.clone()),
+        }
+    }
+
+    /// Changes the settings named in `patch` (a JSON object; others keep their value),
+    /// checked against their ranges, audited with old and new values, in force at once.
+    pub async fn change_settings(
+        &self,
+        caller: &Principal,
+        patch: &serde_json::Value,
+    ) -> Result<burnin::settings::Settings, AppError> {
+        allow(caller, Action::ChangeSettings)?;
+        let new =
+            burnin::settings::merge(&self.settings.get(), patch).map_err(AppError::bad_request)?;
+        let changes =
+            crate::settings::save(self.db.pool(), &self.settings, new.clone(), &caller.actor())
+                .await?;
+        if changes.iter().any(|(path, _, _)| path.starts_with("verdict.temperatures")) {
+            self.hub.limits(new.verdict.temperatures).await;
+        }
+        for (setting, old, new) in &changes {
+            tracing::info!(audit.actor = %caller.actor(), settings.name = %setting, settings.old = %old, settings.new = %new, "setting changed");
+        }
+        Ok(new)
     }
 
     /// Replaces the thresholds. Jobs still open are judged by them; a finished job keeps the
@@ -157,12 +250,8 @@ impl Services {
         caller: &Principal,
         thresholds: burnin::verdict::Thresholds,
     ) -> Result<burnin::verdict::Thresholds, AppError> {
-        allow(caller, Action::ChangeSettings)?;
-        thresholds.validate().map_err(AppError::bad_request)?;
-        crate::settings::set_verdict_thresholds(self.db.pool(), &thresholds, &caller.actor())
-            .await?;
-        self.hub.limits(thresholds.temperatures).await;
-        Ok(thresholds)
+        let patch = json!({"verdict": thresholds});
+        Ok(self.change_settings(caller, &patch).await?.verdict)
     }
 
     /// A job's SMART snapshot (`before` or `after`), as smartctl printed it.
@@ -593,6 +682,16 @@ impl Backend for Services {
     fn test_host(&self, caller: Principal, id: i64) -> Answer<'_, HostTest> {
         Box::pin(async move {
             allow(&caller, Action::ManageHosts)?;
+            self.hosts.get(id).await?;
+            let limit = self.settings.read(|s| s.host_tests_per_minute) as usize;
+            if let Err(wait) = self.host_tests.take(id, limit, std::time::Duration::from_secs(60)) {
+                return Err(AppError::new(
+                    burnin_app::ErrorKind::TooMany,
+                    format!(
+                        "this host was tested {limit} times in the last minute; try again in {wait} s (host_tests_per_minute in Settings)"
+                    ),
+                ));
+            }
             self.test(id).await
         })
     }
@@ -613,6 +712,25 @@ impl Backend for Services {
         Box::pin(async move {
             let destructive = request.stages.iter().any(|stage| stage.is_destructive());
             allow(&caller, if destructive { Action::StartSurface } else { Action::StartBurnin })?;
+            // A disabled host is not being read: what is known of its drives may be stale.
+            let mut reasons = Vec::new();
+            for id in &request.drive_ids {
+                if let Some(drive) = inventory::get_drive(self.db.pool(), *id).await?
+                    && let Ok(host) = self.hosts.get(drive.host_id).await
+                    && !host.enabled
+                {
+                    reasons.push(format!(
+                        "{} on {}: the host is disabled, so its drives are not being read; enable it on the Hosts page first",
+                        drive.serial, host.name
+                    ));
+                }
+            }
+            if !reasons.is_empty() {
+                return Err(AppError::refused(
+                    "Refused: drives on a disabled host cannot be burned in.",
+                    reasons,
+                ));
+            }
             if destructive {
                 let mut hosts: std::collections::BTreeMap<String, usize> = Default::default();
                 for id in &request.drive_ids {
@@ -762,7 +880,7 @@ impl Backend for Services {
                 .auth
                 .step_up(session, &principal, &password, caller.address, &caller.user_agent)
                 .await?;
-            let max_age = self.auth.options().absolute_secs;
+            let max_age = self.auth.absolute_secs();
             Ok(crate::auth::set_cookie(Some(&renewed.cookie_value), caller.https, max_age))
         })
     }
@@ -847,6 +965,27 @@ impl Backend for Services {
             Ok(self.auth.revoke_token(id, &caller.actor()).await?)
         })
     }
+
+    fn settings(&self, caller: Principal) -> Answer<'_, burnin::settings::SettingsView> {
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            Ok(burnin::settings::SettingsView {
+                settings: self.settings.get(),
+                system: self.system_info().await,
+            })
+        })
+    }
+
+    fn change_settings(
+        &self,
+        caller: Principal,
+        patch: serde_json::Value,
+    ) -> Answer<'_, burnin::settings::SettingsView> {
+        Box::pin(async move {
+            let settings = Services::change_settings(self, &caller, &patch).await?;
+            Ok(burnin::settings::SettingsView { settings, system: self.system_info().await })
+        })
+    }
 }
 
 impl Services {
@@ -869,6 +1008,25 @@ impl Services {
             return Err(AppError::new(burnin_app::ErrorKind::TooMany, reason));
         }
         Ok(())
+    }
+
+    /// Pins what a connection test saw under `reference`: its certificate or SSH host key.
+    pub async fn trust_observed(
+        &self,
+        caller: Principal,
+        id: i64,
+        reference: &str,
+    ) -> Result<HostView, AppError> {
+        allow(&caller, Action::ManageHosts)?;
+        match self.observed.take(id, reference)? {
+            Observed::Certificate(fingerprint) => {
+                let view = self.hosts.pin_certificate(id, &fingerprint, &caller.actor()).await?;
+                self.inventory.restart(id).await;
+                self.publish_host(id).await;
+                Ok(view)
+            }
+            Observed::SshHostKey(key) => self.trust_ssh(id, key, caller.actor()).await,
+        }
     }
 
     async fn trust_ssh(&self, id: i64, key: String, actor: String) -> Result<HostView, AppError> {

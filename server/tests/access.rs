@@ -492,7 +492,7 @@ async fn too_many_destructive_starts_on_one_host_answer_429_and_are_audited() {
         statuses.push(status);
         if status == 429 {
             assert!(
-                body["error"]["message"].as_str().unwrap().contains("--destructive-limit"),
+                body["error"]["message"].as_str().unwrap().contains("destructive_limit"),
                 "{body}"
             );
         }

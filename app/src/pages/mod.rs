@@ -2,6 +2,7 @@ pub mod access;
 pub mod burnin;
 pub mod dashboard;
 pub mod hosts;
+pub mod settings;
 
 use leptos::prelude::*;
 

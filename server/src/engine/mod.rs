@@ -37,16 +37,9 @@ pub struct EngineOptions {
     pub poll_interval: Duration,
     /// How often progress is written and published at most.
     pub persist_every: Duration,
-    /// Jobs running at once per host. Drives are independent, so the default is generous.
-    pub per_host_limit: usize,
-    /// Time between two job starts on one host, so a shelf of drives does not spin up at once.
-    pub stagger: Duration,
-    /// A stage whose progress does not move for this long is flagged stuck.
-    pub stuck_after: Duration,
-    /// …and a stuck self-test or surface test is stopped after this long (None: only flagged).
-    pub stuck_abort_after: Option<Duration>,
-    /// A drive at or above its kind's `fail_c` for this long has its job stopped.
-    pub critical_sustain: Duration,
+    /// The run-time settings: jobs per host, stagger, stuck and abort times, the critical
+    /// temperature's sustain time and the SMART sweep's interval are read from it when used.
+    pub live: crate::settings::Live,
     /// How long an unreachable NAS is waited for before a stage that runs no writer is
     /// interrupted. A stage whose writer may be alive waits for as long as it takes.
     pub reattach_timeout: Duration,
@@ -54,8 +47,6 @@ pub struct EngineOptions {
     pub smart_during_surface: Duration,
     /// Where job folders live on the NAS.
     pub job_root: String,
-    /// How often every idle drive's SMART is read (health column, SMART tab).
-    pub smart_sweep: Duration,
     /// badblocks `-c`: blocks per read/write; 0 sizes each transfer to
     /// [`AUTO_TRANSFER_BYTES`] (see the benchmark in the README).
     pub blocks_at_once: u32,
@@ -74,6 +65,38 @@ const SSH_IDLE: Duration = Duration::from_secs(60);
 pub const AUTO_TRANSFER_BYTES: u32 = 4 << 20;
 
 impl EngineOptions {
+    /// Jobs running at once per host. Drives are independent, so the default is generous.
+    pub fn per_host_limit(&self) -> usize {
+        self.live.read(|s| s.jobs_per_host.max(1) as usize)
+    }
+
+    /// Time between two job starts on one host, so a shelf of drives does not spin up at once.
+    pub fn stagger(&self) -> Duration {
+        self.live.read(|s| Duration::from_millis(s.stagger_ms))
+    }
+
+    /// A stage whose progress does not move for this long is flagged stuck.
+    pub fn stuck_after(&self) -> Duration {
+        self.live.read(|s| Duration::from_secs(s.stuck_after_secs.max(1)))
+    }
+
+    /// …and a stuck self-test or surface test is stopped after this long (None: only flagged).
+    pub fn stuck_abort_after(&self) -> Option<Duration> {
+        self.live.read(|s| {
+            (s.stuck_abort_after_secs > 0).then(|| Duration::from_secs(s.stuck_abort_after_secs))
+        })
+    }
+
+    /// A drive at or above its kind's `fail_c` for this long has its job stopped.
+    pub fn critical_sustain(&self) -> Duration {
+        self.live.read(|s| Duration::from_secs(s.critical_sustain_secs))
+    }
+
+    /// How often every idle drive's SMART is read (health column, SMART tab).
+    pub fn smart_sweep(&self) -> Duration {
+        self.live.read(|s| Duration::from_secs(s.smart_interval_secs.max(5)))
+    }
+
     /// badblocks `-c` for a block size.
     pub fn blocks_at_once_for(&self, block_size: u32) -> u32 {
         match self.blocks_at_once {
@@ -88,15 +111,10 @@ impl Default for EngineOptions {
         EngineOptions {
             poll_interval: Duration::from_secs(5),
             persist_every: Duration::from_secs(2),
-            per_host_limit: 32,
-            stagger: Duration::from_secs(2),
-            stuck_after: Duration::from_secs(30 * 60),
-            stuck_abort_after: Some(Duration::from_secs(6 * 3600)),
-            critical_sustain: Duration::from_secs(5 * 60),
+            live: crate::settings::Live::default(),
             reattach_timeout: Duration::from_secs(3600),
             smart_during_surface: Duration::from_secs(60),
             job_root: "/var/tmp/burnin".to_owned(),
-            smart_sweep: Duration::from_secs(600),
             blocks_at_once: 0,
             stop_grace: Duration::from_secs(30),
             start_confirm_grace: Duration::from_secs(60),
@@ -187,7 +205,7 @@ impl Engine {
                     self.read_idle_smart(&drive).await;
                 }
             }
-            tokio::time::sleep(self.options.smart_sweep).await;
+            tokio::time::sleep(self.options.smart_sweep()).await;
         }
     }
 
@@ -282,11 +300,11 @@ impl Engine {
                     continue;
                 }
                 let busy = per_host.entry(job.host_id).or_default();
-                if *busy >= self.options.per_host_limit {
+                if *busy >= self.options.per_host_limit() {
                     continue;
                 }
                 let mut last = self.last_start.lock().await;
-                if last.get(&job.host_id).is_some_and(|at| at.elapsed() < self.options.stagger) {
+                if last.get(&job.host_id).is_some_and(|at| at.elapsed() < self.options.stagger()) {
                     continue;
                 }
                 last.insert(job.host_id, Instant::now());

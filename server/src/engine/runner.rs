@@ -454,7 +454,7 @@ impl Engine {
         let limit = context.limits.fail_c;
         if context.limits.too_hot(celsius) {
             let since = *context.hot_since.get_or_insert_with(Instant::now);
-            if since.elapsed() >= self.options.critical_sustain {
+            if since.elapsed() >= self.options.critical_sustain() {
                 return Ok(Err(Outcome::Failed {
                     kind: FailKind::Overheated,
                     why: format!(

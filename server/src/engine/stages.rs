@@ -348,13 +348,13 @@ impl Engine {
                 stage.percent = percent;
                 let stalled = last_change.elapsed();
                 let shown = percent.map_or("?".into(), |p| format!("{p:.0}"));
-                if stalled >= self.options.stuck_after {
+                if stalled >= self.options.stuck_after() {
                     stage.stuck = true;
                     stage.detail = format!(
                         "no progress at {shown} % for {}",
                         burnin::job::duration_text(stalled.as_secs_f64())
                     );
-                    if self.options.stuck_abort_after.is_some_and(|limit| stalled >= limit) {
+                    if self.options.stuck_abort_after().is_some_and(|limit| stalled >= limit) {
                         self.abort_self_test(context, stage).await?;
                         self.audit_stuck(context, stage, stalled).await?;
                         return Ok(Outcome::Failed {
@@ -840,14 +840,14 @@ impl Engine {
                 last_percent = percent;
                 last_change = Instant::now();
                 stage.stuck = false;
-            } else if last_change.elapsed() >= self.options.stuck_after {
+            } else if last_change.elapsed() >= self.options.stuck_after() {
                 stage.stuck = true;
                 let stalled = last_change.elapsed();
                 stage.detail = format!(
                     "no progress at {percent:.1} % for {}",
                     burnin::job::duration_text(stalled.as_secs_f64())
                 );
-                if self.options.stuck_abort_after.is_some_and(|limit| stalled >= limit) {
+                if self.options.stuck_abort_after().is_some_and(|limit| stalled >= limit) {
                     self.stop_writer(context, stage, dir, "it made no progress").await?;
                     self.audit_stuck(context, stage, stalled).await?;
                     self.finish_folder(context, stage, dir, &stdout, &stderr).await?;

@@ -30,7 +30,7 @@ pub struct Gate {
 }
 
 /// The pages the app renders; anything else under a GET is an asset, an API or a socket.
-const PAGES: [&str; 5] = ["/", "/hosts", "/users", "/login", "/setup"];
+const PAGES: [&str; 6] = ["/", "/hosts", "/users", "/settings", "/login", "/setup"];
 
 impl Gate {
     pub fn new(auth: Auth, origins: &Origins, listen: std::net::SocketAddr) -> Gate {
@@ -103,6 +103,26 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let path = request.uri().path().to_owned();
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let (address, forwarded_https) = gate.client(peer, &request);
+    let https = forwarded_https || request.extensions().get::<crate::https::NativeTls>().is_some();
+    let allowed = &gate.auth.options().allowed_networks;
+    if !allowed.is_empty()
+        && !address.is_loopback()
+        && !allowed.iter().any(|net| net.contains(&address))
+    {
+        tracing::warn!(http.client = %address, http.path = %path, "refused a client outside the allowed networks");
+        return refuse(AppError::refused(
+            format!(
+                "Your address {address} is not in this dashboard's allowed networks. Ask its admin to add it to --allowed-networks (BURNIN_ALLOWED_NETWORKS)."
+            ),
+            Vec::new(),
+        ));
+    }
     if matches!(path.as_str(), "/healthz" | "/readyz") {
         return next.run(request).await;
     }
@@ -117,12 +137,6 @@ pub async fn authenticate(
             Vec::new(),
         ));
     }
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let (address, https) = gate.client(peer, &request);
     // The proxy's identity headers count only from the proxy: from anyone else they go.
     if !gate.auth.trusted(peer)
         && let Some(sso) = &gate.auth.options().sso

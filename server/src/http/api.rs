@@ -39,6 +39,10 @@ fn table() -> Vec<(Method, &'static str, Door, Handler)> {
         (Method::PUT, "/hosts/{id}", Door::Needs(Action::ManageHosts), put(update_host)),
         (Method::DELETE, "/hosts/{id}", Door::Needs(Action::ManageHosts), delete(archive_host)),
         (Method::GET, "/hosts/{id}/record", view, get(host_record)),
+        (Method::POST, "/hosts/{id}/test", Door::Needs(Action::ManageHosts), post(test_host)),
+        (Method::POST, "/hosts/{id}/trust", Door::Needs(Action::ManageHosts), post(trust_host)),
+        (Method::POST, "/hosts/{id}/enable", Door::Needs(Action::ManageHosts), post(enable_host)),
+        (Method::POST, "/hosts/{id}/disable", Door::Needs(Action::ManageHosts), post(disable_host)),
         (
             Method::DELETE,
             "/hosts/{id}/history",
@@ -57,6 +61,8 @@ fn table() -> Vec<(Method, &'static str, Door, Handler)> {
         (Method::GET, "/burnin/{id}/report", view, get(job_report)),
         (Method::GET, "/burnin/{id}/smart/{when}", view, get(job_smart)),
         (Method::GET, "/burnin/{id}/stages/{position}/output/{stream}", view, get(stage_output)),
+        (Method::GET, "/settings", view, get(get_settings)),
+        (Method::PUT, "/settings", Door::Needs(Action::ChangeSettings), put(put_settings)),
         (Method::GET, "/settings/verdict", view, get(get_thresholds)),
         (
             Method::PUT,
@@ -191,6 +197,52 @@ async fn host_record(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     Ok(Json(services.host_record(&caller, parse_host_id(&id)?).await?))
+}
+
+/// Runs the connection test (certificate, API login, drive list, SSH) and reports each step.
+/// What it saw that is not trusted yet comes with a one-time reference to trust it by.
+async fn test_host(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+) -> Result<Json<burnin::host::HostTest>, AppError> {
+    Ok(Json(services.test_host(caller, parse_host_id(&id)?).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Trust {
+    reference: String,
+}
+
+/// Pins the certificate or SSH host key a connection test saw, by the reference it answered
+/// (`certificate_observation` or `ssh_host_key_observation`); never a typed fingerprint.
+async fn trust_host(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+    body: Result<Json<Trust>, JsonRejection>,
+) -> Result<Json<HostView>, AppError> {
+    let trust = json_body(body, r#"{"reference": "<certificate_observation from the test>"}"#)?;
+    Ok(Json(services.trust_observed(caller, parse_host_id(&id)?, &trust.reference).await?))
+}
+
+/// Puts a host back in service: its drives are read again.
+async fn enable_host(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+) -> Result<Json<HostView>, AppError> {
+    Ok(Json(services.set_host_enabled(caller, parse_host_id(&id)?, true).await?))
+}
+
+/// Stops reading a host (its jobs keep running; nothing new starts on it).
+async fn disable_host(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+) -> Result<Json<HostView>, AppError> {
+    Ok(Json(services.set_host_enabled(caller, parse_host_id(&id)?, false).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -437,6 +489,25 @@ async fn stage_output(
     })?;
     let bytes = services.stage_output_bytes(&caller, parse_id(&id)?, position, &stream).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response())
+}
+
+/// Every run-time setting and the system card.
+async fn get_settings(
+    State(services): State<Services>,
+    Me(caller): Me,
+) -> Result<Json<burnin::settings::SettingsView>, AppError> {
+    Ok(Json(services.settings(caller).await?))
+}
+
+/// Changes the settings the body names; the others keep their value. Out-of-range values
+/// and unknown names are refused (400) with each one named; changes are audited.
+async fn put_settings(
+    State(services): State<Services>,
+    Me(caller): Me,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<Json<burnin::settings::SettingsView>, AppError> {
+    let patch = json_body(body, r#"{"jobs_per_host": 8, "verdict": {"max_bad_blocks": 0}}"#)?;
+    Ok(Json(Backend::change_settings(&services, caller, patch).await?))
 }
 
 async fn get_thresholds(

@@ -64,7 +64,7 @@ fn safe_next(next: Option<&str>) -> String {
 
 fn signed_in(auth: &Auth, session: NewSession, https: bool, next: &str) -> Response {
     let mut response = Redirect::to(next).into_response();
-    let cookie = set_cookie(Some(&session.cookie_value), https, auth.options().absolute_secs);
+    let cookie = set_cookie(Some(&session.cookie_value), https, auth.absolute_secs());
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }

@@ -31,6 +31,12 @@ impl axum::extract::FromRef<AppState> for crate::auth::Auth {
     }
 }
 
+impl axum::extract::FromRef<AppState> for crate::settings::Live {
+    fn from_ref(state: &AppState) -> crate::settings::Live {
+        state.services.settings.clone()
+    }
+}
+
 impl axum::extract::FromRef<AppState> for Hub {
     fn from_ref(state: &AppState) -> Hub {
         state.services.hub.clone()

@@ -18,22 +18,22 @@ use crate::{
     },
 };
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct InventoryOptions {
-    /// How often the drive list is read again when the host offers no events.
-    pub poll_interval: Duration,
-    /// How often temperatures are read.
-    pub temperature_interval: Duration,
+    /// The run-time settings: how often the drive list is read again when the host offers
+    /// no events, and how often temperatures are read.
+    pub live: crate::settings::Live,
     pub client: ClientOptions,
 }
 
-impl Default for InventoryOptions {
-    fn default() -> InventoryOptions {
-        InventoryOptions {
-            poll_interval: Duration::from_secs(30),
-            temperature_interval: Duration::from_secs(10),
-            client: ClientOptions::default(),
-        }
+impl InventoryOptions {
+    fn intervals(&self) -> (Duration, Duration) {
+        self.live.read(|s| {
+            (
+                Duration::from_secs(s.poll_interval_secs.max(1)),
+                Duration::from_secs(s.temperature_interval_secs.max(1)),
+            )
+        })
     }
 }
 
@@ -233,11 +233,22 @@ impl Worker {
         let has_events = client.subscribe("disk.query").await.is_ok();
         self.sync(client, connection).await?;
         let options = &self.inventory.options;
-        let mut poll = staggered_interval(options.poll_interval);
-        let mut temperatures = staggered_interval(options.temperature_interval);
+        let mut settings = options.live.subscribe();
+        let mut current = options.intervals();
+        let mut poll = staggered_interval(current.0);
+        let mut temperatures = staggered_interval(current.1);
         loop {
             tokio::select! {
                 () = client.closed() => return Ok(()),
+                // A changed interval takes effect at once, not after the old one runs out.
+                Ok(()) = settings.changed() => {
+                    let wanted = options.intervals();
+                    if wanted != current {
+                        current = wanted;
+                        poll = staggered_interval(current.0);
+                        temperatures = staggered_interval(current.1);
+                    }
+                }
                 _ = poll.tick() => self.sync(client, connection).await?,
                 _ = temperatures.tick() => self.read_temperatures(client).await?,
                 event = events.recv(), if has_events => {

@@ -42,6 +42,8 @@ struct State {
 pub struct Hub {
     state: Arc<RwLock<State>>,
     sender: broadcast::Sender<Arc<Outgoing>>,
+    /// Live channels open per user, for `live_connections_per_user`.
+    pub(crate) channels: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
 }
 
 impl Default for Hub {
@@ -54,7 +56,7 @@ impl Hub {
     pub fn new() -> Hub {
         // Deep enough for a burst of a whole fleet's temperatures; a slower client gets a
         // fresh snapshot instead of a backlog.
-        Hub { state: Arc::default(), sender: broadcast::channel(4096).0 }
+        Hub { state: Arc::default(), sender: broadcast::channel(4096).0, channels: Arc::default() }
     }
 
     /// Replaces everything (at start-up, from the database).

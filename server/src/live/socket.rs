@@ -20,6 +20,40 @@ use super::Hub;
 /// write buffer each connection keeps (a whole 1,000-drive snapshot is 320 KiB).
 const SNAPSHOT_DRIVES_PER_MESSAGE: usize = 64;
 
+/// A client may ask for a fresh snapshot this often at most; more asks wait their turn (a
+/// snapshot of 5,000 drives is 1.6 MB of work, and a client loops on a bug, not on need).
+const RESYNC_EVERY: Duration = Duration::from_secs(2);
+
+type Open = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>;
+
+/// One open channel counted against its user; uncounted when dropped.
+struct Counted(Open, String);
+
+impl Counted {
+    fn take(channels: &Open, user: &str, limit: usize) -> Option<Counted> {
+        let mut open = channels.lock().ok()?;
+        let count = open.entry(user.to_owned()).or_default();
+        if *count >= limit.max(1) {
+            return None;
+        }
+        *count += 1;
+        Some(Counted(channels.clone(), user.to_owned()))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.0.lock()
+            && let Some(count) = open.get_mut(&self.1)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.1);
+            }
+        }
+    }
+}
+
 /// Opens a live channel: a snapshot, then deltas.
 /// Its door (signed in, may view) is checked before the upgrade; the channel closes when the
 /// credential it was opened with stops working (sign-out, password change, disabled user,
@@ -27,14 +61,28 @@ const SNAPSHOT_DRIVES_PER_MESSAGE: usize = 64;
 pub async fn live_socket(
     State(hub): State<Hub>,
     State(auth): State<crate::auth::Auth>,
+    State(settings): State<crate::settings::Live>,
     axum::Extension(caller): axum::Extension<burnin_app::backend::Caller>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    use axum::response::IntoResponse as _;
+    let user = caller.principal.as_ref().map(|p| p.name.clone()).unwrap_or_default();
+    let limit = settings.read(|s| s.live_connections_per_user) as usize;
+    let Some(counted) = Counted::take(&hub.channels, &user, limit) else {
+        tracing::warn!(user.name = %user, live.limit = limit, "live channel refused: too many open");
+        return burnin_app::AppError::new(
+            burnin_app::ErrorKind::TooMany,
+            format!(
+                "{user} already has {limit} live channels open (live_connections_per_user in Settings); close a tab or raise the limit"
+            ),
+        )
+        .into_response();
+    };
     // Clients only ever send tiny control messages: a 4 KiB read buffer, not 128 KiB, per tab.
-    upgrade
-        .max_message_size(1024)
-        .read_buffer_size(4096)
-        .on_upgrade(move |socket| serve(hub, auth, caller, socket))
+    upgrade.max_message_size(1024).read_buffer_size(4096).on_upgrade(move |socket| async move {
+        serve(hub, auth, caller, socket).await;
+        drop(counted);
+    })
 }
 
 /// Whether the credential the channel was opened with still works.
@@ -67,6 +115,7 @@ async fn serve(
     // peer from a quiet one.
     let mut ping = tokio::time::interval(Duration::from_secs(20));
     ping.tick().await;
+    let mut last_resync: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             delta = deltas.recv() => match delta {
@@ -93,6 +142,10 @@ async fn serve(
             },
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) if text.as_str() == "resync" => {
+                    if let Some(at) = last_resync {
+                        tokio::time::sleep_until(at + RESYNC_EVERY).await;
+                    }
+                    last_resync = Some(tokio::time::Instant::now());
                     let snapshot = hub.snapshot().await;
                     version = snapshot.version;
                     if send_snapshot(&mut sink, snapshot).await.is_err() {

@@ -33,6 +33,9 @@ pub struct SshTarget {
     pub host_key: Option<String>,
 }
 
+/// The most output one command may print (stdout and stderr together).
+pub const MAX_COMMAND_OUTPUT: usize = 16 << 20;
+
 #[derive(Clone, Debug)]
 pub struct SshOptions {
     pub connect_timeout: Duration,
@@ -79,6 +82,10 @@ pub enum SshError {
     NoCredentials,
     #[error("the SSH connection dropped before the command finished")]
     Dropped,
+    #[error(
+        "{what} printed more than {} MiB over SSH; its output was cut off and the command stopped", limit >> 20
+    )]
+    TooMuchOutput { what: String, limit: usize },
     #[error("SSH protocol error: {0}")]
     Protocol(String),
 }
@@ -236,18 +243,27 @@ impl SshSession {
     pub async fn run(&self, command: &RemoteCommand) -> Result<CommandOutput, SshError> {
         let line = command.wire();
         let timeout = self.options.command_timeout;
-        tokio::time::timeout(timeout, self.exec(&line))
+        tokio::time::timeout(timeout, self.exec(&line, command.what()))
             .await
             .map_err(|_| SshError::Timeout { what: command.what().to_owned(), after: timeout })?
     }
 
-    async fn exec(&self, line: &str) -> Result<CommandOutput, SshError> {
+    async fn exec(&self, line: &str, what: &str) -> Result<CommandOutput, SshError> {
         let mut channel =
             self.handle.channel_open_session().await.map_err(|_| SshError::Dropped)?;
         channel.exec(true, line.as_bytes()).await.map_err(|_| SshError::Dropped)?;
         let mut output = CommandOutput::default();
         let mut status = None;
         while let Some(message) = channel.wait().await {
+            // Every command reads bounded chunks; one that floods is broken or hostile, and its
+            // output must not grow the dashboard's memory without end.
+            if output.stdout.len() + output.stderr.len() > MAX_COMMAND_OUTPUT {
+                let _ = channel.close().await;
+                return Err(SshError::TooMuchOutput {
+                    what: what.to_owned(),
+                    limit: MAX_COMMAND_OUTPUT,
+                });
+            }
             match message {
                 ChannelMsg::Data { data } => output.stdout.extend_from_slice(&data),
                 ChannelMsg::ExtendedData { data, ext: 1 } => output.stderr.extend_from_slice(&data),

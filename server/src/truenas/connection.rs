@@ -10,7 +10,15 @@ use tokio::{
     sync::{broadcast, mpsc, oneshot, watch},
     task::JoinHandle,
 };
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, client_async, tungstenite::Message};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, client_async_with_config,
+    tungstenite::{Message, protocol::WebSocketConfig},
+};
+
+/// The largest message taken from a NAS: `disk.query` of a 1,000-drive shelf is about 2 MB,
+/// so 32 MiB is room for any real answer and a bound on what a broken or hostile NAS can make
+/// the dashboard hold.
+pub const MAX_MESSAGE_BYTES: usize = 32 << 20;
 
 use super::{
     Address, ClientOptions, Dialect, Endpoint, TlsTrust, TrueNasError, call_error, discover,
@@ -81,15 +89,25 @@ impl Client {
         let scheme = if address.secure { "wss" } else { "ws" };
         let url = format!("{scheme}://{}{path}", address.authority());
         let transport = stream(&address, &endpoint.trust, timeout).await?;
-        let (mut socket, _) = tokio::time::timeout(timeout, client_async(url, transport))
-            .await
-            .map_err(|_| TrueNasError::Timeout { what: format!("opening {path}"), after: timeout })?
-            .map_err(|error| match error {
-                tokio_tungstenite::tungstenite::Error::Http(response) => {
-                    TrueNasError::Http { status: response.status().as_u16(), path: path.to_owned() }
-                }
-                other => TrueNasError::Protocol { detail: format!("WebSocket handshake: {other}") },
-            })?;
+        let limits = WebSocketConfig::default()
+            .max_message_size(Some(MAX_MESSAGE_BYTES))
+            .max_frame_size(Some(MAX_MESSAGE_BYTES));
+        let (mut socket, _) =
+            tokio::time::timeout(timeout, client_async_with_config(url, transport, Some(limits)))
+                .await
+                .map_err(|_| TrueNasError::Timeout {
+                    what: format!("opening {path}"),
+                    after: timeout,
+                })?
+                .map_err(|error| match error {
+                    tokio_tungstenite::tungstenite::Error::Http(response) => TrueNasError::Http {
+                        status: response.status().as_u16(),
+                        path: path.to_owned(),
+                    },
+                    other => {
+                        TrueNasError::Protocol { detail: format!("WebSocket handshake: {other}") }
+                    }
+                })?;
         if dialect == Dialect::Legacy {
             legacy_handshake(&mut socket, timeout).await?;
         }
