@@ -223,6 +223,7 @@ pub fn UsersPage() -> impl IntoView {
     let tokens = Resource::new(|| (), |_| list_tokens());
     let error = RwSignal::new(None::<String>);
     let secret = RwSignal::new(None::<String>);
+    let notice = RwSignal::new(None::<String>);
     let new_name = RwSignal::new(String::new());
     let new_role = RwSignal::new("viewer".to_owned());
     let new_password = RwSignal::new(String::new());
@@ -261,6 +262,7 @@ pub fn UsersPage() -> impl IntoView {
     view! {
         <section class="page-head"><h1>"Users and API tokens"</h1></section>
         {move || error.get().map(|e| view! { <p class="notice error" role="alert">{e}</p> })}
+        {move || notice.get().map(|n| view! { <p class="notice ok" role="status">{n}</p> })}
         <section class="panel">
             <h2>"Users"</h2>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -268,7 +270,7 @@ pub fn UsersPage() -> impl IntoView {
                     match users.await {
                         Ok(list) => view! {
                             <table class="simple users">
-                                <thead><tr><th>"Name"</th><th>"Role"</th><th>"Source"</th><th>"Last sign-in"</th><th></th></tr></thead>
+                                <thead><tr><th>"Name"</th><th>"Role"</th><th>"Source"</th><th>"Last sign-in"</th><th></th><th>"Password"</th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|user| {
                                         let id = user.id;
@@ -300,6 +302,33 @@ pub fn UsersPage() -> impl IntoView {
                                                             users.refetch();
                                                         });
                                                     }>{if disabled { "Enable" } else { "Disable" }}</button>
+                                                </td>
+                                                <td>
+                                                    {(user.source == "local").then(|| {
+                                                        let password = RwSignal::new(String::new());
+                                                        let name = user.name.clone();
+                                                        view! {
+                                                            <form class="inline-form compact" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                                                                ev.prevent_default();
+                                                                let edit = UserEdit { password: Some(password.get_untracked()), ..Default::default() };
+                                                                let name = name.clone();
+                                                                leptos::task::spawn_local(async move {
+                                                                    match update_user(id, edit).await {
+                                                                        Ok(_) => {
+                                                                            password.set(String::new());
+                                                                            error.set(None);
+                                                                            notice.set(Some(format!("{name}'s password is set; their sessions are ended.")));
+                                                                        }
+                                                                        Err(e) => error.set(Some(e.message)),
+                                                                    }
+                                                                });
+                                                            }>
+                                                                <input type="password" autocomplete="new-password" placeholder="new password" aria-label=format!("New password for {}", user.name)
+                                                                    prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
+                                                                <button type="submit" class="button small">"Set password"</button>
+                                                            </form>
+                                                        }
+                                                    })}
                                                 </td>
                                             </tr>
                                         }

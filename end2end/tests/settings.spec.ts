@@ -1,0 +1,39 @@
+import { test, expect } from '@playwright/test';
+
+const PASSWORD = 'correct horse battery staple';
+
+test('an admin changes a setting on the Settings page; it is in force and a viewer only reads it', async ({ page, browser }) => {
+  await page.goto('/settings');
+  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+  const jobs = page.locator('input[name="jobs_per_host"]');
+  await expect(jobs).toHaveValue('32');
+  await expect(page.getByTestId('system-card')).toContainText('Listening on');
+  await jobs.fill('16');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('status')).toContainText('Saved');
+  // In force on the server, and shown after a reload.
+  const answer = await page.request.get('/api/v1/settings');
+  expect((await answer.json()).settings.jobs_per_host).toBe(16);
+  await page.reload();
+  await expect(page.locator('input[name="jobs_per_host"]')).toHaveValue('16');
+
+  // An out-of-range value is refused with the setting named, and nothing changes.
+  await page.locator('input[name="jobs_per_host"]').fill('0');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('alert')).toContainText('jobs_per_host');
+  expect((await (await page.request.get('/api/v1/settings')).json()).settings.jobs_per_host).toBe(16);
+
+  // A viewer sees the values, cannot edit them, and has no Save button.
+  const context = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+  const viewer = await context.newPage();
+  await viewer.goto('/login');
+  await viewer.locator('input[name="name"]').fill('vic');
+  await viewer.locator('input[name="password"]').fill(PASSWORD);
+  await viewer.getByRole('button', { name: 'Sign in' }).click();
+  await viewer.goto('/settings');
+  await expect(viewer.locator('html')).toHaveAttribute('data-hydrated', 'true');
+  await expect(viewer.locator('input[name="jobs_per_host"]')).toHaveValue('16');
+  await expect(viewer.locator('input[name="jobs_per_host"]')).toBeDisabled();
+  await expect(viewer.getByRole('button', { name: 'Save settings' })).toHaveCount(0);
+  await context.close();
+});
