@@ -7,6 +7,12 @@ use sqlx::{Executor, Sqlite};
 
 use crate::db::DbError;
 
+tokio::task_local! {
+    /// The client address of the request being served, set by the gate around each request:
+    /// every event a request causes records where it came from. Background work has none.
+    pub static CLIENT: std::net::IpAddr;
+}
+
 /// Records one event. `actor` is the operator's name (or `system` for the server's own
 /// actions); `detail` must never contain secrets.
 pub async fn record<'e>(
@@ -16,15 +22,17 @@ pub async fn record<'e>(
     subject: &str,
     detail: &Value,
 ) -> Result<(), DbError> {
+    let address = CLIENT.try_with(|a| a.to_string()).unwrap_or_default();
     sqlx::query(
-        "INSERT INTO audit_events (actor, action, subject, detail) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO audit_events (actor, action, subject, detail, address) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(actor)
     .bind(action)
     .bind(subject)
     .bind(detail.to_string())
+    .bind(&address)
     .execute(executor)
     .await?;
-    tracing::info!(audit.actor = %actor, audit.action = %action, audit.subject = %subject, "audit event");
+    tracing::info!(audit.actor = %actor, audit.action = %action, audit.subject = %subject, audit.address = %address, "audit event");
     Ok(())
 }

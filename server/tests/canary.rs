@@ -134,6 +134,15 @@ async fn no_secret_reaches_a_log_page_result_answer_or_the_audit_log() {
     );
     assert!(log.contains("auth.login_failed"), "the failed sign-in is not in the log");
     let pool = sqlx::SqlitePool::connect(&database).await.unwrap();
+    // Each event a request caused names the address it came from.
+    let addressed: Vec<(String, String)> =
+        sqlx::query_as("SELECT action, address FROM audit_events").fetch_all(&pool).await.unwrap();
+    for action in ["auth.login_failed", "auth.login"] {
+        assert!(
+            addressed.iter().any(|(a, address)| a == action && address == "127.0.0.1"),
+            "{action} without its client address: {addressed:?}"
+        );
+    }
     let audit: Vec<(String, String)> =
         sqlx::query_as("SELECT action, detail FROM audit_events").fetch_all(&pool).await.unwrap();
     assert!(audit.iter().any(|(action, _)| action == "auth.login_failed"), "{audit:?}");

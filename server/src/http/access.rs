@@ -193,7 +193,7 @@ pub async fn authenticate(
             return error.into_response();
         }
     }
-    let mut response = next.run(request).await;
+    let mut response = crate::audit::CLIENT.scope(address, next.run(request)).await;
     if signed_in && !response.headers().contains_key(header::CACHE_CONTROL) {
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
