@@ -115,10 +115,12 @@ pub enum Action {
     ChangeSettings,
     ManageUsers,
     ManageTokens,
+    /// Open a shell on a NAS in the page (the terminal).
+    OpenTerminal,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::View,
         Action::EditDrive,
         Action::StartBurnin,
@@ -130,6 +132,7 @@ impl Action {
         Action::ChangeSettings,
         Action::ManageUsers,
         Action::ManageTokens,
+        Action::OpenTerminal,
     ];
 
     /// The least role that may do it.
@@ -145,7 +148,8 @@ impl Action {
             | Action::DeleteHistory
             | Action::ChangeSettings
             | Action::ManageUsers
-            | Action::ManageTokens => Role::Admin,
+            | Action::ManageTokens
+            | Action::OpenTerminal => Role::Admin,
         }
     }
 
@@ -158,6 +162,7 @@ impl Action {
                 | Action::DeleteHistory
                 | Action::ManageUsers
                 | Action::ManageTokens
+                | Action::OpenTerminal
         )
     }
 
@@ -173,6 +178,7 @@ impl Action {
             Action::DeleteHistory => "delete history",
             Action::ChangeSettings => "change settings",
             Action::ManageUsers => "manage users",
+            Action::OpenTerminal => "open a terminal on a NAS",
             Action::ManageTokens => "manage API tokens",
         }
     }
@@ -477,3 +483,15 @@ mod tests {
         assert_eq!(user_name_problem("ann.smith@lab"), None);
     }
 }
+
+/// A one-time ticket to open a terminal: bound to its user, session and host, for
+/// [`TERMINAL_TICKET_SECS`]; the WebSocket upgrade at `/terminal?ticket=…` consumes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalTicket {
+    pub ticket: String,
+    pub host_id: i64,
+    pub expires_in_secs: u32,
+}
+
+/// Seconds a terminal ticket lives.
+pub const TERMINAL_TICKET_SECS: u32 = 30;

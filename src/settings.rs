@@ -47,6 +47,10 @@ pub struct Settings {
     /// Where to look for a newer release (JSON with `version`, or a GitHub release's
     /// `tag_name`); empty: never looks, as suits an air-gapped network.
     pub update_check_url: String,
+    /// Whether admins may open a shell on a NAS from the page at all.
+    pub terminal_enabled: bool,
+    /// Minutes without input or output after which a terminal is closed.
+    pub terminal_idle_mins: u32,
     pub verdict: Thresholds,
 }
 
@@ -70,6 +74,8 @@ impl Default for Settings {
             host_tests_per_minute: 6,
             stage_output_retention_days: 0,
             update_check_url: String::new(),
+            terminal_enabled: true,
+            terminal_idle_mins: 30,
             verdict: Thresholds::default(),
         }
     }
@@ -115,6 +121,7 @@ impl Settings {
         range("session_max_days", self.session_max_days.into(), 1, 365, "days");
         range("live_connections_per_user", self.live_connections_per_user.into(), 1, 1000, "");
         range("host_tests_per_minute", self.host_tests_per_minute.into(), 1, 60, "per minute");
+        range("terminal_idle_mins", self.terminal_idle_mins.into(), 1, 24 * 60, "minutes");
         range(
             "stage_output_retention_days",
             self.stage_output_retention_days.into(),

@@ -132,6 +132,13 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Answer<'_, NewToken>;
     fn revoke_token(&self, caller: Principal, id: i64) -> Answer<'_, TokenView>;
 
+    /// A one-time ticket to open a terminal on a host (admins, password just entered).
+    fn terminal_ticket(
+        &self,
+        caller: Caller,
+        host_id: i64,
+    ) -> Answer<'_, burnin::access::TerminalTicket>;
+
     /// Every run-time setting and the system card.
     fn settings(&self, caller: Principal) -> Answer<'_, burnin::settings::SettingsView>;
     /// Changes the settings `patch` names (a JSON object), checked and audited.

@@ -154,5 +154,6 @@ pub fn server_fn_doors() -> Vec<(&'static str, burnin::access::Door)> {
         (RevokeToken::PATH, Door::Needs(Action::ManageTokens)),
         (GetSettings::PATH, view),
         (SaveSettings::PATH, Door::Needs(Action::ChangeSettings)),
+        (OpenTerminalTicket::PATH, Door::Needs(Action::OpenTerminal)),
     ]
 }

@@ -19,6 +19,7 @@ pub mod service;
 pub mod settings;
 pub mod ssh;
 pub mod telemetry;
+pub mod terminal;
 pub mod truenas;
 pub mod upkeep;
 
@@ -114,6 +115,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         auth,
         destructive: Arc::new(service::DestructiveLimit::new(live.clone())),
         settings: live,
+        terminal_tickets: Default::default(),
         host_tests: Default::default(),
         system: Arc::new(service::System {
             listen: config.listen.to_string(),

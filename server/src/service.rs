@@ -162,6 +162,7 @@ impl RateWindow {
 
 #[derive(Clone)]
 pub struct Services {
+    pub terminal_tickets: std::sync::Arc<crate::terminal::Tickets>,
     pub settings: crate::settings::Live,
     pub system: std::sync::Arc<System>,
     pub host_tests: std::sync::Arc<RateWindow>,
@@ -964,6 +965,14 @@ impl Backend for Services {
             allow(&caller, Action::ManageTokens)?;
             Ok(self.auth.revoke_token(id, &caller.actor()).await?)
         })
+    }
+
+    fn terminal_ticket(
+        &self,
+        caller: Caller,
+        host_id: i64,
+    ) -> Answer<'_, burnin::access::TerminalTicket> {
+        Box::pin(async move { Services::terminal_ticket(self, caller, host_id).await })
     }
 
     fn settings(&self, caller: Principal) -> Answer<'_, burnin::settings::SettingsView> {

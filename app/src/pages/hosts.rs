@@ -12,6 +12,22 @@ use crate::{
 };
 
 /// Adds a host (`id` = None) or changes one. Secrets left empty keep their stored value.
+/// A one-time ticket to open the terminal on a host (admins, password entered within the
+/// step-up window); the page opens `/terminal?ticket=…` with it.
+#[server(input = Json)]
+pub async fn open_terminal_ticket(
+    host_id: i64,
+) -> Result<burnin::access::TerminalTicket, AppError> {
+    crate::backend::reply(
+        async {
+            crate::backend::backend()?
+                .terminal_ticket(crate::backend::caller().await?, host_id)
+                .await
+        }
+        .await,
+    )
+}
+
 #[server(input = Json)]
 pub async fn save_host(id: Option<i64>, input: HostInput) -> Result<HostView, AppError> {
     crate::backend::reply(

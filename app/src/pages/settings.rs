@@ -289,6 +289,32 @@ fn groups() -> Vec<(&'static str, Vec<Field>)> {
     ]
 }
 
+/// One numeric setting's labelled input, bound to the draft.
+fn number_input(
+    f: Field,
+    draft: RwSignal<Option<Settings>>,
+    saved: RwSignal<bool>,
+    admin: bool,
+) -> impl IntoView {
+    let Field { name, label, unit, step, get, set } = f;
+    view! {
+        <label class="field setting">
+            <span>{label}</span>
+            <span class="input-unit">
+                <input type="number" name=name min="0" step=step disabled=!admin
+                    prop:value=move || draft.with(|d| d.as_ref().map(|s| get(s).to_string()).unwrap_or_default())
+                    on:input=move |ev| {
+                        saved.set(false);
+                        if let Ok(value) = event_target_value(&ev).trim().parse::<f64>() {
+                            draft.update(|d| if let Some(s) = d.as_mut() { set(s, value.max(0.0)) });
+                        }
+                    }/>
+                <span class="unit">{unit}</span>
+            </span>
+        </label>
+    }
+}
+
 fn bytes(n: u64) -> String {
     match n {
         n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
@@ -343,27 +369,27 @@ pub fn SettingsPage() -> impl IntoView {
                         {groups().into_iter().map(|(title, fields)| view! {
                             <fieldset class="panel settings-group">
                                 <legend>{title}</legend>
-                                {fields.into_iter().map(|f| {
-                                    let Field { name, label, unit, step, get, set } = f;
-                                    view! {
-                                        <label class="field setting">
-                                            <span>{label}</span>
-                                            <span class="input-unit">
-                                                <input type="number" name=name min="0" step=step disabled=!admin
-                                                    prop:value=move || draft.with(|d| d.as_ref().map(|s| get(s).to_string()).unwrap_or_default())
-                                                    on:input=move |ev| {
-                                                        saved.set(false);
-                                                        if let Ok(value) = event_target_value(&ev).trim().parse::<f64>() {
-                                                            draft.update(|d| if let Some(s) = d.as_mut() { set(s, value.max(0.0)) });
-                                                        }
-                                                    }/>
-                                                <span class="unit">{unit}</span>
-                                            </span>
-                                        </label>
-                                    }
-                                }).collect_view()}
+                                {fields.into_iter().map(|f| number_input(f, draft, saved, admin)).collect_view()}
                             </fieldset>
                         }).collect_view()}
+                        <fieldset class="panel settings-group">
+                            <legend>"Terminal"</legend>
+                            <label class="field setting checkbox">
+                                <span>"Admins may open a shell on a NAS from the page"</span>
+                                <input type="checkbox" name="terminal_enabled" disabled=!admin
+                                    prop:checked=move || draft.with(|d| d.as_ref().is_some_and(|s| s.terminal_enabled))
+                                    on:change=move |ev| {
+                                        saved.set(false);
+                                        let on = event_target_checked(&ev);
+                                        draft.update(|d| if let Some(s) = d.as_mut() { s.terminal_enabled = on });
+                                    }/>
+                            </label>
+                            {number_input(
+                                field("terminal_idle_mins", "A terminal closes when idle for", "min",
+                                    |s| s.terminal_idle_mins as f64, |s, v| s.terminal_idle_mins = v as u32),
+                                draft, saved, admin,
+                            )}
+                        </fieldset>
                         <fieldset class="panel settings-group">
                             <legend>"Updates"</legend>
                             <label class="field setting wide">

@@ -133,6 +133,12 @@ impl Nas {
         Ok(None)
     }
 
+    /// A new SSH connection of its own (not the shared one, which is closed when idle): for
+    /// the terminal.
+    pub async fn dedicated(&self, host_id: i64) -> Result<SshSession, NasError> {
+        self.open(host_id).await
+    }
+
     async fn open(&self, host_id: i64) -> Result<SshSession, NasError> {
         let mut connection = self.connection(host_id).await?;
         if connection.ssh_host_key.is_none()

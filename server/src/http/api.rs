@@ -41,6 +41,12 @@ fn table() -> Vec<(Method, &'static str, Door, Handler)> {
         (Method::GET, "/hosts/{id}/record", view, get(host_record)),
         (Method::POST, "/hosts/{id}/test", Door::Needs(Action::ManageHosts), post(test_host)),
         (Method::POST, "/hosts/{id}/trust", Door::Needs(Action::ManageHosts), post(trust_host)),
+        (
+            Method::POST,
+            "/hosts/{id}/terminal",
+            Door::Needs(Action::OpenTerminal),
+            post(terminal_ticket),
+        ),
         (Method::POST, "/hosts/{id}/enable", Door::Needs(Action::ManageHosts), post(enable_host)),
         (Method::POST, "/hosts/{id}/disable", Door::Needs(Action::ManageHosts), post(disable_host)),
         (
@@ -225,6 +231,16 @@ async fn trust_host(
 ) -> Result<Json<HostView>, AppError> {
     let trust = json_body(body, r#"{"reference": "<certificate_observation from the test>"}"#)?;
     Ok(Json(services.trust_observed(caller, parse_host_id(&id)?, &trust.reference).await?))
+}
+
+/// A one-time ticket (30 s) to open `/terminal?ticket=…` on the host: admins, in a browser
+/// session whose password was entered within the step-up window.
+async fn terminal_ticket(
+    State(services): State<Services>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<burnin::access::TerminalTicket>, AppError> {
+    Ok(Json(Services::terminal_ticket(&services, caller, parse_host_id(&id)?).await?))
 }
 
 /// Puts a host back in service: its drives are read again.

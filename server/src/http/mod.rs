@@ -56,6 +56,11 @@ pub fn inventory() -> Vec<(String, String, Option<Door>)> {
         auth_routes::doors().into_iter().map(|(m, p, d)| (m.to_owned(), p.to_owned(), Some(d))),
     );
     doors.push(("GET".into(), "/live".into(), Some(Door::Needs(burnin::access::Action::View))));
+    doors.push((
+        "GET".into(),
+        "/terminal".into(),
+        Some(Door::Needs(burnin::access::Action::OpenTerminal)),
+    ));
     let declared: std::collections::HashMap<&str, Door> =
         burnin_app::server_fn_doors().into_iter().collect();
     for (path, method) in leptos::server_fn::axum::server_fn_paths() {
@@ -90,6 +95,13 @@ pub fn router(state: AppState, origins: Origins, listen: std::net::SocketAddr) -
             "/live",
             get(crate::live::live_socket).route_layer(middleware::from_fn_with_state(
                 Door::Needs(burnin::access::Action::View),
+                access::require,
+            )),
+        )
+        .route(
+            "/terminal",
+            get(crate::terminal::terminal_socket).route_layer(middleware::from_fn_with_state(
+                Door::Needs(burnin::access::Action::OpenTerminal),
                 access::require,
             )),
         )

@@ -277,6 +277,24 @@ impl SshSession {
         Ok(output)
     }
 
+    /// Opens an interactive login shell on a pseudo-terminal (`xterm-256color`).
+    pub async fn open_shell(
+        &self,
+        cols: u32,
+        rows: u32,
+    ) -> Result<russh::Channel<russh::client::Msg>, SshError> {
+        let channel = self.handle.channel_open_session().await.map_err(|_| SshError::Dropped)?;
+        channel
+            .request_pty(true, "xterm-256color", cols, rows, 0, 0, &[])
+            .await
+            .map_err(|e| SshError::Protocol(format!("the NAS refused a terminal: {e}")))?;
+        channel
+            .request_shell(true)
+            .await
+            .map_err(|e| SshError::Protocol(format!("the NAS refused a shell: {e}")))?;
+        Ok(channel)
+    }
+
     pub async fn close(self) {
         let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
     }
