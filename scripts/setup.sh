@@ -83,4 +83,13 @@ if [[ ! -x end2end/node_modules/.bin/wasm-opt || ! -x end2end/node_modules/.bin/
   (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# xterm.js for the terminal, from the same npm install: copied into the site's assets, served
+# by the binary (no CDN), loaded by the page only when a terminal opens.
+vendor=public/vendor/xterm
+if [[ ! -f $vendor/xterm.mjs || end2end/node_modules/@xterm/xterm/lib/xterm.mjs -nt $vendor/xterm.mjs ]]; then
+  mkdir -p "$vendor"
+  cp end2end/node_modules/@xterm/xterm/lib/xterm.mjs end2end/node_modules/@xterm/xterm/css/xterm.css \
+     end2end/node_modules/@xterm/addon-fit/lib/addon-fit.mjs "$vendor/"
+fi
+
 say "ready: cargo-leptos $CARGO_LEPTOS_VERSION, wasm-bindgen $wasm_bindgen_version, wasm-opt $(end2end/node_modules/.bin/wasm-opt --version | awk '{print $3}')"

@@ -1,6 +1,5 @@
 import { test, expect } from '@playwright/test';
-
-const PASSWORD = 'correct horse battery staple';
+import { signIn } from './helpers';
 
 test('an admin changes a setting on the Settings page; it is in force and a viewer only reads it', async ({ page, browser }) => {
   await page.goto('/settings');
@@ -24,16 +23,11 @@ test('an admin changes a setting on the Settings page; it is in force and a view
   expect((await (await page.request.get('/api/v1/settings')).json()).settings.jobs_per_host).toBe(16);
 
   // A viewer sees the values, cannot edit them, and has no Save button.
-  const context = await browser.newContext({ storageState: { cookies: [], origins: [] } });
-  const viewer = await context.newPage();
-  await viewer.goto('/login');
-  await viewer.locator('input[name="name"]').fill('vic');
-  await viewer.locator('input[name="password"]').fill(PASSWORD);
-  await viewer.getByRole('button', { name: 'Sign in' }).click();
+  const viewer = await signIn(browser, 'vic');
   await viewer.goto('/settings');
   await expect(viewer.locator('html')).toHaveAttribute('data-hydrated', 'true');
   await expect(viewer.locator('input[name="jobs_per_host"]')).toHaveValue('16');
   await expect(viewer.locator('input[name="jobs_per_host"]')).toBeDisabled();
   await expect(viewer.getByRole('button', { name: 'Save settings' })).toHaveCount(0);
-  await context.close();
+  await viewer.context().close();
 });

@@ -18,6 +18,7 @@ enum Tab {
     Details,
     Burnin,
     Smart,
+    Terminal,
 }
 
 #[component]
@@ -40,7 +41,9 @@ pub fn DriveDrawer(
                     </header>
                 })}
                 <nav class="tabs" role="tablist">
-                    {[(Tab::Details, "Details"), (Tab::Burnin, "Burn-in"), (Tab::Smart, "SMART")].into_iter().map(|(which, label)| view! {
+                    {[(Tab::Details, "Details"), (Tab::Burnin, "Burn-in"), (Tab::Smart, "SMART"), (Tab::Terminal, "Terminal")].into_iter()
+                        .filter(|(which, _)| *which != Tab::Terminal || crate::pages::access::may(burnin::access::Action::OpenTerminal))
+                        .map(|(which, label)| view! {
                         <button type="button" role="tab" class="tab" aria-selected=move || (tab.get() == which).to_string() on:click=move |_| tab.set(which)>{label}</button>
                     }).collect_view()}
                 </nav>
@@ -52,6 +55,10 @@ pub fn DriveDrawer(
                     }
                     Tab::Burnin => view! { <BurninTab row/> }.into_any(),
                     Tab::Smart => view! { <SmartTab row/> }.into_any(),
+                    Tab::Terminal => {
+                        let (host_id, host_name) = row.with_untracked(|r| (r.host_id, r.host_name.clone()));
+                        view! { <crate::components::terminal::TerminalPane host_id host_name/> }.into_any()
+                    }
                 })}
             </aside>
         </Show>

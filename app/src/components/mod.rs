@@ -4,5 +4,6 @@ pub mod drawer;
 pub mod editable;
 pub mod start;
 pub mod table;
+pub mod terminal;
 pub mod time;
 pub mod verdict;

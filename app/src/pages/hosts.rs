@@ -310,6 +310,9 @@ fn HostCard(
         }
     };
     let status = host.status;
+    let terminal = RwSignal::new(false);
+    let terminal_name = host.name.clone();
+    let may_terminal = crate::pages::access::may(burnin::access::Action::OpenTerminal) && enabled;
     view! {
         <li class="host-card" data-host=host.name.clone()>
             <div class="host-head">
@@ -335,7 +338,14 @@ fn HostCard(
                     </button>
                     <button type="button" class="button" on:click=toggle>{if enabled { "Disable" } else { "Enable" }}</button>
                     <button type="button" class="button danger" on:click=remove>"Remove"</button>
+                    {may_terminal.then(|| view! {
+                        <button type="button" class="button" aria-expanded=move || terminal.get().to_string()
+                            on:click=move |_| terminal.update(|open| *open = !*open)>"Terminal"</button>
+                    })}
                 </div>
+            })}
+            {move || terminal.get().then(|| view! {
+                <crate::components::terminal::TerminalPane host_id=id host_name=terminal_name.clone()/>
             })}
             {move || tests.with(|t| t.get(&id).cloned()).map(|report| view! { <TestReport id report notice/> })}
         </li>

@@ -85,7 +85,7 @@ pub async fn serve(host: Arc<HostCore>, listener: TcpListener, key: HostKey) {
                 () = relay_cut.notified() => {}
             }
         });
-        let handler = Connection { host: host.clone(), cut };
+        let handler = Connection { host: host.clone(), cut, terminals: Default::default() };
         let config = config.clone();
         tokio::spawn(async move {
             if let Ok(session) = russh::server::run_stream(config, server_side, handler).await {
@@ -98,6 +98,23 @@ pub async fn serve(host: Arc<HostCore>, listener: TcpListener, key: HostKey) {
 struct Connection {
     host: Arc<HostCore>,
     cut: Arc<Notify>,
+    /// Channels with a pseudo-terminal: their size and the line being typed.
+    terminals: std::collections::HashMap<ChannelId, Terminal>,
+}
+
+/// A pseudo-terminal's state on one channel.
+struct Terminal {
+    cols: u32,
+    rows: u32,
+    line: Vec<u8>,
+    /// Inside an escape sequence.
+    escape: bool,
+}
+
+impl Connection {
+    fn prompt(&self) -> Vec<u8> {
+        format!("root@{}[~]# ", self.host.spec.name).into_bytes()
+    }
 }
 
 fn reject() -> Auth {
@@ -137,13 +154,129 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        col_width: u32,
+        row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.terminals.insert(
+            channel,
+            Terminal { cols: col_width, rows: row_height, line: Vec::new(), escape: false },
+        );
+        session.channel_success(channel)?;
+        Ok(())
+    }
+
+    async fn window_change_request(
+        &mut self,
+        channel: ChannelId,
+        col_width: u32,
+        row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if let Some(terminal) = self.terminals.get_mut(&channel) {
+            terminal.cols = col_width;
+            terminal.rows = row_height;
+        }
+        Ok(())
+    }
+
+    /// An interactive shell needs a terminal first, as TrueNAS's does.
     async fn shell_request(
         &mut self,
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        // No interactive shell: the interpreter answers commands only.
-        session.channel_failure(channel)?;
+        if !self.terminals.contains_key(&channel) {
+            session.channel_failure(channel)?;
+            return Ok(());
+        }
+        session.channel_success(channel)?;
+        session.data(channel, self.prompt())?;
+        Ok(())
+    }
+
+    /// Keys typed into the shell: echoed as a terminal in cooked mode would, each line run
+    /// when Enter comes.
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let prompt = self.prompt();
+        let Some(terminal) = self.terminals.get_mut(&channel) else { return Ok(()) };
+        let mut echo = Vec::new();
+        let mut lines = Vec::new();
+        for &byte in data {
+            match byte {
+                // Escape sequences (arrows, bracketed paste markers) are not line input.
+                0x1b => terminal.escape = true,
+                b if terminal.escape => terminal.escape = !(b.is_ascii_alphabetic() || b == b'~'),
+                b'\r' | b'\n' => {
+                    echo.extend_from_slice(b"\r\n");
+                    lines.push(
+                        String::from_utf8_lossy(&std::mem::take(&mut terminal.line)).into_owned(),
+                    );
+                }
+                0x7f | 0x08 => {
+                    let erased = terminal.line.pop().is_some();
+                    echo.extend_from_slice(if erased { b"\x08 \x08" } else { b"" });
+                }
+                0x03 => {
+                    terminal.line.clear();
+                    echo.extend_from_slice(b"^C\r\n");
+                    echo.extend_from_slice(&prompt);
+                }
+                b if b >= 0x20 => {
+                    terminal.line.push(b);
+                    echo.push(b);
+                }
+                _ => {}
+            }
+        }
+        let (cols, rows) = (terminal.cols, terminal.rows);
+        if !echo.is_empty() {
+            session.data(channel, echo)?;
+        }
+        for line in lines {
+            let line = line.trim();
+            if line == "exit" || line == "logout" {
+                session.exit_status_request(channel, 0)?;
+                session.eof(channel)?;
+                session.close(channel)?;
+                self.terminals.remove(&channel);
+                return Ok(());
+            }
+            let output: Vec<u8> = if line.is_empty() {
+                Vec::new()
+            } else if line == "stty size" {
+                format!("{rows} {cols}\n").into_bytes()
+            } else if let Some(text) = line.strip_prefix("echo ") {
+                format!("{}\n", text.replace(['\'', '"'], "")).into_bytes()
+            } else {
+                let output = interp::execute(&self.host, line);
+                [output.stdout, output.stderr].concat()
+            };
+            // The terminal's line discipline turns each newline into CR LF.
+            let mut shown = Vec::with_capacity(output.len() + 16);
+            for byte in output {
+                if byte == b'\n' {
+                    shown.push(b'\r');
+                }
+                shown.push(byte);
+            }
+            shown.extend_from_slice(&prompt);
+            session.data(channel, shown)?;
+        }
         Ok(())
     }
 
