@@ -94,6 +94,11 @@ pub struct HostView {
     /// SHA-256 fingerprint of the pinned SSH host key.
     pub ssh_host_key_fingerprint: Option<String>,
     pub enabled: bool,
+    /// Whether admins may open a terminal on it: the admin's choice, or by default on unless
+    /// its API key has only read-only roles.
+    pub terminal: bool,
+    /// The API key's roles are all read-only (from `auth.me`; false while unknown).
+    pub api_read_only: bool,
     /// Part of the built-in simulated fleet.
     pub simulated: bool,
     pub status: HostStatus,
@@ -124,6 +129,10 @@ pub struct HostInput {
     pub ssh_private_key: Option<String>,
     pub ssh_password: Option<String>,
     pub enabled: Option<bool>,
+    /// Whether admins may open a terminal on this host; `None` keeps the stored choice (on
+    /// a new host: on, unless its API key turns out to have only read-only roles).
+    #[serde(default)]
+    pub terminal: Option<bool>,
 }
 
 impl std::fmt::Display for HostStatus {
@@ -255,4 +264,42 @@ pub struct HostTest {
     #[serde(default)]
     pub ssh_host_key_observation: Option<String>,
     pub ok: bool,
+}
+
+/// Whether a TrueNAS API user's privilege roles are all read-only (`READONLY_ADMIN` or
+/// `*_READ`): such a key was given for watching, and the terminal stays off by default.
+/// Unknown or empty roles are not read-only.
+pub fn read_only_roles(roles: &[String]) -> bool {
+    !roles.is_empty()
+        && roles.iter().all(|role| {
+            let role = role.trim().to_ascii_uppercase();
+            role == "READONLY_ADMIN" || role.ends_with("_READ")
+        })
+}
+
+/// The roles in an `auth.me` answer: `privilege.roles` as a list or as `{"$set": [...]}`.
+pub fn roles_of(me: &serde_json::Value) -> Option<Vec<String>> {
+    let roles = &me["privilege"]["roles"];
+    let list = roles.as_array().or_else(|| roles["$set"].as_array())?;
+    Some(list.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect())
+}
+
+#[cfg(test)]
+mod role_tests {
+    use super::*;
+
+    #[test]
+    fn only_keys_with_nothing_but_read_roles_are_read_only() {
+        let roles = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(read_only_roles(&roles(&["READONLY_ADMIN"])));
+        assert!(read_only_roles(&roles(&["DISK_READ", "POOL_READ"])));
+        assert!(!read_only_roles(&roles(&["FULL_ADMIN"])));
+        assert!(!read_only_roles(&roles(&["READONLY_ADMIN", "DISK_WRITE"])));
+        assert!(!read_only_roles(&[]));
+        let me = serde_json::json!({"privilege": {"roles": {"$set": ["READONLY_ADMIN"]}}});
+        assert_eq!(roles_of(&me), Some(roles(&["READONLY_ADMIN"])));
+        let me = serde_json::json!({"privilege": {"roles": ["FULL_ADMIN"]}});
+        assert_eq!(roles_of(&me), Some(roles(&["FULL_ADMIN"])));
+        assert_eq!(roles_of(&serde_json::json!({"pw_name": "root"})), None);
+    }
 }

@@ -83,6 +83,8 @@ struct HostRecord {
     ssh_password_enc: Option<String>,
     ssh_host_key: Option<String>,
     enabled: bool,
+    terminal: Option<bool>,
+    api_roles: Option<String>,
     simulated: bool,
     status: String,
     status_detail: Option<String>,
@@ -94,12 +96,19 @@ struct HostRecord {
 
 const SELECT: &str = "SELECT h.id, h.uid, h.name, h.api_url, h.api_user, h.api_key_enc, h.api_key_hint,
         h.tls_mode, h.tls_fingerprint, h.tls_ca_pem, h.ssh_host, h.ssh_port, h.ssh_user,
-        h.ssh_key_enc, h.ssh_password_enc, h.ssh_host_key, h.enabled, h.simulated, h.status,
+        h.ssh_key_enc, h.ssh_password_enc, h.ssh_host_key, h.enabled, h.terminal, h.api_roles, h.simulated, h.status,
         h.status_detail, h.last_seen_at, h.truenas_version, h.archived_at,
         (SELECT COUNT(*) FROM drives d WHERE d.host_id = h.id AND d.state != 'absent') AS drive_count
    FROM hosts h";
 
 impl HostRecord {
+    fn api_read_only(&self) -> bool {
+        self.api_roles
+            .as_deref()
+            .and_then(|json| serde_json::from_str::<Vec<String>>(json).ok())
+            .is_some_and(|roles| burnin::host::read_only_roles(&roles))
+    }
+
     fn view(&self) -> HostView {
         HostView {
             id: self.id,
@@ -117,6 +126,8 @@ impl HostRecord {
             has_ssh_password: self.ssh_password_enc.is_some(),
             ssh_host_key_fingerprint: self.ssh_host_key.as_deref().and_then(ssh_key_fingerprint),
             enabled: self.enabled,
+            terminal: self.terminal.unwrap_or(!self.api_read_only()),
+            api_read_only: self.api_read_only(),
             simulated: self.simulated,
             status: if self.enabled {
                 HostStatus::parse(&self.status)
@@ -359,6 +370,17 @@ impl HostStore {
         })
     }
 
+    /// Records the API key's roles as `auth.me` answered them.
+    pub async fn set_api_roles(&self, id: i64, roles: &[String]) -> Result<(), HostError> {
+        sqlx::query("UPDATE hosts SET api_roles = $2 WHERE id = $1")
+            .bind(id)
+            .bind(serde_json::to_string(roles).unwrap_or_default())
+            .execute(&self.pool)
+            .await
+            .map_err(crate::db::DbError::from)?;
+        Ok(())
+    }
+
     pub async fn enabled_ids(&self) -> Result<Vec<i64>, HostError> {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT id FROM hosts WHERE enabled = 1 AND archived_at IS NULL ORDER BY id",
@@ -405,8 +427,8 @@ impl HostStore {
         let inserted = sqlx::query(
             "INSERT INTO hosts (uid, name, api_url, api_user, api_key_enc, api_key_hint, tls_mode,
                                 tls_fingerprint, tls_ca_pem, ssh_host, ssh_port, ssh_user, ssh_key_enc,
-                                ssh_password_enc, enabled, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                                ssh_password_enc, enabled, terminal, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
                      strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
         )
         .bind(&uid)
@@ -424,6 +446,7 @@ impl HostStore {
         .bind(self.encrypt_opt(&uid, "ssh_key", input.ssh_private_key.as_deref())?)
         .bind(self.encrypt_opt(&uid, "ssh_password", input.ssh_password.as_deref())?)
         .bind(input.enabled.unwrap_or(true))
+        .bind(input.terminal)
         .execute(&mut *tx)
         .await;
         let id = match inserted {
@@ -503,6 +526,8 @@ impl HostStore {
                     ssh_host_key = CASE WHEN $16 THEN NULL ELSE ssh_host_key END,
                     ssh_host_key_source = CASE WHEN $16 THEN NULL ELSE ssh_host_key_source END,
                     status = CASE WHEN $17 THEN 'unknown' ELSE status END,
+                    api_roles = CASE WHEN $17 THEN NULL ELSE api_roles END,
+                    terminal = COALESCE($18, terminal),
                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
               WHERE id = $1",
         )
@@ -528,6 +553,7 @@ impl HostStore {
         .bind(input.enabled)
         .bind(ssh_moved)
         .bind(address_changed)
+        .bind(input.terminal)
         .execute(&mut *tx)
         .await;
         match result {

@@ -110,9 +110,29 @@ impl Services {
                 Vec::new(),
             ));
         }
+        refuse_unless_allowed(&host)?;
         let ticket = self.terminal_tickets.issue(principal.user_id, session, host_id)?;
         Ok(TerminalTicket { ticket, host_id, expires_in_secs: TERMINAL_TICKET_SECS })
     }
+}
+
+/// The host's own terminal switch.
+fn refuse_unless_allowed(host: &burnin::host::HostView) -> Result<(), AppError> {
+    if host.terminal {
+        return Ok(());
+    }
+    let why = if host.api_read_only {
+        "its API key has only read-only roles, so the terminal is off by default"
+    } else {
+        "an admin turned the terminal off for it"
+    };
+    Err(AppError::refused(
+        format!(
+            "No terminal on {}: {why}. An admin can allow it in the host's settings (Allow the terminal).",
+            host.name
+        ),
+        Vec::new(),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,6 +209,7 @@ async fn open(
     if !host.enabled {
         return Err(AppError::refused(format!("{} is disabled.", host.name), Vec::new()));
     }
+    refuse_unless_allowed(&host)?;
     let ssh = services
         .engine
         .nas()

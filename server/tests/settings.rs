@@ -595,3 +595,53 @@ async fn the_update_check_is_off_by_default_and_reads_a_release_when_set() {
     assert_eq!(status, 200);
     server.wait_json("/api/v1/settings", |v| v["system"]["update"].is_null()).await;
 }
+
+#[tokio::test]
+async fn a_host_whose_api_key_is_read_only_gets_no_terminal_until_an_admin_allows_it() {
+    let server = common::demo::demo(|_| {}).await;
+    common::demo::drives(&server).await;
+    let hosts = server.get_json("/api/v1/hosts").await;
+    let find = |hosts: &Value, name: &str| {
+        hosts.as_array().unwrap().iter().find(|h| h["name"] == name).unwrap().clone()
+    };
+    let lab = find(&hosts, "truenas-lab");
+    assert_eq!(lab["terminal"], true, "a full-admin key: the terminal is on by default: {lab}");
+    assert_eq!(lab["api_read_only"], false);
+    let id = lab["id"].as_i64().unwrap();
+    // The key is made read-only on the NAS; the dashboard reads it at its next login.
+    server.sim_host("truenas-lab").with(|state| state.api_roles = vec!["READONLY_ADMIN".into()]);
+    for verb in ["disable", "enable"] {
+        let path = format!("/api/v1/hosts/{id}/{verb}");
+        assert_eq!(server.call(reqwest::Method::POST, &path, None).await.0, 200);
+    }
+    let lab =
+        server.wait_json(&format!("/api/v1/hosts/{id}"), |h| h["api_read_only"] == true).await;
+    assert_eq!(lab["terminal"], false, "{lab}");
+    assert_eq!(find(&server.get_json("/api/v1/hosts").await, "core-vault")["terminal"], true);
+
+    // An admin in a fresh browser session is refused, with the reason and the way out.
+    let client = reqwest::Client::new();
+    let cookie = server.session_cookie("admin", common::ADMIN_PASSWORD).await;
+    let ticket = || {
+        client
+            .post(server.url(&format!("/api/v1/hosts/{id}/terminal")))
+            .header("cookie", &cookie)
+            .header("origin", &server.base)
+            .send()
+    };
+    let refused = ticket().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("read-only"), "{body}");
+
+    // Allowed by hand, it opens.
+    let edit = json!({"name": lab["name"], "api_url": lab["api_url"], "api_user": lab["api_user"],
+                      "ssh_host": lab["ssh_host"], "ssh_port": lab["ssh_port"], "ssh_user": lab["ssh_user"],
+                      "terminal": true});
+    let (status, allowed) =
+        server.call(reqwest::Method::PUT, &format!("/api/v1/hosts/{id}"), Some(edit)).await;
+    assert_eq!(status, 200, "{allowed}");
+    assert_eq!(allowed["terminal"], true, "{allowed}");
+    assert_eq!(allowed["api_read_only"], true);
+    assert_eq!(ticket().await.unwrap().status(), 200);
+}

@@ -21,27 +21,8 @@ use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Signs in through the form; answers the `Cookie` header value of the session.
 async fn sign_in(server: &TestServer, name: &str, password: &str) -> String {
-    let client =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let answer = client
-        .post(server.url("/auth/login"))
-        .header("sec-fetch-site", "same-origin")
-        .form(&[("name", name), ("password", password), ("next", "/")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 303, "sign-in as {name} failed");
-    let cookie = answer
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("burnin_session=") && !v.starts_with("burnin_session=;"))
-        .unwrap()
-        .to_owned();
-    cookie.split(';').next().unwrap().to_owned()
+    server.session_cookie(name, password).await
 }
 
 async fn ticket(server: &TestServer, cookie: &str, host: i64) -> (u16, Value) {

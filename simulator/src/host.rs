@@ -196,6 +196,8 @@ pub struct HostState {
     pub now: SimTime,
     pub api_key: String,
     pub api_user: String,
+    /// The API user's privilege roles, as `auth.me` answers them.
+    pub api_roles: Vec<String>,
     /// Set when the key was seen over an insecure transport: TrueNAS revokes it.
     pub api_key_revoked: bool,
     /// The SSH host public key (OpenSSH line), for `ssh.config`.
@@ -276,6 +278,7 @@ impl HostState {
             now: 0.0,
             api_key: spec.api_key.clone(),
             api_user: spec.api_user.clone(),
+            api_roles: vec!["FULL_ADMIN".to_owned()],
             api_key_revoked: false,
             ssh_host_key_pub: None,
             ssh_port: 22,

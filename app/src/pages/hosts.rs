@@ -178,7 +178,7 @@ fn Hosts(store: LiveStore) -> impl IntoView {
             </section>
         </Show>
         <ul class="hosts">
-            <For each=move || store.hosts.get() key=|host| (host.id, host.status, host.enabled, host.status_detail.clone(), host.last_seen_at.clone(), host.drive_count, host.tls_fingerprint.clone(), host.name.clone()) let:host>
+            <For each=move || store.hosts.get() key=|host| (host.id, host.status, host.enabled, host.status_detail.clone(), host.last_seen_at.clone(), host.drive_count, host.tls_fingerprint.clone(), host.name.clone(), host.terminal) let:host>
                 <HostCard host editing notice tests now/>
             </For>
         </ul>
@@ -312,7 +312,8 @@ fn HostCard(
     let status = host.status;
     let terminal = RwSignal::new(false);
     let terminal_name = host.name.clone();
-    let may_terminal = crate::pages::access::may(burnin::access::Action::OpenTerminal) && enabled;
+    let may_terminal =
+        crate::pages::access::may(burnin::access::Action::OpenTerminal) && enabled && host.terminal;
     view! {
         <li class="host-card" data-host=host.name.clone()>
             <div class="host-head">
@@ -445,6 +446,10 @@ fn HostForm(
     let ssh_user = field(host.as_ref().map(|h| h.ssh_user.clone()));
     let ssh_key = RwSignal::new(String::new());
     let ssh_password = RwSignal::new(String::new());
+    // The terminal switch: sent only when changed, so a new host keeps its default by role.
+    let terminal_at_start = host.as_ref().is_none_or(|h| h.terminal);
+    let terminal = RwSignal::new(terminal_at_start);
+    let read_only_key = host.as_ref().is_some_and(|h| h.api_read_only);
     let error = RwSignal::new(None::<AppError>);
     let saving = RwSignal::new(false);
     let key_hint = host.as_ref().and_then(|h| h.api_key_hint.clone());
@@ -471,6 +476,7 @@ fn HostForm(
             ssh_private_key: secret(ssh_key),
             ssh_password: secret(ssh_password),
             enabled: None,
+            terminal: Some(terminal.get_untracked()).filter(|on| *on != terminal_at_start),
         };
         saving.set(true);
         leptos::task::spawn_local(async move {
@@ -535,6 +541,12 @@ fn HostForm(
                 <label class="field">
                     <span>"Password (fallback)"</span>
                     <input type="password" name="ssh_password" autocomplete="off" prop:value=move || ssh_password.get() on:input=move |ev| ssh_password.set(event_target_value(&ev))/>
+                </label>
+                <label class="field checkbox">
+                    <span>"Allow the terminal (admins open a shell on this NAS from the page)"
+                        {read_only_key.then_some(" · off by default: its API key has only read-only roles")}</span>
+                    <input type="checkbox" name="terminal" prop:checked=move || terminal.get()
+                        on:change=move |ev| terminal.set(event_target_checked(&ev))/>
                 </label>
             </fieldset>
             <div class="form-actions">

@@ -198,6 +198,14 @@ impl Worker {
                     backoff.reset();
                     let version = client.version().map(str::to_owned);
                     tracing::info!(host.name = %connection.name, truenas.version = ?version, "connected to host");
+                    // What the key may do decides whether the terminal is on by default.
+                    if let Ok(me) = client.call("auth.me", json!([])).await
+                        && let Some(roles) = burnin::host::roles_of(&me)
+                        && let Err(error) =
+                            self.inventory.hosts.set_api_roles(self.host_id, &roles).await
+                    {
+                        tracing::warn!(host.name = %connection.name, error = %error, "cannot store the API key's roles");
+                    }
                     self.status(HostStatus::Online, None, version.as_deref()).await;
                     let outcome = self.watch(&client, &connection).await;
                     let detail = match &outcome {

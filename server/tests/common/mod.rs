@@ -242,3 +242,50 @@ pub async fn seed_drives(database_url: &str, rows: &[(&str, &str, &str)]) {
     }
     pool.close().await;
 }
+
+impl TestServer {
+    /// Signs in through the form as a browser would; answers the `Cookie` header value of
+    /// the new session.
+    pub async fn session_cookie(&self, name: &str, password: &str) -> String {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        let answer = client
+            .post(self.url("/auth/login"))
+            .header("sec-fetch-site", "same-origin")
+            .form(&[("name", name), ("password", password), ("next", "/")])
+            .send()
+            .await
+            .expect("the sign-in answered");
+        assert_eq!(answer.status(), 303, "sign-in as {name} failed");
+        answer
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("burnin_session=") && !v.starts_with("burnin_session=;"))
+            .and_then(|v| v.split(';').next())
+            .expect("a session cookie")
+            .to_owned()
+    }
+}
+
+impl TestServer {
+    /// `method path` with an optional JSON body, as the admin token: the status and the JSON
+    /// answer (`null` when the answer has no JSON body).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer = request.send().await.expect("the request answered");
+        let status = answer.status().as_u16();
+        (status, answer.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}

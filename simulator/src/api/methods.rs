@@ -60,7 +60,7 @@ pub fn call(
             plain(json!(ok))
         }
         "auth.login" | "auth.login_with_token" => plain(json!(false)),
-        "auth.me" => plain(json!({"pw_name": host.api_user, "pw_uid": 0, "account_attributes": [], "privilege": {"roles": {"$set": ["FULL_ADMIN"]}}})),
+        "auth.me" => plain(json!({"pw_name": host.api_user, "pw_uid": 0, "account_attributes": [], "privilege": {"roles": {"$set": host.api_roles}}})),
         "system.info" => plain(shapes::system_info(host, uptime_seconds)),
         "system.version" => plain(json!(shapes::system_info(host, uptime_seconds)["version"])),
         "system.ready" => plain(json!(true)),
