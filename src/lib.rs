@@ -5,6 +5,7 @@
 //! (parsers, rules, the verdict) lives here, where it can be table-tested without a network.
 
 pub mod access;
+pub mod alert;
 pub mod badblocks;
 pub mod capture;
 pub mod drive;
