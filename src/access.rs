@@ -117,10 +117,12 @@ pub enum Action {
     ManageTokens,
     /// Open a shell on a NAS in the page (the terminal).
     OpenTerminal,
+    /// Acknowledge or resolve alerts.
+    HandleAlerts,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::View,
         Action::EditDrive,
         Action::StartBurnin,
@@ -133,6 +135,7 @@ impl Action {
         Action::ManageUsers,
         Action::ManageTokens,
         Action::OpenTerminal,
+        Action::HandleAlerts,
     ];
 
     /// The least role that may do it.
@@ -142,7 +145,8 @@ impl Action {
             Action::EditDrive
             | Action::StartBurnin
             | Action::StartSurface
-            | Action::CancelBurnin => Role::Operator,
+            | Action::CancelBurnin
+            | Action::HandleAlerts => Role::Operator,
             Action::ManageHosts
             | Action::ChangeCredentials
             | Action::DeleteHistory
@@ -179,6 +183,7 @@ impl Action {
             Action::ChangeSettings => "change settings",
             Action::ManageUsers => "manage users",
             Action::OpenTerminal => "open a terminal on a NAS",
+            Action::HandleAlerts => "acknowledge and resolve alerts",
             Action::ManageTokens => "manage API tokens",
         }
     }

@@ -543,3 +543,35 @@ mod tests {
         }
     }
 }
+
+/// An alert as the API and the Alerts page show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertView {
+    pub id: i64,
+    pub host_id: i64,
+    pub host_name: String,
+    pub kind: AlertKind,
+    pub subject: String,
+    pub state: AlertState,
+    pub severity: Severity,
+    pub message: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub raised_at: Option<i64>,
+    pub count: u32,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<i64>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<i64>,
+    pub note: Option<String>,
+}
+
+/// Which alerts to list.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertFilter {
+    /// `open` (raised or acknowledged, the default), `raised`, `acknowledged`, `resolved`, `all`.
+    pub state: Option<String>,
+    pub host_id: Option<i64>,
+    pub kind: Option<AlertKind>,
+    pub severity: Option<Severity>,
+}

@@ -51,6 +51,9 @@ pub struct Settings {
     pub terminal_enabled: bool,
     /// Minutes without input or output after which a terminal is closed.
     pub terminal_idle_mins: u32,
+    /// The alert rules' thresholds and times.
+    #[serde(default)]
+    pub alerts: crate::alert::AlertRules,
     pub verdict: Thresholds,
 }
 
@@ -76,6 +79,7 @@ impl Default for Settings {
             update_check_url: String::new(),
             terminal_enabled: true,
             terminal_idle_mins: 30,
+            alerts: crate::alert::AlertRules::default(),
             verdict: Thresholds::default(),
         }
     }
@@ -158,6 +162,9 @@ impl Settings {
                     "{url:?} is not an http:// or https:// address; leave it empty to turn the check off"
                 ),
             });
+        }
+        for message in self.alerts.problems() {
+            problems.push(Problem { field: "alerts".into(), message });
         }
         if let Err(message) = self.verdict.validate() {
             problems.push(Problem { field: "verdict".into(), message });

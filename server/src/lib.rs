@@ -2,6 +2,7 @@
 //! `burnin-server`: the burn-in dashboard's binary. Owns all I/O: HTTP, the database, and (as
 //! the issues land) the TrueNAS API client, SSH, and the background services.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod cli;
@@ -174,6 +175,7 @@ pub async fn run(
     let engine = state.services.engine.clone();
     let scheduler = engine.start().await;
     let upkeep = upkeep::start(state.services.clone());
+    let host_alerts = alerts::start(state.services.clone());
     let state_needs_setup = state.services.auth.user_count().await.unwrap_or(0) == 0;
     let app = http::router(state, Origins::new(&config.public_origins), config.listen);
     let grace = Duration::from_secs(config.shutdown_grace_secs);
@@ -217,6 +219,7 @@ pub async fn run(
     inventory.stop_all().await;
     scheduler.abort();
     upkeep.abort();
+    host_alerts.abort();
     engine.stop_all().await;
     drop(simulator);
     tracing::info!("stopped");

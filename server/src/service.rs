@@ -1019,6 +1019,67 @@ impl Services {
         Ok(())
     }
 
+    /// Alerts matching `filter`.
+    pub async fn list_alerts(
+        &self,
+        caller: &Principal,
+        filter: &burnin::alert::AlertFilter,
+    ) -> Result<Vec<burnin::alert::AlertView>, AppError> {
+        allow(caller, Action::View)?;
+        if let Some(state) = filter.state.as_deref()
+            && !matches!(state, "open" | "raised" | "acknowledged" | "resolved" | "all")
+        {
+            return Err(AppError::bad_request(format!(
+                "unknown alert state {state:?}; use open, raised, acknowledged, resolved or all"
+            )));
+        }
+        Ok(crate::alerts::list(self.db.pool(), filter).await?)
+    }
+
+    pub async fn get_alert(
+        &self,
+        caller: &Principal,
+        id: i64,
+    ) -> Result<burnin::alert::AlertView, AppError> {
+        allow(caller, Action::View)?;
+        crate::alerts::get(self.db.pool(), id)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("there is no alert with id {id}")))
+    }
+
+    /// Acknowledges or resolves an alert as the caller, with an optional note.
+    pub async fn handle_alert(
+        &self,
+        caller: &Principal,
+        id: i64,
+        handling: crate::alerts::Handling,
+        note: Option<String>,
+    ) -> Result<burnin::alert::AlertView, AppError> {
+        allow(caller, Action::HandleAlerts)?;
+        if note.as_ref().is_some_and(|n| {
+            n.chars().count() > MAX_TEXT || n.chars().any(|c| c.is_control() && c != '\n')
+        }) {
+            return Err(AppError::bad_request(format!(
+                "the note must be plain text of at most {MAX_TEXT} characters"
+            )));
+        }
+        let now = crate::auth::now_unix();
+        match crate::alerts::handle(
+            self.db.pool(),
+            id,
+            handling,
+            &caller.actor(),
+            note.as_deref(),
+            now,
+        )
+        .await?
+        {
+            Ok(view) => Ok(view),
+            Err(why) if why.starts_with("there is no alert") => Err(AppError::not_found(why)),
+            Err(why) => Err(AppError::conflict(why)),
+        }
+    }
+
     /// Pins what a connection test saw under `reference`: its certificate or SSH host key.
     pub async fn trust_observed(
         &self,

@@ -511,19 +511,11 @@ async fn rotating_the_master_key_re_encrypts_every_secret() {
 async fn old_stage_output_is_pruned_and_the_verdict_and_bad_block_list_stay() {
     let server = common::demo::demo(|_| {}).await;
     let drives = common::demo::drives(&server).await;
-    let serial = "ZJV0A1B2";
-    let id = common::demo::id_of(&drives, serial);
-    let (status, body) = common::demo::start(
-        &server,
-        json!({"drive_ids": [id], "stages": ["surface"], "confirm_serial": serial}),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    let job = body[0]["id"].as_i64().unwrap();
-    let finished = common::demo::run_to_end(&server, &[job], 600.0).await;
-    let verdict = finished[0]["verdict"].clone();
-    assert!(verdict.is_object(), "{}", finished[0]);
-    let position = common::demo::surface(&finished[0])["position"].as_u64().unwrap();
+    let finished = common::demo::surface_test_to_end(&server, &drives, "ZJV0A1B2").await;
+    let job = finished["id"].as_i64().unwrap();
+    let verdict = finished["verdict"].clone();
+    assert!(verdict.is_object(), "{finished}");
+    let position = common::demo::surface(&finished)["position"].as_u64().unwrap();
     let output = |stream: &'static str| {
         let client = server.client.clone();
         let url = server.url(&format!("/api/v1/burnin/{job}/stages/{position}/output/{stream}"));

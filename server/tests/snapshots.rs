@@ -96,6 +96,7 @@ async fn the_api_answers_keep_their_shape() {
         format!("/api/v1/burnin/{job}"),
         "/api/v1/settings".to_owned(),
         "/api/v1/settings/verdict".to_owned(),
+        "/api/v1/alerts?state=all".to_owned(),
     ] {
         let answer = server.client.get(server.url(&path)).send().await.unwrap();
         assert_eq!(answer.status(), 200, "{path}");

@@ -339,6 +339,21 @@ impl Engine {
         )
         .await?;
         tracing::info!(job.id = job.id, job.state = state.as_str(), reason = %reason, "burn-in ended");
+        let rules = self.options.live.read(|s| s.alerts.clone());
+        let ended = crate::alerts::Ended {
+            job_id: job.id,
+            host_id: job.host_id,
+            serial: &job.drive_serial,
+            state,
+            outcome: Some(verdict.outcome),
+            reason: &reason,
+        };
+        // An alert that cannot be stored must not undo the verdict already stored.
+        if let Err(error) =
+            crate::alerts::job_ended(&self.pool, &rules, ended, crate::auth::now_unix()).await
+        {
+            tracing::error!(job.id = job.id, error = %error, "cannot raise the burn-in's alert");
+        }
         self.publish(job.id).await;
         Ok(())
     }

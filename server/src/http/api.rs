@@ -67,6 +67,20 @@ fn table() -> Vec<(Method, &'static str, Door, Handler)> {
         (Method::GET, "/burnin/{id}/report", view, get(job_report)),
         (Method::GET, "/burnin/{id}/smart/{when}", view, get(job_smart)),
         (Method::GET, "/burnin/{id}/stages/{position}/output/{stream}", view, get(stage_output)),
+        (Method::GET, "/alerts", view, get(list_alerts)),
+        (Method::GET, "/alerts/{id}", view, get(get_alert)),
+        (
+            Method::POST,
+            "/alerts/{id}/acknowledge",
+            Door::Needs(Action::HandleAlerts),
+            post(acknowledge_alert),
+        ),
+        (
+            Method::POST,
+            "/alerts/{id}/resolve",
+            Door::Needs(Action::HandleAlerts),
+            post(resolve_alert),
+        ),
         (Method::GET, "/settings", view, get(get_settings)),
         (Method::PUT, "/settings", Door::Needs(Action::ChangeSettings), put(put_settings)),
         (Method::GET, "/settings/verdict", view, get(get_thresholds)),
@@ -505,6 +519,102 @@ async fn stage_output(
     })?;
     let bytes = services.stage_output_bytes(&caller, parse_id(&id)?, position, &stream).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertQuery {
+    state: Option<String>,
+    host_id: Option<i64>,
+    kind: Option<String>,
+    severity: Option<String>,
+}
+
+/// Alerts, newest first: `?state=open|raised|acknowledged|resolved|all` (default open),
+/// `host_id`, `kind`, `severity`.
+async fn list_alerts(
+    State(services): State<Services>,
+    Me(caller): Me,
+    query: Result<Query<AlertQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<burnin::alert::AlertView>>, AppError> {
+    let Query(query) = query.map_err(|r| {
+        AppError::bad_request(format!(
+            "invalid query: {}. Use state=, host_id=, kind=, severity=",
+            r.body_text()
+        ))
+    })?;
+    let kind = match query.kind.as_deref().filter(|k| !k.is_empty()) {
+        Some(text) => Some(burnin::alert::AlertKind::parse(text).ok_or_else(|| {
+            let known: Vec<&str> =
+                burnin::alert::AlertKind::ALL.iter().map(|k| k.as_str()).collect();
+            AppError::bad_request(format!("unknown kind {text:?}; use one of {}", known.join(", ")))
+        })?),
+        None => None,
+    };
+    let severity = match query.severity.as_deref().filter(|s| !s.is_empty()) {
+        Some("info") => Some(burnin::alert::Severity::Info),
+        Some("warning") => Some(burnin::alert::Severity::Warning),
+        Some("critical") => Some(burnin::alert::Severity::Critical),
+        Some(other) => {
+            return Err(AppError::bad_request(format!(
+                "unknown severity {other:?}; use info, warning or critical"
+            )));
+        }
+        None => None,
+    };
+    let filter =
+        burnin::alert::AlertFilter { state: query.state, host_id: query.host_id, kind, severity };
+    Ok(Json(services.list_alerts(&caller, &filter).await?))
+}
+
+async fn get_alert(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+) -> Result<Json<burnin::alert::AlertView>, AppError> {
+    Ok(Json(services.get_alert(&caller, parse_alert_id(&id)?).await?))
+}
+
+fn parse_alert_id(text: &str) -> Result<i64, AppError> {
+    text.parse()
+        .map_err(|_| AppError::bad_request(format!("{text:?} is not an alert id; ids are numbers")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertNote {
+    note: Option<String>,
+}
+
+/// Acknowledges an open alert (seen, still open; reminders stop): `{"note": "…"}` optional.
+async fn acknowledge_alert(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+    body: Option<Json<AlertNote>>,
+) -> Result<Json<burnin::alert::AlertView>, AppError> {
+    handle_alert(services, caller, id, body, crate::alerts::Handling::Acknowledge).await
+}
+
+/// Resolves an open alert by hand: `{"note": "…"}` optional.
+async fn resolve_alert(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+    body: Option<Json<AlertNote>>,
+) -> Result<Json<burnin::alert::AlertView>, AppError> {
+    handle_alert(services, caller, id, body, crate::alerts::Handling::Resolve).await
+}
+
+async fn handle_alert(
+    services: Services,
+    caller: Principal,
+    id: String,
+    body: Option<Json<AlertNote>>,
+    handling: crate::alerts::Handling,
+) -> Result<Json<burnin::alert::AlertView>, AppError> {
+    let note = body.and_then(|Json(b)| b.note);
+    Ok(Json(services.handle_alert(&caller, parse_alert_id(&id)?, handling, note).await?))
 }
 
 /// Every run-time setting and the system card.

@@ -92,3 +92,16 @@ pub fn surface(job: &Value) -> &Value {
         .and_then(|s| s.iter().find(|s| s["kind"] == "surface"))
         .unwrap_or(&Value::Null)
 }
+
+/// Surface-tests the demo drive `serial` to its end; answers the finished job.
+pub async fn surface_test_to_end(server: &TestServer, drives: &Value, serial: &str) -> Value {
+    let id = id_of(drives, serial);
+    let (status, body) = start(
+        server,
+        serde_json::json!({"drive_ids": [id], "stages": ["surface"], "confirm_serial": serial}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let job = body[0]["id"].as_i64().expect("a job id");
+    run_to_end(server, &[job], 600.0).await.remove(0)
+}
