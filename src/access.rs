@@ -431,7 +431,8 @@ mod tests {
                 Action::EditDrive
                 | Action::StartBurnin
                 | Action::StartSurface
-                | Action::CancelBurnin => vec![Role::Operator, Role::Admin],
+                | Action::CancelBurnin
+                | Action::HandleAlerts => vec![Role::Operator, Role::Admin],
                 _ => vec![Role::Admin],
             };
             assert_eq!(allowed, expected, "{action:?}");
