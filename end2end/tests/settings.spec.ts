@@ -6,6 +6,9 @@ test('an admin changes a setting on the Settings page; it is in force and a view
   await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
   const jobs = page.locator('input[name="jobs_per_host"]');
   await expect(jobs).toHaveValue('32');
+  // The alert rules are settings too, with their defaults.
+  await expect(page.locator('input[name="alerts.host_offline_warn_mins"]')).toHaveValue('30');
+  await expect(page.locator('input[name="alerts.pool_usage_crit_pct"]')).toHaveValue('90');
   await expect(page.getByTestId('system-card')).toContainText('Listening on');
   await jobs.fill('16');
   await page.getByRole('button', { name: 'Save settings' }).click();

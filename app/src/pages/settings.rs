@@ -277,6 +277,80 @@ fn groups() -> Vec<(&'static str, Vec<Field>)> {
             ],
         ),
         (
+            "Alerts",
+            vec![
+                field(
+                    "alerts.host_offline_warn_mins",
+                    "A host unreachable warns after",
+                    "min",
+                    |s| s.alerts.host_offline_warn_mins as f64,
+                    |s, v| s.alerts.host_offline_warn_mins = v as u32,
+                ),
+                field(
+                    "alerts.host_offline_crit_mins",
+                    "…and is critical after",
+                    "min",
+                    |s| s.alerts.host_offline_crit_mins as f64,
+                    |s, v| s.alerts.host_offline_crit_mins = v as u32,
+                ),
+                Field {
+                    step: "0.5",
+                    ..field(
+                        "alerts.pool_usage_warn_pct",
+                        "Pool usage warns at",
+                        "%",
+                        |s| s.alerts.pool_usage_warn_pct,
+                        |s, v| s.alerts.pool_usage_warn_pct = v,
+                    )
+                },
+                Field {
+                    step: "0.5",
+                    ..field(
+                        "alerts.pool_usage_crit_pct",
+                        "…and is critical at",
+                        "%",
+                        |s| s.alerts.pool_usage_crit_pct,
+                        |s, v| s.alerts.pool_usage_crit_pct = v,
+                    )
+                },
+                field(
+                    "alerts.temperature_sustain_secs",
+                    "A hot drive alerts after",
+                    "s",
+                    |s| s.alerts.temperature_sustain_secs as f64,
+                    |s, v| s.alerts.temperature_sustain_secs = v as u64,
+                ),
+                field(
+                    "alerts.connection_damping_secs",
+                    "API or SSH failing alerts after",
+                    "s",
+                    |s| s.alerts.connection_damping_secs as f64,
+                    |s, v| s.alerts.connection_damping_secs = v as u64,
+                ),
+                field(
+                    "alerts.pool_damping_secs",
+                    "A degraded pool alerts after",
+                    "s",
+                    |s| s.alerts.pool_damping_secs as f64,
+                    |s, v| s.alerts.pool_damping_secs = v as u64,
+                ),
+                field(
+                    "alerts.clear_checks",
+                    "Clear checks in a row that resolve an alert",
+                    "",
+                    |s| s.alerts.clear_checks as f64,
+                    |s, v| s.alerts.clear_checks = v as u32,
+                ),
+                field(
+                    "alerts.reminder_mins",
+                    "Remind of an unacknowledged alert every (0: never)",
+                    "min",
+                    |s| s.alerts.reminder_mins as f64,
+                    |s, v| s.alerts.reminder_mins = v as u32,
+                ),
+            ],
+        ),
+        (
             "Record",
             vec![field(
                 "stage_output_retention_days",
