@@ -28,6 +28,15 @@ impl Severity {
             Severity::Critical => "critical",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text.trim() {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
 }
 
 /// What an alert is about.
@@ -564,6 +573,16 @@ pub struct AlertView {
     pub resolved_by: Option<String>,
     pub resolved_at: Option<i64>,
     pub note: Option<String>,
+    /// The burn-in job it is about, if any.
+    pub job_id: Option<i64>,
+}
+
+/// What a person does to an alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Handling {
+    Acknowledge,
+    Resolve,
 }
 
 /// Which alerts to list.

@@ -71,6 +71,32 @@ pub fn parse_utc(text: &str) -> Option<f64> {
     Some((days * 86_400 + hour * 3600 + minute * 60) as f64 + second)
 }
 
+/// An RFC 3339 UTC timestamp (`2026-12-04T03:40:00Z`) of `secs` since the Unix epoch.
+pub fn utc(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (year, month, day) = civil(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The calendar date of day `days` since the Unix epoch (Howard Hinnant's algorithm).
+pub fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 /// "just now", "45 s", "12 min", "3 h", "2 d": how old a reading is.
 pub fn age(seconds: f64) -> String {
     let seconds = seconds.max(0.0);

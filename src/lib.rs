@@ -14,6 +14,7 @@ pub mod host;
 pub mod interlock;
 pub mod job;
 pub mod live;
+pub mod notify;
 pub mod remote;
 pub mod settings;
 pub mod smart;

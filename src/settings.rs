@@ -51,6 +51,10 @@ pub struct Settings {
     pub terminal_enabled: bool,
     /// Minutes without input or output after which a terminal is closed.
     pub terminal_idle_mins: u32,
+    /// The dashboard's address as people reach it (`https://burnin.example.lan`), for the
+    /// links in notifications; empty: the address it listens on.
+    #[serde(default)]
+    pub public_url: String,
     /// The alert rules' thresholds and times.
     #[serde(default)]
     pub alerts: crate::alert::AlertRules,
@@ -79,6 +83,7 @@ impl Default for Settings {
             update_check_url: String::new(),
             terminal_enabled: true,
             terminal_idle_mins: 30,
+            public_url: String::new(),
             alerts: crate::alert::AlertRules::default(),
             verdict: Thresholds::default(),
         }
@@ -160,6 +165,19 @@ impl Settings {
                 field: "update_check_url".into(),
                 message: format!(
                     "{url:?} is not an http:// or https:// address; leave it empty to turn the check off"
+                ),
+            });
+        }
+        let public = self.public_url.trim();
+        if public.len() > 2000
+            || public.chars().any(|c| c.is_control() || c == ' ')
+            || !public.is_empty()
+                && !(public.starts_with("https://") || public.starts_with("http://"))
+        {
+            problems.push(Problem {
+                field: "public_url".into(),
+                message: format!(
+                    "{public:?} is not an http:// or https:// address; leave it empty to use the address the dashboard listens on"
                 ),
             });
         }

@@ -139,6 +139,39 @@ pub trait Backend: Send + Sync + 'static {
         host_id: i64,
     ) -> Answer<'_, burnin::access::TerminalTicket>;
 
+    /// Alerts matching `filter`, newest first.
+    fn alerts(
+        &self,
+        caller: Principal,
+        filter: burnin::alert::AlertFilter,
+    ) -> Answer<'_, Vec<burnin::alert::AlertView>>;
+    /// Acknowledges or resolves an alert as the caller, with an optional note.
+    fn alert_action(
+        &self,
+        caller: Principal,
+        id: i64,
+        handling: burnin::alert::Handling,
+        note: Option<String>,
+    ) -> Answer<'_, burnin::alert::AlertView>;
+    /// The notification channels (addresses redacted, secrets never).
+    fn channels(&self, caller: Principal) -> Answer<'_, Vec<burnin::notify::ChannelView>>;
+    /// Creates a channel (`id` none) or changes one; audited.
+    fn save_channel(
+        &self,
+        caller: Principal,
+        id: Option<i64>,
+        input: burnin::notify::ChannelInput,
+    ) -> Answer<'_, burnin::notify::ChannelView>;
+    fn delete_channel(&self, caller: Principal, id: i64) -> Answer<'_, ()>;
+    /// Sends a test through the channel now and answers how it went.
+    fn test_channel(&self, caller: Principal, id: i64) -> Answer<'_, burnin::notify::DeliveryView>;
+    /// The latest delivery attempts, of one channel or of all.
+    fn deliveries(
+        &self,
+        caller: Principal,
+        channel_id: Option<i64>,
+    ) -> Answer<'_, Vec<burnin::notify::DeliveryView>>;
+
     /// Every run-time setting and the system card.
     fn settings(&self, caller: Principal) -> Answer<'_, burnin::settings::SettingsView>;
     /// Changes the settings `patch` names (a JSON object), checked and audited.

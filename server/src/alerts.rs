@@ -1,7 +1,7 @@
 //! The alert store and its feeds. Rules and lifecycle are `burnin::alert`'s; this keeps each
 //! alert and every transition in the database (audited), in one write transaction per check,
-//! and runs the periodic check of host reachability. Channels (email, webhook, ntfy) read the
-//! transitions; they are not built yet.
+//! and runs the periodic check of host reachability. Each transition worth telling queues its
+//! notifications (`crate::notify::enqueue`) in the same transaction.
 
 use std::time::Duration;
 
@@ -31,12 +31,13 @@ struct Row {
     resolved_by: Option<String>,
     resolved_at: Option<i64>,
     note: Option<String>,
+    job_id: Option<i64>,
 }
 
 const COLUMNS: &str =
     "a.id, a.host_id, h.name AS host_name, a.kind, a.subject, a.state, a.severity, a.message,
     a.first_seen, a.last_seen, a.raised_at, a.count, a.acknowledged_by, a.acknowledged_at,
-    a.resolved_by, a.resolved_at, a.note";
+    a.resolved_by, a.resolved_at, a.note, a.job_id";
 
 fn severity(text: &str) -> Severity {
     match text {
@@ -74,6 +75,7 @@ fn view(row: Row) -> Option<AlertView> {
         resolved_by: row.resolved_by,
         resolved_at: row.resolved_at,
         note: row.note,
+        job_id: row.job_id,
     })
 }
 
@@ -100,9 +102,22 @@ fn alert_of(view: &AlertView, clear_checks: u32, last_notified: Option<i64>) -> 
 pub async fn observe(
     pool: &SqlitePool,
     rules: &AlertRules,
+    key: (i64, AlertKind, &str),
+    seen: Seen,
+    now: i64,
+) -> Result<Option<(i64, Notice)>, DbError> {
+    observe_with(pool, rules, key, seen, now, None).await
+}
+
+/// [`observe`], naming the burn-in job the alert is about (its notifications link to it and
+/// carry its reasons).
+pub async fn observe_with(
+    pool: &SqlitePool,
+    rules: &AlertRules,
     (host_id, kind, subject): (i64, AlertKind, &str),
     seen: Seen,
     now: i64,
+    job_id: Option<i64>,
 ) -> Result<Option<(i64, Notice)>, DbError> {
     let mut tx = crate::db::begin_write(pool).await?;
     let current: Option<(Row, i64, Option<i64>)> = {
@@ -147,7 +162,8 @@ pub async fn observe(
                 "UPDATE alerts SET state = $2, severity = $3, message = $4, last_seen = $5,
                         raised_at = $6, count = $7, clear_checks = $8, last_notified = $9,
                         resolved_by = CASE WHEN $2 = 'resolved' THEN 'system' ELSE resolved_by END,
-                        resolved_at = CASE WHEN $2 = 'resolved' THEN $5 ELSE resolved_at END
+                        resolved_at = CASE WHEN $2 = 'resolved' THEN $5 ELSE resolved_at END,
+                        job_id = COALESCE($10, job_id)
                   WHERE id = $1",
             )
             .bind(id)
@@ -159,6 +175,7 @@ pub async fn observe(
             .bind(i64::from(alert.count))
             .bind(i64::from(alert.clear_checks))
             .bind(alert.last_notified)
+            .bind(job_id)
             .execute(&mut *tx)
             .await?;
             Some(id)
@@ -166,8 +183,8 @@ pub async fn observe(
         (Some(alert), None) => Some(
             sqlx::query(
                 "INSERT INTO alerts (host_id, kind, subject, state, severity, message, first_seen,
-                                     last_seen, raised_at, count, clear_checks, last_notified)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                     last_seen, raised_at, count, clear_checks, last_notified, job_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(host_id)
             .bind(kind.as_str())
@@ -181,6 +198,7 @@ pub async fn observe(
             .bind(i64::from(alert.count))
             .bind(i64::from(alert.clear_checks))
             .bind(alert.last_notified)
+            .bind(job_id)
             .execute(&mut *tx)
             .await?
             .last_insert_rowid(),
@@ -198,11 +216,15 @@ pub async fn observe(
                                      "severity": alert.severity.as_str(), "message": alert.message}),
             )
             .await?;
+            crate::notify::enqueue(&mut tx, id, burnin::notify::EventType::of(notice), now).await?;
             Some((id, notice))
         }
         _ => None,
     };
     tx.commit().await?;
+    if told.is_some() {
+        crate::notify::WAKE.notify_waiters();
+    }
     Ok(told)
 }
 
@@ -276,12 +298,7 @@ pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<AlertView>, DbErro
     Ok(row.and_then(view))
 }
 
-/// What a person does to an alert.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Handling {
-    Acknowledge,
-    Resolve,
-}
+pub use burnin::alert::Handling;
 
 /// Acknowledges or resolves alert `id` as `actor`, with an optional note; the rule decides
 /// whether it may (`Err` names why not).
@@ -335,7 +352,9 @@ pub async fn handle(
                              "old": current.state.as_str(), "new": next.state.as_str()}),
     )
     .await?;
+    crate::notify::enqueue(&mut tx, id, burnin::notify::EventType::of(notice), now).await?;
     tx.commit().await?;
+    crate::notify::WAKE.notify_waiters();
     Ok(get(pool, id).await?.ok_or_else(|| format!("alert {id} went away")))
 }
 
@@ -368,6 +387,19 @@ pub async fn job_ended(
         (JobState::Interrupted, _) => (AlertKind::BurninInterrupted, Severity::Warning),
         _ => return Ok(()),
     };
+    // A later job's outcome is news even when the last one's alert is still open: that one is
+    // superseded (and says so), and this one is raised and told.
+    let open = list(
+        pool,
+        &AlertFilter { host_id: Some(job.host_id), kind: Some(kind), ..Default::default() },
+    )
+    .await?;
+    for alert in
+        open.into_iter().filter(|a| a.subject == job.serial && a.job_id != Some(job.job_id))
+    {
+        let note = format!("superseded by burn-in job {}", job.job_id);
+        let _ = handle(pool, alert.id, Handling::Resolve, "system", Some(&note), now).await?;
+    }
     let message = format!(
         "{}: burn-in job {} {}: {}",
         job.serial,
@@ -375,8 +407,15 @@ pub async fn job_ended(
         job.state.as_str(),
         job.reason
     );
-    observe(pool, rules, (job.host_id, kind, job.serial), Seen::Firing { severity, message }, now)
-        .await?;
+    observe_with(
+        pool,
+        rules,
+        (job.host_id, kind, job.serial),
+        Seen::Firing { severity, message },
+        now,
+        Some(job.job_id),
+    )
+    .await?;
     if job.state == JobState::Passed {
         for earlier in [AlertKind::BurninFailed, AlertKind::BurninInterrupted] {
             let open = list(

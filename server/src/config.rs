@@ -143,6 +143,11 @@ pub struct Config {
     #[arg(long, env = "BURNIN_STAGGER_MS", default_value_t = 2000, global = true)]
     pub stagger_ms: u64,
 
+    /// The dashboard's address as people reach it (`https://burnin.example.lan`), for the
+    /// links in notifications; a first value, changeable on the Settings page.
+    #[arg(long, env = "BURNIN_PUBLIC_URL", default_value = "", global = true)]
+    pub public_url: String,
+
     /// Seconds without progress before a stage is flagged stuck.
     #[arg(long, env = "BURNIN_STUCK_AFTER_SECS", default_value_t = 1800, global = true)]
     pub stuck_after_secs: u64,
@@ -366,6 +371,7 @@ impl Config {
             destructive_limit: small(self.destructive_limit as u64),
             session_idle_hours: small(self.session_idle_hours),
             session_max_days: small(self.session_max_days),
+            public_url: self.public_url.trim().to_owned(),
             ..burnin::settings::Settings::default()
         }
     }

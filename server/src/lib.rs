@@ -15,6 +15,8 @@ pub mod http;
 pub mod https;
 pub mod inventory;
 pub mod live;
+pub mod notify;
+pub mod outbound;
 pub mod secrets;
 pub mod service;
 pub mod settings;
@@ -52,7 +54,7 @@ pub struct Prepared {
 pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let db = Db::open(&config.database_url).await?;
     let master = Arc::new(MasterKey::load_or_create(&config.master_key_path())?);
-    let hosts = HostStore::new(db.pool().clone(), master);
+    let hosts = HostStore::new(db.pool().clone(), master.clone());
     let hub = Hub::new();
     let first = config.first_settings();
     if let Err(message) = first.validate() {
@@ -111,7 +113,15 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
             .map_err(|error| anyhow::anyhow!("BURNIN_INITIAL_ADMIN_USER {name:?}: {error}"))?;
         tracing::info!(user.name = %name, "made the first admin from BURNIN_INITIAL_ADMIN_USER");
     }
+    let notifier = notify::Notifier::new(
+        db.pool().clone(),
+        master,
+        live.clone(),
+        config.listen,
+        config.tls_cert.is_some(),
+    );
     let services = Services {
+        notifier,
         observed: Default::default(),
         auth,
         destructive: Arc::new(service::DestructiveLimit::new(live.clone())),
@@ -176,6 +186,7 @@ pub async fn run(
     let scheduler = engine.start().await;
     let upkeep = upkeep::start(state.services.clone());
     let host_alerts = alerts::start(state.services.clone());
+    let outbox = notify::Worker::start(state.services.notifier.clone());
     let state_needs_setup = state.services.auth.user_count().await.unwrap_or(0) == 0;
     let app = http::router(state, Origins::new(&config.public_origins), config.listen);
     let grace = Duration::from_secs(config.shutdown_grace_secs);
@@ -220,6 +231,7 @@ pub async fn run(
     scheduler.abort();
     upkeep.abort();
     host_alerts.abort();
+    outbox.abort();
     engine.stop_all().await;
     drop(simulator);
     tracing::info!("stopped");

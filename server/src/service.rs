@@ -169,6 +169,7 @@ pub struct Services {
     pub observed: std::sync::Arc<Observations>,
     pub auth: crate::auth::Auth,
     pub destructive: std::sync::Arc<DestructiveLimit>,
+    pub notifier: crate::notify::Notifier,
     pub db: Db,
     pub hosts: HostStore,
     pub hub: Hub,
@@ -572,6 +573,22 @@ fn see(caller: &Principal, action: Action) -> Result<(), AppError> {
     if caller.may(action) { Ok(()) } else { allow(caller, action) }
 }
 
+fn notify_error(error: crate::notify::NotifyError) -> AppError {
+    use crate::notify::NotifyError;
+    match error {
+        NotifyError::Invalid(problems) => {
+            AppError::bad_request(format!("channel not saved: {}", problems.join("; ")))
+        }
+        NotifyError::NotFound(_) => AppError::not_found(error.to_string()),
+        NotifyError::NameTaken(_) => AppError::conflict(error.to_string()),
+        NotifyError::Db(db) => db.into(),
+        NotifyError::Secret(secret) => {
+            tracing::error!(error = %secret, "a channel secret cannot be sealed or opened");
+            AppError::internal("the channel's secret cannot be sealed; see the server log")
+        }
+    }
+}
+
 pub fn denied(denied: Denied) -> AppError {
     match denied {
         Denied::Role { .. } => AppError::refused(format!("Refused: {denied}."), Vec::new()),
@@ -973,6 +990,77 @@ impl Backend for Services {
         host_id: i64,
     ) -> Answer<'_, burnin::access::TerminalTicket> {
         Box::pin(async move { Services::terminal_ticket(self, caller, host_id).await })
+    }
+
+    fn alerts(
+        &self,
+        caller: Principal,
+        filter: burnin::alert::AlertFilter,
+    ) -> Answer<'_, Vec<burnin::alert::AlertView>> {
+        Box::pin(async move { self.list_alerts(&caller, &filter).await })
+    }
+
+    fn alert_action(
+        &self,
+        caller: Principal,
+        id: i64,
+        handling: burnin::alert::Handling,
+        note: Option<String>,
+    ) -> Answer<'_, burnin::alert::AlertView> {
+        Box::pin(async move { self.handle_alert(&caller, id, handling, note).await })
+    }
+
+    fn channels(&self, caller: Principal) -> Answer<'_, Vec<burnin::notify::ChannelView>> {
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            Ok(crate::notify::list(self.db.pool()).await?)
+        })
+    }
+
+    fn save_channel(
+        &self,
+        caller: Principal,
+        id: Option<i64>,
+        input: burnin::notify::ChannelInput,
+    ) -> Answer<'_, burnin::notify::ChannelView> {
+        Box::pin(async move {
+            allow(&caller, Action::ChangeSettings)?;
+            let now = crate::auth::now_unix();
+            let saved = match id {
+                None => crate::notify::create(&self.notifier, &input, &caller.actor(), now).await,
+                Some(id) => {
+                    crate::notify::update(&self.notifier, id, &input, &caller.actor(), now).await
+                }
+            };
+            saved.map_err(notify_error)
+        })
+    }
+
+    fn delete_channel(&self, caller: Principal, id: i64) -> Answer<'_, ()> {
+        Box::pin(async move {
+            allow(&caller, Action::ChangeSettings)?;
+            crate::notify::delete(self.db.pool(), id, &caller.actor()).await.map_err(notify_error)
+        })
+    }
+
+    fn test_channel(&self, caller: Principal, id: i64) -> Answer<'_, burnin::notify::DeliveryView> {
+        Box::pin(async move {
+            allow(&caller, Action::ChangeSettings)?;
+            crate::notify::send_test(&self.notifier, id, &caller.actor(), crate::auth::now_unix())
+                .await
+                .map_err(notify_error)
+        })
+    }
+
+    fn deliveries(
+        &self,
+        caller: Principal,
+        channel_id: Option<i64>,
+    ) -> Answer<'_, Vec<burnin::notify::DeliveryView>> {
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            Ok(crate::notify::deliveries(self.db.pool(), channel_id, 200).await?)
+        })
     }
 
     fn settings(&self, caller: Principal) -> Answer<'_, burnin::settings::SettingsView> {

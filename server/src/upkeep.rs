@@ -122,87 +122,18 @@ pub async fn check(url: &str) -> UpdateStatus {
 const MAX_ANSWER: usize = 1 << 20;
 
 async fn fetch(url: &str) -> Result<Vec<u8>, String> {
-    use http_body_util::{BodyExt as _, Empty, Limited};
-    let timeout = Duration::from_secs(15);
-    let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not an address: {e}"))?;
-    let host = parsed.host_str().ok_or("the address has no host")?.to_owned();
-    let secure = match parsed.scheme() {
-        "https" => true,
-        "http" => false,
-        other => return Err(format!("{other}:// is not http or https")),
-    };
-    let port = parsed.port_or_known_default().unwrap_or(if secure { 443 } else { 80 });
-    let tcp = tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host.as_str(), port)))
-        .await
-        .map_err(|_| format!("{host}:{port} did not answer within 15 s"))?
-        .map_err(|e| format!("cannot reach {host}:{port}: {e}"))?;
-    let path = match parsed.query() {
-        Some(query) => format!("{}?{query}", parsed.path()),
-        None => parsed.path().to_owned(),
-    };
-    let request = hyper::Request::get(path)
-        .header(hyper::header::HOST, host.as_str())
-        .header(hyper::header::USER_AGENT, concat!("burnin-dashboard/", env!("CARGO_PKG_VERSION")))
-        .header(hyper::header::ACCEPT, "application/json")
-        .body(Empty::<hyper::body::Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    let response = if secure {
-        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-        if roots.is_empty() {
-            return Err("this machine has no CA certificates to check the answer's certificate with (install ca-certificates)".into());
-        }
-        let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(
-            std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider()),
-        )
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())
-            .map_err(|e| format!("{host} is not a server name: {e}"))?;
-        let tls = tokio::time::timeout(
-            timeout,
-            tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp),
-        )
-        .await
-        .map_err(|_| "the TLS handshake timed out".to_owned())?
-        .map_err(|e| format!("TLS with {host}: {e}"))?;
-        send(hyper_util::rt::TokioIo::new(tls), request, timeout).await?
-    } else {
-        send(hyper_util::rt::TokioIo::new(tcp), request, timeout).await?
-    };
-    let status = response.status();
-    if !status.is_success() {
-        return Err(format!("{url} answered HTTP {}", status.as_u16()));
+    let answer = crate::outbound::request(
+        hyper::Method::GET,
+        url,
+        &[("accept", "application/json".to_owned())],
+        None,
+        Duration::from_secs(15),
+        MAX_ANSWER,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    if !(200..300).contains(&answer.status) {
+        return Err(format!("{url} answered HTTP {}", answer.status));
     }
-    let body =
-        tokio::time::timeout(timeout, Limited::new(response.into_body(), MAX_ANSWER).collect())
-            .await
-            .map_err(|_| "the answer did not arrive within 15 s".to_owned())?
-            .map_err(|e| format!("reading the answer: {e} (over 1 MiB?)"))?;
-    Ok(body.to_bytes().to_vec())
-}
-
-async fn send<I>(
-    io: I,
-    request: hyper::Request<http_body_util::Empty<hyper::body::Bytes>>,
-    timeout: Duration,
-) -> Result<hyper::Response<hyper::body::Incoming>, String>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| format!("HTTP handshake: {e}"))?;
-    let driver = tokio::spawn(connection);
-    let answer = tokio::time::timeout(timeout, sender.send_request(request))
-        .await
-        .map_err(|_| "no answer within 15 s".to_owned())?
-        .map_err(|e| format!("the request failed: {e}"));
-    // The body is read after this returns; the connection task keeps running until then.
-    let _ = &driver;
-    answer
+    Ok(answer.body)
 }

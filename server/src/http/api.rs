@@ -81,6 +81,23 @@ fn table() -> Vec<(Method, &'static str, Door, Handler)> {
             Door::Needs(Action::HandleAlerts),
             post(resolve_alert),
         ),
+        (Method::GET, "/channels", view, get(list_channels)),
+        (Method::POST, "/channels", Door::Needs(Action::ChangeSettings), post(create_channel)),
+        (Method::GET, "/channels/{id}", view, get(get_channel)),
+        (Method::PUT, "/channels/{id}", Door::Needs(Action::ChangeSettings), put(update_channel)),
+        (
+            Method::DELETE,
+            "/channels/{id}",
+            Door::Needs(Action::ChangeSettings),
+            delete(delete_channel),
+        ),
+        (
+            Method::POST,
+            "/channels/{id}/test",
+            Door::Needs(Action::ChangeSettings),
+            post(test_channel),
+        ),
+        (Method::GET, "/channels/{id}/deliveries", view, get(channel_deliveries)),
         (Method::GET, "/settings", view, get(get_settings)),
         (Method::PUT, "/settings", Door::Needs(Action::ChangeSettings), put(put_settings)),
         (Method::GET, "/settings/verdict", view, get(get_thresholds)),
@@ -615,6 +632,90 @@ async fn handle_alert(
 ) -> Result<Json<burnin::alert::AlertView>, AppError> {
     let note = body.and_then(|Json(b)| b.note);
     Ok(Json(services.handle_alert(&caller, parse_alert_id(&id)?, handling, note).await?))
+}
+
+fn parse_channel_id(text: &str) -> Result<i64, AppError> {
+    text.parse().map_err(|_| {
+        AppError::bad_request(format!("{text:?} is not a channel id; ids are numbers"))
+    })
+}
+
+const CHANNEL_EXAMPLE: &str = r#"{"name": "phone", "min_severity": "warning", "config": {"kind": "ntfy", "url": "https://ntfy.sh/my-drives"}}"#;
+
+/// The notification channels; addresses show only their host and last characters, secrets
+/// only whether one is set.
+async fn list_channels(
+    State(services): State<Services>,
+    Me(caller): Me,
+) -> Result<Json<Vec<burnin::notify::ChannelView>>, AppError> {
+    Ok(Json(Backend::channels(&services, caller).await?))
+}
+
+async fn get_channel(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+) -> Result<Json<burnin::notify::ChannelView>, AppError> {
+    let id = parse_channel_id(&id)?;
+    Backend::channels(&services, caller)
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .map(Json)
+        .ok_or_else(|| AppError::not_found(format!("there is no channel with id {id}")))
+}
+
+/// Creates a channel (201); its settings are checked, each problem named.
+async fn create_channel(
+    State(services): State<Services>,
+    Me(caller): Me,
+    body: Result<Json<burnin::notify::ChannelInput>, JsonRejection>,
+) -> Result<Response, AppError> {
+    let input = json_body(body, CHANNEL_EXAMPLE)?;
+    let view = Backend::save_channel(&services, caller, None, input).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// Replaces a channel's settings. `secret` left out keeps the stored one, `""` removes it; an
+/// address sent back as shown (redacted) keeps the stored one.
+async fn update_channel(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+    body: Result<Json<burnin::notify::ChannelInput>, JsonRejection>,
+) -> Result<Json<burnin::notify::ChannelView>, AppError> {
+    let id = parse_channel_id(&id)?;
+    let input = json_body(body, CHANNEL_EXAMPLE)?;
+    Ok(Json(Backend::save_channel(&services, caller, Some(id), input).await?))
+}
+
+async fn delete_channel(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    Backend::delete_channel(&services, caller, parse_channel_id(&id)?).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+}
+
+/// Sends a test through the channel's real path now; answers the attempt (`ok`, `code`,
+/// `detail`), whether it worked or not.
+async fn test_channel(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+) -> Result<Json<burnin::notify::DeliveryView>, AppError> {
+    Ok(Json(Backend::test_channel(&services, caller, parse_channel_id(&id)?).await?))
+}
+
+/// The channel's latest delivery attempts, newest first (at most 200).
+async fn channel_deliveries(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<burnin::notify::DeliveryView>>, AppError> {
+    let id = parse_channel_id(&id)?;
+    Ok(Json(Backend::deliveries(&services, caller, Some(id)).await?))
 }
 
 /// Every run-time setting and the system card.

@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod openssh;
+pub mod receiver;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -23,6 +24,8 @@ pub struct TestServer {
     pub auth: burnin_server::auth::Auth,
     /// The admin API token `client` sends.
     pub token: String,
+    /// The notification sender, for driving the outbox and the digest with simulated time.
+    pub notifier: burnin_server::notify::Notifier,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -109,6 +112,7 @@ impl TestServer {
             prepared.simulator.as_ref().map(|sim| sim.hosts.clone()).unwrap_or_default();
         let sim_clock = prepared.simulator.as_ref().map(|sim| sim.clock.clone());
         let auth = prepared.state.services.auth.clone();
+        let notifier = prepared.state.services.notifier.clone();
         if auth.user_count().await.expect("users") == 0 {
             auth.add_user("admin", burnin::access::Role::Admin, ADMIN_PASSWORD, "tests", true)
                 .await
@@ -138,6 +142,7 @@ impl TestServer {
             anon,
             auth,
             token: token.clone(),
+            notifier,
             stop: Some(stop),
             task: Some(task),
         };

@@ -1,0 +1,90 @@
+"""A real SMTP server for the notification tests: Debian's aiosmtpd, receiving over STARTTLS
+(required when a certificate is given) with or without a login, and writing each message it
+accepts as one JSON file (envelope, whether TLS was on, who logged in, the raw message) into a
+folder the test reads. Runs until killed.
+
+    /usr/bin/python3 smtp_sink.py --port P --dir D [--cert C --key K] [--login user:password]
+"""
+
+import argparse
+import json
+import os
+import ssl
+import sys
+import time
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+class Store:
+    def __init__(self, folder):
+        self.folder = folder
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        record = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": envelope.rcpt_tos,
+            "tls": session.ssl is not None,
+            "login": session.auth_data.login.decode()
+            if isinstance(session.auth_data, LoginPassword)
+            else None,
+            "data": envelope.content.decode("utf-8", "replace"),
+        }
+        name = os.path.join(self.folder, f"{time.time_ns()}-{self.count}.json")
+        with open(name + ".tmp", "w") as f:
+            json.dump(record, f)
+        os.rename(name + ".tmp", name)
+        return "250 OK stored"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--login")
+    args = parser.parse_args()
+
+    tls = None
+    if args.cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.cert, args.key)
+
+    authenticator = None
+    if args.login:
+        user, password = args.login.split(":", 1)
+
+        def authenticator(server, session, envelope, mechanism, data):
+            ok = (
+                isinstance(data, LoginPassword)
+                and data.login.decode() == user
+                and data.password.decode() == password
+            )
+            return AuthResult(success=ok, handled=False)
+
+    controller = Controller(
+        Store(args.dir),
+        hostname="127.0.0.1",
+        port=args.port,
+        server_hostname="localhost",
+        tls_context=tls,
+        require_starttls=tls is not None,
+        authenticator=authenticator,
+        auth_required=authenticator is not None,
+        auth_require_tls=tls is not None,
+    )
+    controller.start()
+    print("ready", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
