@@ -66,6 +66,8 @@ if $with_test_tools; then
   # The job commands are tested under the login shells a NAS may give root (csh, tcsh).
   command -v csh >/dev/null || need_apt+=(csh)
   command -v tcsh >/dev/null || need_apt+=(tcsh)
+  # The notification tests deliver to a real SMTP server on loopback (server/tests/smtp_sink.py).
+  [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need_apt+=(python3-aiosmtpd)
 fi
 if ((${#need_apt[@]})); then
   say "installing Debian packages: ${need_apt[*]}"

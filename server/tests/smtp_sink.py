@@ -64,7 +64,7 @@ def main():
                 and data.login.decode() == user
                 and data.password.decode() == password
             )
-            return AuthResult(success=ok, handled=False)
+            return AuthResult(success=ok, handled=False, auth_data=data)
 
     controller = Controller(
         Store(args.dir),
