@@ -171,8 +171,9 @@ impl Settings {
         let public = self.public_url.trim();
         if public.len() > 2000
             || public.chars().any(|c| c.is_control() || c == ' ')
-            || !public.is_empty()
-                && !(public.starts_with("https://") || public.starts_with("http://"))
+            || !(public.is_empty()
+                || public.starts_with("https://")
+                || public.starts_with("http://"))
         {
             problems.push(Problem {
                 field: "public_url".into(),

@@ -102,6 +102,62 @@ const SECRET_COLUMNS: [(&str, &str); 3] =
 /// A host's id, uid, name and its three encrypted secrets.
 type HostSecrets = (i64, String, String, Option<String>, Option<String>, Option<String>);
 
+/// One sealed secret in the database: where it is, what it is bound to, and its value.
+struct Sealed {
+    table: &'static str,
+    id: i64,
+    column: &'static str,
+    aad: String,
+    value: String,
+    /// "host nas-01 (#3): its api_key", for a message that says which one.
+    owner: String,
+    fix: &'static str,
+}
+
+/// Every sealed secret: the hosts' and the notification channels'.
+async fn sealed_secrets(pool: &sqlx::SqlitePool) -> anyhow::Result<Vec<Sealed>> {
+    use crate::secrets::host_aad;
+    let hosts: Vec<HostSecrets> = sqlx::query_as(
+        "SELECT id, uid, name, api_key_enc, ssh_key_enc, ssh_password_enc FROM hosts ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::new();
+    for (id, uid, name, api_key, ssh_key, ssh_password) in hosts {
+        for (value, (column, field)) in
+            [api_key, ssh_key, ssh_password].into_iter().zip(SECRET_COLUMNS)
+        {
+            let Some(value) = value else { continue };
+            out.push(Sealed {
+                table: "hosts",
+                id,
+                column,
+                aad: host_aad(&uid, field),
+                value,
+                owner: format!("host {name} (#{id}): its {field}"),
+                fix: "Enter that secret again in the host's settings (or clear it)",
+            });
+        }
+    }
+    let channels: Vec<(i64, String, String, Option<String>)> =
+        sqlx::query_as("SELECT id, uid, name, secret FROM channels ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    for (id, uid, name, secret) in channels {
+        let Some(value) = secret else { continue };
+        out.push(Sealed {
+            table: "channels",
+            id,
+            column: "secret",
+            aad: crate::notify::secret_aad(&uid),
+            value,
+            owner: format!("notification channel {name} (#{id}): its secret"),
+            fix: "Enter that secret again on Settings → Notifications (or clear it)",
+        });
+    }
+    Ok(out)
+}
+
 /// Re-encrypts every stored secret under a new master key.
 ///
 /// Crash-safe in this order: the new key is written beside the old one (`….new`), every
@@ -109,7 +165,7 @@ type HostSecrets = (i64, String, String, Option<String>, Option<String>, Option<
 /// the old. A run that stopped after the commit left `….new` holding the key the database
 /// now needs: the next run sees that and only finishes the swap.
 pub async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
-    use crate::secrets::{MasterKey, host_aad, write_private};
+    use crate::secrets::{MasterKey, write_private};
     let path = config.master_key_path();
     let pending = std::path::PathBuf::from(format!("{}.new", path.display()));
     anyhow::ensure!(
@@ -119,23 +175,12 @@ pub async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
     );
     let db = Db::open(&config.database_url).await?;
     let old = MasterKey::load_or_create(&path)?;
-    let rows: Vec<HostSecrets> = sqlx::query_as(
-        "SELECT id, uid, name, api_key_enc, ssh_key_enc, ssh_password_enc FROM hosts ORDER BY id",
-    )
-    .fetch_all(db.pool())
-    .await?;
-    let readable_with = |key: &MasterKey| {
-        rows.iter().all(|(_, uid, _, a, b, c)| {
-            [a, b, c].iter().zip(SECRET_COLUMNS).all(|(value, (_, field))| {
-                value.as_deref().is_none_or(|v| key.decrypt(v, &host_aad(uid, field)).is_ok())
-            })
-        })
-    };
+    let sealed = sealed_secrets(db.pool()).await?;
+    let readable_with =
+        |key: &MasterKey| sealed.iter().all(|s| key.decrypt(&s.value, &s.aad).is_ok());
     if pending.exists() {
         let new = MasterKey::load_or_create(&pending)?;
-        let any_secret =
-            rows.iter().any(|(_, _, _, a, b, c)| a.is_some() || b.is_some() || c.is_some());
-        if any_secret && readable_with(&new) && !readable_with(&old) {
+        if !sealed.is_empty() && readable_with(&new) && !readable_with(&old) {
             std::fs::rename(&pending, &path).with_context(|| {
                 format!("cannot move {} over {}", pending.display(), path.display())
             })?;
@@ -151,22 +196,19 @@ pub async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
     let new = MasterKey::from_bytes(&key);
     let mut tx = crate::db::begin_write(db.pool()).await?;
     let mut count = 0;
-    for (id, uid, name, api_key, ssh_key, ssh_password) in &rows {
-        for (value, (column, field)) in
-            [api_key, ssh_key, ssh_password].into_iter().zip(SECRET_COLUMNS)
-        {
-            let Some(stored) = value else { continue };
-            let aad = host_aad(uid, field);
-            let secret = old.decrypt(stored, &aad).with_context(|| {
-                format!("host {name} (#{id}): its {field} does not decrypt with the current key, so nothing was changed. Enter that secret again in the host's settings (or clear it), then rotate")
-            })?;
-            sqlx::query(&format!("UPDATE hosts SET {column} = $1 WHERE id = $2"))
-                .bind(new.encrypt(&secret, &aad)?)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            count += 1;
-        }
+    for sealed in &sealed {
+        let secret = old.decrypt(&sealed.value, &sealed.aad).with_context(|| {
+            format!(
+                "{} does not decrypt with the current key, so nothing was changed. {}, then rotate",
+                sealed.owner, sealed.fix
+            )
+        })?;
+        sqlx::query(&format!("UPDATE {} SET {} = $1 WHERE id = $2", sealed.table, sealed.column))
+            .bind(new.encrypt(&secret, &sealed.aad)?)
+            .bind(sealed.id)
+            .execute(&mut *tx)
+            .await?;
+        count += 1;
     }
     crate::audit::record(
         &mut *tx,

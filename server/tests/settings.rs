@@ -442,6 +442,8 @@ async fn rotating_the_master_key_re_encrypts_every_secret() {
         .await
         .unwrap();
     let id = created["id"].as_i64().unwrap();
+    let channel = json!({"name": "hook", "config": {"kind": "webhook", "url": "https://hooks.example/x"}, "secret": "channel-canary-secret-0123"});
+    assert_eq!(server.call(reqwest::Method::POST, "/api/v1/channels", Some(channel)).await.0, 201);
     let database_url = server.database_url();
     let dir = server.stop().await;
     let key_path = dir.path().join("master.key");
@@ -472,7 +474,7 @@ async fn rotating_the_master_key_re_encrypts_every_secret() {
     assert_ne!(stored_after, stored_before.0);
     let master =
         std::sync::Arc::new(burnin_server::secrets::MasterKey::load_or_create(&key_path).unwrap());
-    let store = burnin_server::hosts::HostStore::new(db.pool().clone(), master);
+    let store = burnin_server::hosts::HostStore::new(db.pool().clone(), master.clone());
     let connection = store.connection(id).await.unwrap();
     assert_eq!(connection.api_key.unwrap().expose(), "1-rotationcanary0123456789");
     assert_eq!(connection.ssh_password.unwrap().expose(), "ssh-canary-password");
@@ -483,6 +485,11 @@ async fn rotating_the_master_key_re_encrypts_every_secret() {
             .is_err(),
         "the old key still reads the secret"
     );
+    let (uid, sealed): (String, String) =
+        sqlx::query_as("SELECT uid, secret FROM channels").fetch_one(db.pool()).await.unwrap();
+    let aad = burnin_server::notify::secret_aad(&uid);
+    assert_eq!(master.decrypt(&sealed, &aad).unwrap().expose(), "channel-canary-secret-0123");
+    assert!(old.decrypt(&sealed, &aad).is_err(), "the channel's secret was not re-encrypted");
     let (count,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE action = 'secrets.rotated'")
             .fetch_one(db.pool())

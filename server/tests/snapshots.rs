@@ -86,8 +86,26 @@ async fn the_api_answers_keep_their_shape() {
     let hosts = server.get_json("/api/v1/hosts").await;
     let host = hosts[0]["id"].as_i64().unwrap();
 
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut channel = 0;
+    for body in [
+        json!({"name": "hook", "config": {"kind": "webhook", "url": format!("http://{closed}/hook")}, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}),
+        json!({"name": "mail", "config": {"kind": "email", "host": "127.0.0.1", "port": closed.port(), "security": "plain", "from": "a@example.lan", "to": ["b@example.lan"], "digest_hour": 7}}),
+    ] {
+        let (status, made) =
+            server.call(reqwest::Method::POST, "/api/v1/channels", Some(body)).await;
+        assert_eq!(status, 201, "{made}");
+        channel = made["id"].as_i64().unwrap();
+        let (status, tested) = server
+            .call(reqwest::Method::POST, &format!("/api/v1/channels/{channel}/test"), None)
+            .await;
+        assert_eq!((status, &tested["ok"]), (200, &json!(false)), "{tested}");
+    }
+
     let mut pinned: BTreeMap<String, Value> = BTreeMap::new();
     for path in [
+        "/api/v1/channels".to_owned(),
+        format!("/api/v1/channels/{channel}/deliveries"),
         "/api/v1/hosts".to_owned(),
         format!("/api/v1/hosts/{host}"),
         "/api/v1/drives".to_owned(),
@@ -104,7 +122,8 @@ async fn the_api_answers_keep_their_shape() {
         let key = path
             .replace(&format!("/{host}"), "/{id}")
             .replace(&format!("/{drive}"), "/{id}")
-            .replace(&format!("/{job}"), "/{id}");
+            .replace(&format!("/{job}"), "/{id}")
+            .replace(&format!("/channels/{channel}/"), "/channels/{id}/");
         pinned.insert(format!("GET {key}"), shape(&body));
     }
     // Refusals: the status and the error's kind, which scripts branch on.

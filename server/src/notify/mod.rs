@@ -15,7 +15,7 @@ mod store;
 use std::sync::Arc;
 
 pub use outbox::{Worker, digest_tick, run_due, send_test};
-pub use store::{create, delete, deliveries, get, list, update};
+pub use store::{create, delete, deliveries, get, list, secret_aad, update};
 
 use burnin::notify::{ChannelInput, Envelope, EventType};
 

@@ -137,9 +137,9 @@ async fn deliver(
                     html: v["html"].as_str().unwrap_or_default().to_owned(),
                 })
             } else {
-                serde_json::from_str::<Envelope>(&payload)
-                    .ok()
-                    .map(|e| Payload::Envelope(super::absolutize(e, &notifier.base_url())))
+                serde_json::from_str::<Envelope>(&payload).ok().map(|e| {
+                    Payload::Envelope(Box::new(super::absolutize(e, &notifier.base_url())))
+                })
             };
             match (payload, secret.is_none() && row.secret.is_some()) {
                 (_, true) => send::Sent {

@@ -21,7 +21,7 @@ pub(crate) struct Sent {
 
 /// What one notification carries to its channel.
 pub(crate) enum Payload {
-    Envelope(Envelope),
+    Envelope(Box<Envelope>),
     /// A rendered message (the digest): subject, text and HTML.
     Mail {
         subject: String,

@@ -31,7 +31,7 @@ pub(crate) struct ChannelRow {
 const CHANNEL: &str = "id, uid, name, enabled, min_severity, kinds, send_resolved, config, secret,
     created_at, updated_at, digest_day";
 
-pub(crate) fn secret_aad(uid: &str) -> String {
+pub fn secret_aad(uid: &str) -> String {
     format!("channel:{uid}|field:secret")
 }
 
