@@ -23,6 +23,8 @@ pub struct TestServer {
     pub auth: burnin_server::auth::Auth,
     /// The admin API token `client` sends.
     pub token: String,
+    /// The running server's services, for calls a test makes in-process (as at a chosen time).
+    pub services: burnin_server::service::Services,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -109,6 +111,7 @@ impl TestServer {
             prepared.simulator.as_ref().map(|sim| sim.hosts.clone()).unwrap_or_default();
         let sim_clock = prepared.simulator.as_ref().map(|sim| sim.clock.clone());
         let auth = prepared.state.services.auth.clone();
+        let services = prepared.state.services.clone();
         if auth.user_count().await.expect("users") == 0 {
             auth.add_user("admin", burnin::access::Role::Admin, ADMIN_PASSWORD, "tests", true)
                 .await
@@ -138,6 +141,7 @@ impl TestServer {
             anon,
             auth,
             token: token.clone(),
+            services,
             stop: Some(stop),
             task: Some(task),
         };
