@@ -581,6 +581,31 @@ mod tests {
         assert_eq!(smart_health(crate::SmartHealth::Unknown), None);
     }
 
+    /// The Seagate capture with some ATA attributes' raw values replaced.
+    fn ata(raws: &[(u64, u64)]) -> crate::smart::SmartReport {
+        let capture = include_str!("../simulator/src/smartctl/captures/ata-seagate.json");
+        let mut json: serde_json::Value = serde_json::from_str(capture).expect("a capture");
+        for attribute in json["ata_smart_attributes"]["table"].as_array_mut().into_iter().flatten()
+        {
+            if let Some((_, raw)) = raws.iter().find(|(id, _)| attribute["id"] == *id) {
+                attribute["raw"] = serde_json::json!({"value": raw, "string": raw.to_string()});
+            }
+        }
+        crate::smart::parse_smartctl_json(json.to_string().as_bytes()).expect("parses")
+    }
+
+    #[test]
+    fn rising_counters_are_critical_when_the_verdict_fails_on_them_and_warn_otherwise() {
+        let quiet = ata(&[(5, 0), (199, 0)]);
+        assert_eq!(counters_rising(&quiet, &quiet), None);
+        let cable = ata(&[(5, 0), (199, 6)]);
+        assert_eq!(counters_rising(&quiet, &cable).map(|(s, _)| s), Some(Severity::Warning));
+        let both = ata(&[(5, 2), (199, 6)]);
+        let (severity, rises) = counters_rising(&quiet, &both).expect("rises");
+        assert_eq!(severity, Severity::Critical);
+        assert_eq!(rises.len(), 2);
+    }
+
     #[test]
     fn a_cancel_is_news_only_from_someone_else() {
         assert!(!cancelled_by_someone_else("ann", "ann"));
