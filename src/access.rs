@@ -288,6 +288,14 @@ impl Principal {
     }
 }
 
+/// The person behind an actor as [`Principal::actor`] writes it: `alice (token #3)` and
+/// `alice (sso)` are both `alice`. User names hold no spaces ([`user_name_problem`]), so the
+/// name ends at the first one.
+pub fn actor_name(actor: &str) -> &str {
+    let actor = actor.trim();
+    actor.split(' ').next().unwrap_or(actor)
+}
+
 /// A user as pages and the API show it (never the password hash).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserView {
@@ -419,6 +427,20 @@ mod tests {
 
     fn session(role: Role, authenticated_at: i64) -> Principal {
         Principal { user_id: 1, name: "ann".into(), role, via: Via::Session { authenticated_at } }
+    }
+
+    #[test]
+    fn an_actor_names_its_person_however_they_signed_in() {
+        let ann = |via| Principal { via, ..session(Role::Operator, 0) };
+        for via in [
+            Via::Session { authenticated_at: 0 },
+            Via::Token { token_id: 7 },
+            Via::Proxy,
+            Via::System,
+        ] {
+            assert_eq!(actor_name(&ann(via).actor()), "ann");
+        }
+        assert_eq!(actor_name("system"), "system");
     }
 
     #[test]

@@ -235,6 +235,47 @@ pub fn pool_status(status: &str) -> Option<Severity> {
     }
 }
 
+/// A drive's temperature against its kind's limits ([`crate::TemperatureLimits`], the table
+/// every other temperature rule reads): from `crit_c` a warning, from `fail_c` critical. How
+/// long it must hold is [`AlertRules::temperature_sustain_secs`], applied by [`step`].
+pub fn temperature(limits: &crate::TemperatureLimits, celsius: f64) -> Option<Severity> {
+    if limits.too_hot(celsius) {
+        Some(Severity::Critical)
+    } else if limits.level(celsius) == crate::drive::TemperatureLevel::Crit {
+        Some(Severity::Warning)
+    } else {
+        None
+    }
+}
+
+/// The drive's own SMART overall-health assessment: FAILED is critical.
+pub fn smart_health(health: crate::SmartHealth) -> Option<Severity> {
+    (health == crate::SmartHealth::Failed).then_some(Severity::Critical)
+}
+
+/// Watched SMART counters ([`crate::verdict::watched_counters`]) that rose between two readings
+/// of a drive no burn-in runs on, with the severity they warrant: critical when a counter the
+/// verdict fails on rose, a warning when only ones it warns on did (link errors, spin retries).
+pub fn counters_rising(
+    before: &crate::smart::SmartReport,
+    after: &crate::smart::SmartReport,
+) -> Option<(Severity, Vec<crate::verdict::Rise>)> {
+    let rises = crate::verdict::counters_rising(before, after);
+    let worst = rises.iter().map(|r| r.level).max()?;
+    let severity =
+        if worst == crate::verdict::Level::Fail { Severity::Critical } else { Severity::Warning };
+    Some((severity, rises))
+}
+
+/// Whether a cancel is worth telling: someone other than who started the job cancelled it.
+/// Actors are compared by person, however each signed in; the system's own cancels (a demo
+/// host retired) are not news.
+pub fn cancelled_by_someone_else(started_by: &str, cancelled_by: &str) -> bool {
+    let (starter, canceller) =
+        (crate::access::actor_name(started_by), crate::access::actor_name(cancelled_by));
+    !canceller.is_empty() && canceller != "system" && canceller != starter
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {
@@ -532,6 +573,54 @@ mod tests {
         );
         assert_eq!(again.notice, Some(Notice::Raised));
         assert_eq!(again.alert.map(|a| a.first_seen), Some(2000));
+    }
+
+    #[test]
+    fn temperature_alerts_follow_the_drive_kinds_limits() {
+        let table = crate::TemperatureTable::default();
+        let hdd = table.for_kind(crate::DriveKind::Hdd);
+        assert_eq!(temperature(&hdd, hdd.crit_c - 1.0), None);
+        assert_eq!(temperature(&hdd, hdd.crit_c), Some(Severity::Warning));
+        assert_eq!(temperature(&hdd, hdd.fail_c), Some(Severity::Critical));
+        assert_eq!(temperature(&hdd, f64::NAN), None, "an unreadable reading is no alert");
+        let nvme = table.for_kind(crate::DriveKind::Nvme);
+        assert_eq!(temperature(&nvme, hdd.crit_c), None, "NVMe runs hotter than a disk");
+        assert_eq!(smart_health(crate::SmartHealth::Failed), Some(Severity::Critical));
+        assert_eq!(smart_health(crate::SmartHealth::Passed), None);
+        assert_eq!(smart_health(crate::SmartHealth::Unknown), None);
+    }
+
+    /// The Seagate capture with some ATA attributes' raw values replaced.
+    fn ata(raws: &[(u64, u64)]) -> crate::smart::SmartReport {
+        let capture = include_str!("../simulator/src/smartctl/captures/ata-seagate.json");
+        let mut json: serde_json::Value = serde_json::from_str(capture).expect("a capture");
+        for attribute in json["ata_smart_attributes"]["table"].as_array_mut().into_iter().flatten()
+        {
+            if let Some((_, raw)) = raws.iter().find(|(id, _)| attribute["id"] == *id) {
+                attribute["raw"] = serde_json::json!({"value": raw, "string": raw.to_string()});
+            }
+        }
+        crate::smart::parse_smartctl_json(json.to_string().as_bytes()).expect("parses")
+    }
+
+    #[test]
+    fn rising_counters_are_critical_when_the_verdict_fails_on_them_and_warn_otherwise() {
+        let quiet = ata(&[(5, 0), (199, 0)]);
+        assert_eq!(counters_rising(&quiet, &quiet), None);
+        let cable = ata(&[(5, 0), (199, 6)]);
+        assert_eq!(counters_rising(&quiet, &cable).map(|(s, _)| s), Some(Severity::Warning));
+        let both = ata(&[(5, 2), (199, 6)]);
+        let (severity, rises) = counters_rising(&quiet, &both).expect("rises");
+        assert_eq!(severity, Severity::Critical);
+        assert_eq!(rises.len(), 2);
+    }
+
+    #[test]
+    fn a_cancel_is_news_only_from_someone_else() {
+        assert!(!cancelled_by_someone_else("ann", "ann"));
+        assert!(!cancelled_by_someone_else("ann (token #2)", "ann (sso)"));
+        assert!(cancelled_by_someone_else("ann", "bob (token #9)"));
+        assert!(!cancelled_by_someone_else("ann", "system"));
     }
 
     #[test]

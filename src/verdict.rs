@@ -370,71 +370,7 @@ fn smart_rules(rules: &mut Rules, evidence: &Evidence<'_>) {
         let count = |ata: Option<&crate::smart::AtaSmart>, id: u8| {
             ata.and_then(|a| a.attribute(id)).and_then(|attribute| attribute.count())
         };
-        let timeouts = |ata: Option<&crate::smart::AtaSmart>| {
-            ata.and_then(|a| a.command_timeouts()).map(|t| t.timeouts)
-        };
-        type Counter<'a> = (&'a str, &'a str, Option<u64>, Option<u64>, Level, &'a str);
-        let counters: [Counter<'_>; 7] = [
-            (
-                "ata.5.delta",
-                "Reallocated sectors (5)",
-                count(ata_before, 5),
-                count(Some(ata_after), 5),
-                Level::Fail,
-                "",
-            ),
-            (
-                "ata.187.delta",
-                "Reported uncorrectable errors (187)",
-                count(ata_before, 187),
-                count(Some(ata_after), 187),
-                Level::Fail,
-                "",
-            ),
-            (
-                "ata.188.delta",
-                "Command timeouts (188)",
-                timeouts(ata_before),
-                timeouts(Some(ata_after)),
-                Level::Fail,
-                "",
-            ),
-            (
-                "ata.197.delta",
-                "Current pending sectors (197)",
-                count(ata_before, 197),
-                count(Some(ata_after), 197),
-                Level::Fail,
-                "",
-            ),
-            (
-                "ata.198.delta",
-                "Offline uncorrectable sectors (198)",
-                count(ata_before, 198),
-                count(Some(ata_after), 198),
-                Level::Fail,
-                "",
-            ),
-            (
-                "ata.199.delta",
-                "UDMA CRC errors (199)",
-                count(ata_before, 199),
-                count(Some(ata_after), 199),
-                Level::Warn,
-                ": check the cable and backplane; these are link errors, not media errors",
-            ),
-            (
-                "ata.10.delta",
-                "Spin retries (10)",
-                count(ata_before, 10),
-                count(Some(ata_after), 10),
-                Level::Warn,
-                ": the motor struggles to spin up",
-            ),
-        ];
-        for (rule, name, b, a, level, advice) in counters {
-            rules.counter(rule, name, b, a, level, advice);
-        }
+        watched_pairs(rules, &ata_watched(ata_before), &ata_watched(Some(ata_after)));
         let pending_before = count(ata_before, 197);
         if let Some(pending) = count(Some(ata_after), 197).filter(|p| *p > 0)
             && pending_before.is_none_or(|b| pending <= b)
@@ -465,35 +401,12 @@ fn smart_rules(rules: &mut Rules, evidence: &Evidence<'_>) {
     }
     if let Some(scsi_after) = &after.scsi {
         let scsi_before = before.and_then(|b| b.scsi.as_ref());
-        let grown_before = scsi_before.and_then(|s| s.grown_defect_list);
-        rules.counter(
-            "scsi.grown_defects.delta",
-            "Grown defect list",
-            grown_before,
-            scsi_after.grown_defect_list,
-            Level::Fail,
-            "",
-        );
-        rules.counter(
-            "scsi.uncorrected.delta",
-            "Uncorrected read/write/verify errors",
-            scsi_before.and_then(|s| s.total_uncorrected_errors()),
-            scsi_after.total_uncorrected_errors(),
-            Level::Fail,
-            "",
-        );
+        watched_pairs(rules, &scsi_watched(scsi_before), &scsi_watched(Some(scsi_after)));
     }
     if let Some(nvme_after) = &after.nvme {
         let log_after = nvme_after.health_log.as_ref();
-        let log_before = before.and_then(|b| b.nvme.as_ref()).and_then(|n| n.health_log.as_ref());
-        rules.counter(
-            "nvme.media_errors.delta",
-            "Media and data integrity errors",
-            log_before.and_then(|l| l.media_errors),
-            log_after.and_then(|l| l.media_errors),
-            Level::Fail,
-            "",
-        );
+        let nvme_before = before.and_then(|b| b.nvme.as_ref());
+        watched_pairs(rules, &nvme_watched(nvme_before), &nvme_watched(Some(nvme_after)));
         let warning = nvme_after
             .critical_warning
             .as_ref()
@@ -546,6 +459,129 @@ fn smart_rules(rules: &mut Rules, evidence: &Evidence<'_>) {
             }
         }
     }
+}
+
+/// A SMART counter that must not rise: the verdict fails (or warns) a burn-in it rose
+/// during, and an alert names one that rises between two readings of an idle drive. The one
+/// list of what is watched.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Watched {
+    /// The rule's stem (`ata.5`); the verdict's reason is `<rule>.delta`.
+    pub rule: &'static str,
+    pub name: &'static str,
+    pub value: Option<u64>,
+    /// What a rise means: a failure, or a warning (link errors, spin retries).
+    pub level: Level,
+    /// Said after the rise, if anything.
+    pub advice: &'static str,
+}
+
+fn ata_watched(ata: Option<&crate::smart::AtaSmart>) -> [Watched; 7] {
+    let count = |id: u8| ata.and_then(|a| a.attribute(id)).and_then(|attribute| attribute.count());
+    let timeouts = ata.and_then(|a| a.command_timeouts()).map(|t| t.timeouts);
+    let watched = |rule, name, value, level, advice| Watched { rule, name, value, level, advice };
+    [
+        watched("ata.5", "Reallocated sectors (5)", count(5), Level::Fail, ""),
+        watched("ata.187", "Reported uncorrectable errors (187)", count(187), Level::Fail, ""),
+        watched("ata.188", "Command timeouts (188)", timeouts, Level::Fail, ""),
+        watched("ata.197", "Current pending sectors (197)", count(197), Level::Fail, ""),
+        watched("ata.198", "Offline uncorrectable sectors (198)", count(198), Level::Fail, ""),
+        watched(
+            "ata.199",
+            "UDMA CRC errors (199)",
+            count(199),
+            Level::Warn,
+            ": check the cable and backplane; these are link errors, not media errors",
+        ),
+        watched(
+            "ata.10",
+            "Spin retries (10)",
+            count(10),
+            Level::Warn,
+            ": the motor struggles to spin up",
+        ),
+    ]
+}
+
+fn scsi_watched(scsi: Option<&crate::smart::ScsiSmart>) -> [Watched; 2] {
+    [
+        Watched {
+            rule: "scsi.grown_defects",
+            name: "Grown defect list",
+            value: scsi.and_then(|s| s.grown_defect_list),
+            level: Level::Fail,
+            advice: "",
+        },
+        Watched {
+            rule: "scsi.uncorrected",
+            name: "Uncorrected read/write/verify errors",
+            value: scsi.and_then(|s| s.total_uncorrected_errors()),
+            level: Level::Fail,
+            advice: "",
+        },
+    ]
+}
+
+fn nvme_watched(nvme: Option<&crate::smart::NvmeSmart>) -> [Watched; 1] {
+    [Watched {
+        rule: "nvme.media_errors",
+        name: "Media and data integrity errors",
+        value: nvme.and_then(|n| n.health_log.as_ref()).and_then(|l| l.media_errors),
+        level: Level::Fail,
+        advice: "",
+    }]
+}
+
+/// The verdict's reasons and deltas for one protocol's watched counters.
+fn watched_pairs(rules: &mut Rules, before: &[Watched], after: &[Watched]) {
+    for (b, a) in before.iter().zip(after) {
+        rules.counter(&format!("{}.delta", a.rule), a.name, b.value, a.value, a.level, a.advice);
+    }
+}
+
+/// Every watched counter of a report, for the protocols it carries.
+pub fn watched_counters(report: &SmartReport) -> Vec<Watched> {
+    let mut all = Vec::new();
+    if let Some(ata) = &report.ata {
+        all.extend(ata_watched(Some(ata)));
+    }
+    if let Some(scsi) = &report.scsi {
+        all.extend(scsi_watched(Some(scsi)));
+    }
+    if let Some(nvme) = &report.nvme {
+        all.extend(nvme_watched(Some(nvme)));
+    }
+    all
+}
+
+/// A watched counter that is higher in a later reading than in an earlier one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rise {
+    pub rule: &'static str,
+    pub name: &'static str,
+    pub before: u64,
+    pub after: u64,
+    pub level: Level,
+}
+
+/// The watched counters that rose from `before` to `after` (two readings of one drive). A
+/// counter missing from either reading is no evidence either way.
+pub fn counters_rising(before: &SmartReport, after: &SmartReport) -> Vec<Rise> {
+    let earlier = watched_counters(before);
+    watched_counters(after)
+        .into_iter()
+        .filter_map(|now| {
+            let then = earlier.iter().find(|w| w.rule == now.rule)?.value?;
+            let value = now.value?;
+            (value > then).then_some(Rise {
+                rule: now.rule,
+                name: now.name,
+                before: then,
+                after: value,
+                level: now.level,
+            })
+        })
+        .collect()
 }
 
 /// Damage counted in the snapshot taken before the run: each non-zero count warns, whatever

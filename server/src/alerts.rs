@@ -454,10 +454,14 @@ pub fn start(services: crate::service::Services) -> tokio::task::JoinHandle<()> 
 /// A host's id, name, status, last seen (Unix seconds) and status detail.
 type HostReach = (i64, String, String, Option<i64>, Option<String>);
 
-/// One round of the host checks (also called by tests).
+/// One round of the host checks, now.
 pub async fn check_hosts(services: &crate::service::Services) -> Result<(), DbError> {
+    check_hosts_at(services, crate::auth::now_unix()).await
+}
+
+/// One round of the host checks as at `now` (Unix seconds; tests pass simulated time).
+pub async fn check_hosts_at(services: &crate::service::Services, now: i64) -> Result<(), DbError> {
     let rules = services.settings.read(|s| s.alerts.clone());
-    let now = crate::auth::now_unix();
     let rows: Vec<HostReach> = sqlx::query_as(
         "SELECT id, name, status, CAST(strftime('%s', last_seen_at) AS INTEGER), status_detail
            FROM hosts WHERE enabled = 1 AND archived_at IS NULL",

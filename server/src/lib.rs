@@ -2,6 +2,7 @@
 //! `burnin-server`: the burn-in dashboard's binary. Owns all I/O: HTTP, the database, and (as
 //! the issues land) the TrueNAS API client, SSH, and the background services.
 
+pub mod alert_feeds;
 pub mod alerts;
 pub mod audit;
 pub mod auth;

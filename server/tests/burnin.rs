@@ -283,6 +283,7 @@ async fn a_disk_whose_pool_is_exported_while_queued_is_refused_at_the_second_che
             layout: burnin_simulator::scenario::PoolLayout::Stripe,
             members: vec!["ZL2AB1C1".into()],
             imported: false,
+            used_percent: 0.0,
         });
     });
     let cancelled = server

@@ -120,11 +120,13 @@ pub fn demo(api_key_scale: &str, api_key_core: &str, authorized_key: &str) -> Sc
             name: "tank".to_owned(),
             layout: PoolLayout::Raidz1,
             members: tank.iter().map(|d| d.serial.clone()).collect(),
+            used_percent: 62.0,
         }],
         exported_pools: vec![PoolSpec {
             name: "oldbackup".to_owned(),
             layout: PoolLayout::Stripe,
             members: vec![exported.serial.clone()],
+            used_percent: 35.0,
         }],
         boot_drives: vec![boot.serial.clone()],
     };

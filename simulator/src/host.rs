@@ -35,6 +35,11 @@ pub struct Faults {
     pub before_start: Option<BeforeStart>,
     /// SSH logins land on another machine than the API describes (a wrong SSH address).
     pub ssh_other_host: bool,
+    /// Pool members (by serial) ZFS has faulted after too many errors: their vdev and pool
+    /// read DEGRADED, or UNAVAIL once no redundancy is left.
+    pub faulted_disks: Vec<String>,
+    /// Pools filled to this many percent of their size, instead of the scenario's.
+    pub pool_used_percent: Vec<(String, f64)>,
 }
 
 /// What kind of command a line is, for faults aimed at one kind.
@@ -108,6 +113,8 @@ pub struct Pool {
     /// Member drives, by serial.
     pub members: Vec<String>,
     pub imported: bool,
+    /// How full it is, in percent of its size (see [`Faults::pool_used_percent`]).
+    pub used_percent: f64,
 }
 
 /// A process started through SSH that outlives the command that started it.
@@ -258,6 +265,7 @@ impl HostState {
             layout: pool.layout,
             members: pool.members.clone(),
             imported,
+            used_percent: pool.used_percent,
         };
         let mut pools: Vec<Pool> = spec.pools.iter().map(|p| pool(p, true)).collect();
         pools.extend(spec.exported_pools.iter().map(|p| pool(p, false)));
@@ -469,6 +477,54 @@ impl HostState {
         drive.devname = devname.to_owned();
         self.disk_generation += 1;
         true
+    }
+
+    /// A pool member's state as ZFS shows it: `ONLINE`, `FAULTED` (the fault) or `UNAVAIL`
+    /// (not present).
+    pub fn member_status(&self, serial: &str) -> &'static str {
+        if self.faults.faulted_disks.iter().any(|s| s == serial) {
+            "FAULTED"
+        } else if self.drive_by_serial(serial).is_some_and(|d| d.present) {
+            "ONLINE"
+        } else {
+            "UNAVAIL"
+        }
+    }
+
+    /// A pool's health from its members' (ZFS's `zpool status` state): ONLINE, DEGRADED while
+    /// its redundancy covers the members lost, UNAVAIL past that.
+    pub fn pool_status(&self, pool: &Pool) -> &'static str {
+        let lost = pool.members.iter().filter(|m| self.member_status(m) != "ONLINE").count();
+        let redundancy = match pool.layout {
+            PoolLayout::Stripe => 0,
+            PoolLayout::Mirror => pool.members.len().saturating_sub(1),
+            PoolLayout::Raidz1 => 1,
+            _ => 2,
+        };
+        match lost {
+            0 => "ONLINE",
+            lost if lost <= redundancy => "DEGRADED",
+            _ => "UNAVAIL",
+        }
+    }
+
+    /// A pool's size and allocated bytes as `zpool list` counts them: raw capacity with
+    /// parity (a mirror holds one member's).
+    pub fn pool_space(&self, pool: &Pool) -> (u64, u64) {
+        let sizes =
+            pool.members.iter().filter_map(|m| self.drive_by_serial(m)).map(|d| d.spec.size_bytes);
+        let size = match pool.layout {
+            PoolLayout::Mirror => sizes.min().unwrap_or(0),
+            _ => sizes.sum(),
+        };
+        let percent = self
+            .faults
+            .pool_used_percent
+            .iter()
+            .find(|(name, _)| *name == pool.name)
+            .map_or(pool.used_percent, |(_, percent)| *percent)
+            .clamp(0.0, 100.0);
+        (size, (size as f64 * percent / 100.0) as u64)
     }
 
     /// Exports an imported pool (its disks keep their data and show up in `zpool import`).

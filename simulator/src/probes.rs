@@ -377,6 +377,7 @@ fn zpool_status(host: &HostState) -> String {
         },
         members: boot,
         imported: true,
+        used_percent: 0.0,
     };
     for pool in std::iter::once(&boot_pool).chain(host.pools.iter().filter(|p| p.imported)) {
         text.push_str(&format!(

@@ -135,6 +135,9 @@ pub struct PoolSpec {
     pub layout: PoolLayout,
     /// Member drives, by serial.
     pub members: Vec<String>,
+    /// How full the pool is, in percent of its size.
+    #[serde(default)]
+    pub used_percent: f64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -157,6 +157,47 @@ async fn pool_query_carries_the_topology_down_to_the_disks() {
 }
 
 #[tokio::test]
+async fn pool_query_reports_size_usage_and_health_and_the_faults_change_them() {
+    let sim = start(&[Personality::Scale2510, Personality::Core13]).await;
+    for (index, core) in [false, true].into_iter().enumerate() {
+        let host = &sim.hosts[index];
+        let url = host.api_url();
+        let mut client =
+            if core { Client::legacy(&url).await } else { Client::jsonrpc(&url).await };
+        client.login().await;
+        let tank = client.call("pool.query", json!([])).await.unwrap()[0].clone();
+        assert_eq!(tank["status"], "ONLINE");
+        assert_eq!(tank["healthy"], true);
+        let size = tank["size"].as_u64().unwrap();
+        let allocated = tank["allocated"].as_u64().unwrap();
+        assert_eq!(size, 4_000_000_000_000, "a mirror of two 4 TB disks holds one");
+        assert_eq!(allocated, size / 2, "the scenario's 50 %");
+        assert_eq!(tank["free"].as_u64().unwrap(), size - allocated);
+
+        host.set_faults(burnin_simulator::Faults {
+            faulted_disks: vec!["POOL0001".into()],
+            pool_used_percent: vec![("tank".into(), 93.0)],
+            ..Default::default()
+        });
+        let tank = client.call("pool.query", json!([])).await.unwrap()[0].clone();
+        assert_eq!(tank["status"], "DEGRADED");
+        assert_eq!(tank["healthy"], false);
+        assert_eq!(tank["topology"]["data"][0]["status"], "DEGRADED");
+        assert_eq!(tank["topology"]["data"][0]["children"][0]["status"], "FAULTED");
+        assert_eq!(tank["allocated"].as_u64().unwrap(), size / 100 * 93);
+        host.set_faults(burnin_simulator::Faults {
+            faulted_disks: vec!["POOL0001".into(), "POOL0002".into()],
+            ..Default::default()
+        });
+        let tank = client.call("pool.query", json!([])).await.unwrap()[0].clone();
+        assert_eq!(tank["status"], "UNAVAIL", "no redundancy left");
+        host.set_faults(burnin_simulator::Faults::default());
+        let tank = client.call("pool.query", json!([])).await.unwrap()[0].clone();
+        assert_eq!(tank["status"], "ONLINE");
+    }
+}
+
+#[tokio::test]
 async fn scale_2510_has_no_smart_api_but_2504_and_core_do() {
     let sim = start(&[Personality::Scale2510, Personality::Scale2504, Personality::Core13]).await;
     let mut scale = Client::jsonrpc(&sim.hosts[0].api_url()).await;

@@ -435,3 +435,31 @@ fn damage_carried_before_the_run_warns_alike_for_every_protocol() {
     let fresh = ata(&[]);
     assert_eq!(judge(DriveKind::Hdd, &fresh, &fresh, None).outcome, Outcome::Pass);
 }
+
+#[test]
+fn counters_rising_between_two_readings_are_the_verdicts_watched_ones() {
+    let quiet = ata(&[(5, 0), (197, 0), (199, 2)]);
+    assert_eq!(counters_rising(&quiet, &quiet), vec![], "the same reading twice is no rise");
+    let later = ata(&[(5, 3), (197, 0), (199, 4)]);
+    let rises = counters_rising(&quiet, &later);
+    let named: Vec<(&str, u64, u64, Level)> =
+        rises.iter().map(|r| (r.rule, r.before, r.after, r.level)).collect();
+    assert_eq!(named, vec![("ata.5", 0, 3, Level::Fail), ("ata.199", 2, 4, Level::Warn)]);
+    assert_eq!(counters_rising(&later, &quiet), vec![], "a counter that fell is no rise");
+    // The rule names are the verdict's: a rise the alert names fails or warns a burn-in too.
+    let verdict = verdict_of(&passed_stages(), &quiet, &later);
+    for rise in &rises {
+        assert!(rules(&verdict).contains(&format!("{}.delta", rise.rule).as_str()), "{rise:?}");
+    }
+    let sas = parse_smartctl_json(SAS.as_bytes()).unwrap();
+    let grown = edit(SAS, |json| {
+        let grown = json["scsi_grown_defect_list"].as_u64().unwrap_or(0);
+        json["scsi_grown_defect_list"] = serde_json::json!(grown + 1);
+    });
+    assert_eq!(
+        counters_rising(&sas, &grown).iter().map(|r| r.rule).collect::<Vec<_>>(),
+        vec!["scsi.grown_defects"]
+    );
+    let nvme = parse_smartctl_json(NVME.as_bytes()).unwrap();
+    assert_eq!(counters_rising(&sas, &nvme), vec![], "another protocol's reading proves nothing");
+}

@@ -56,6 +56,16 @@ pub struct EngineOptions {
     pub start_confirm_grace: Duration,
 }
 
+/// What one idle drive's SMART read told of its host's SSH.
+enum Reach {
+    /// A command ran: SSH works.
+    Answered,
+    /// SSH could not be used at all, and why.
+    CannotConnect(String),
+    /// Something else went wrong (or nothing was sent): no evidence.
+    Other,
+}
+
 /// An SSH session no command used for this long is logged out (see [`nas::Nas::close_idle`]).
 const SSH_IDLE: Duration = Duration::from_secs(60);
 
@@ -196,27 +206,58 @@ impl Engine {
             if let Ok(drives) =
                 crate::inventory::list_drives(&self.pool, &burnin::DriveFilter::default()).await
             {
+                // Per host: its name, whether SSH answered once, and why it could not be used.
+                let mut reach: std::collections::BTreeMap<i64, (String, bool, Option<String>)> =
+                    std::collections::BTreeMap::new();
                 for drive in drives {
                     if drive.state == DriveState::Absent
                         || drive.progress.as_ref().is_some_and(|p| p.state.is_active())
                     {
                         continue;
                     }
-                    self.read_idle_smart(&drive).await;
+                    let seen = self.read_idle_smart(&drive).await;
+                    let host = reach
+                        .entry(drive.host_id)
+                        .or_insert_with(|| (drive.host_name.clone(), false, None));
+                    match seen {
+                        Reach::Answered => host.1 = true,
+                        Reach::CannotConnect(why) => host.2 = Some(why),
+                        Reach::Other => {}
+                    }
+                }
+                let rules = self.options.live.read(|s| s.alerts.clone());
+                for (host_id, (name, answered, why)) in reach {
+                    // One answer proves SSH works; without one, a connection that failed says
+                    // it does not; anything else says nothing.
+                    if !answered && why.is_none() {
+                        continue;
+                    }
+                    let failing = if answered { None } else { why.as_deref() };
+                    if let Err(error) = crate::alert_feeds::ssh(
+                        &self.pool,
+                        &rules,
+                        (host_id, &name),
+                        failing,
+                        crate::auth::now_unix(),
+                    )
+                    .await
+                    {
+                        tracing::warn!(host.id = host_id, error = %error, "cannot check the host's SSH alert");
+                    }
                 }
             }
             tokio::time::sleep(self.options.smart_sweep()).await;
         }
     }
 
-    async fn read_idle_smart(&self, drive: &burnin::DriveRow) {
+    async fn read_idle_smart(&self, drive: &burnin::DriveRow) -> Reach {
         let version = self.hosts.get(drive.host_id).await.ok().and_then(|h| h.truenas_version);
         let os = nas::os_of(version.as_deref());
         let name = match (os, drive.devname.strip_prefix("nvd")) {
             (burnin::remote::Os::FreeBsd, Some(number)) => format!("nvme{number}"),
             _ => drive.devname.clone(),
         };
-        let Ok(device) = burnin::remote::DevicePath::for_name(&name) else { return };
+        let Ok(device) = burnin::remote::DevicePath::for_name(&name) else { return Reach::Other };
         let command = burnin::remote::RemoteCommand::Smartctl(burnin::remote::Smartctl {
             device,
             device_type: None,
@@ -224,8 +265,16 @@ impl Engine {
             with_text: false,
         });
         // The sweep is informational: a drive that cannot be read now is read next time.
-        let Ok(output) = self.nas.run(drive.host_id, &command).await else { return };
-        let Ok(report) = burnin::smart::parse_smartctl_json(&output.stdout) else { return };
+        let output = match self.nas.run(drive.host_id, &command).await {
+            Ok(output) => output,
+            Err(error) if crate::alert_feeds::ssh_cannot_connect(&error) => {
+                return Reach::CannotConnect(error.to_string());
+            }
+            Err(_) => return Reach::Other,
+        };
+        let Ok(report) = burnin::smart::parse_smartctl_json(&output.stdout) else {
+            return Reach::Answered;
+        };
         if report.read_failed()
             || !report
                 .identity
@@ -233,8 +282,9 @@ impl Engine {
                 .as_deref()
                 .is_some_and(|s| s.eq_ignore_ascii_case(&drive.serial))
         {
-            return;
+            return Reach::Answered;
         }
+        self.idle_smart_alerts(drive, &report).await;
         let raw = String::from_utf8_lossy(&output.stdout);
         match store::set_drive_smart(&self.pool, drive.id, &raw, report.health.as_str()).await {
             Ok(()) => {
@@ -253,6 +303,44 @@ impl Engine {
             Err(error) => {
                 tracing::warn!(drive.serial = %drive.serial, error = %error, "cannot store a SMART sweep reading")
             }
+        }
+        Reach::Answered
+    }
+
+    /// SMART health and the watched counters of an idle drive's new reading, against the
+    /// reading stored before it (the sweep's last, or a burn-in's final snapshot).
+    async fn idle_smart_alerts(
+        &self,
+        drive: &burnin::DriveRow,
+        report: &burnin::smart::SmartReport,
+    ) {
+        // A burn-in may have started on it since the sweep listed it: its counters are the
+        // verdict's business then.
+        match crate::inventory::get_drive(&self.pool, drive.id).await {
+            Ok(Some(now)) if !now.progress.as_ref().is_some_and(|p| p.state.is_active()) => {}
+            _ => return,
+        }
+        let previous = match store::drive_smart(&self.pool, drive.id).await {
+            Ok(stored) => stored
+                .and_then(|(raw, _)| burnin::smart::parse_smartctl_json(raw.as_bytes()).ok())
+                .filter(|previous| !previous.read_failed()),
+            Err(error) => {
+                tracing::warn!(drive.serial = %drive.serial, error = %error, "cannot read the drive's last SMART reading");
+                return;
+            }
+        };
+        let rules = self.options.live.read(|s| s.alerts.clone());
+        if let Err(error) = crate::alert_feeds::smart_reading(
+            &self.pool,
+            &rules,
+            (drive.host_id, &drive.serial),
+            previous.as_ref(),
+            report,
+            crate::auth::now_unix(),
+        )
+        .await
+        {
+            tracing::warn!(drive.serial = %drive.serial, error = %error, "cannot check the drive's SMART alerts");
         }
     }
 
@@ -652,6 +740,25 @@ impl Engine {
                     &json!({"job_id": job_id, "outcome": if outcome == store::CancelOutcome::Cancelled { "cancelled" } else { "stopping" }}),
                 )
                 .await?;
+                let rules = self.options.live.read(|s| s.alerts.clone());
+                let cancel = crate::alert_feeds::Cancel {
+                    job_id,
+                    host_id: job.host_id,
+                    serial: &job.drive_serial,
+                    started_by: &job.operator,
+                    cancelled_by: actor,
+                };
+                // The cancel stands whether or not its alert can be stored.
+                if let Err(error) = crate::alert_feeds::cancelled(
+                    &self.pool,
+                    &rules,
+                    cancel,
+                    crate::auth::now_unix(),
+                )
+                .await
+                {
+                    tracing::error!(job.id = job_id, error = %error, "cannot raise the cancel's alert");
+                }
             }
         }
         self.publish(job_id).await;

@@ -94,6 +94,8 @@ pub struct Context {
     pub folder_prefix: String,
     /// Every smartctl call of the current stage with its answer, for the record.
     pub transcript: Capture,
+    /// What the stuck alert was last told.
+    pub stuck_alert: crate::alert_feeds::Stuck,
 }
 
 /// What of a stage's smartctl transcript is kept: its start and its end.
@@ -224,6 +226,7 @@ impl Engine {
             last_sample: None,
             peak_c: None,
             transcript: Capture::new(TRANSCRIPT_HEAD, TRANSCRIPT_TAIL),
+            stuck_alert: crate::alert_feeds::Stuck::default(),
             job: job.clone(),
         };
         let stages = store::stages(&self.pool, job_id).await?;
@@ -353,6 +356,16 @@ impl Engine {
             crate::alerts::job_ended(&self.pool, &rules, ended, crate::auth::now_unix()).await
         {
             tracing::error!(job.id = job.id, error = %error, "cannot raise the burn-in's alert");
+        }
+        if let Err(error) = crate::alert_feeds::job_over(
+            &self.pool,
+            (job.host_id, &job.drive_serial),
+            job.id,
+            crate::auth::now_unix(),
+        )
+        .await
+        {
+            tracing::error!(job.id = job.id, error = %error, "cannot resolve the burn-in's stuck alert");
         }
         self.publish(job.id).await;
         Ok(())
@@ -560,7 +573,7 @@ impl Engine {
     /// need not see every poll of a fast-moving stage.
     pub(super) async fn progress(
         &self,
-        context: &Context,
+        context: &mut Context,
         stage: &StageRecord,
         last: &mut Option<Instant>,
     ) -> Result<(), DbError> {
@@ -571,6 +584,16 @@ impl Engine {
         store::save_stage(&self.pool, stage).await?;
         self.update_summary(context.job.id).await?;
         self.publish(context.job.id).await;
+        // The stuck alert follows the flag as written; an alert that cannot be stored never
+        // stops the stage.
+        let rules = self.options.live.read(|s| s.alerts.clone());
+        let stuck = stage.stuck.then_some(stage.detail.as_str());
+        let key = (context.job.host_id, context.serial.as_str());
+        if let Err(error) =
+            context.stuck_alert.check(&self.pool, &rules, key, stuck, crate::auth::now_unix()).await
+        {
+            tracing::warn!(job.id = context.job.id, error = %error, "cannot check the stage's stuck alert");
+        }
         Ok(())
     }
 }

@@ -157,6 +157,57 @@ pub fn temperatures(answer: &Value) -> std::collections::BTreeMap<String, Option
         .collect()
 }
 
+/// One pool as `pool.query` lists it: what the pool alerts read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolFacts {
+    pub name: String,
+    /// ZFS health (`ONLINE`, `DEGRADED`, …); `None` when not reported.
+    pub status: Option<String>,
+    /// Bytes, as `zpool list` counts them (parity included); `None` when not reported.
+    pub size: Option<u64>,
+    pub allocated: Option<u64>,
+}
+
+/// A byte count as `pool.query` gives it: a number on SCALE (`size`, `allocated`), or null; a
+/// ZFS property object (`{"parsed": n, "rawvalue": "n", …}`) or a digit string is read too.
+fn bytes_of(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0 && *f < u64::MAX as f64)
+                .map(|f| f as u64)
+        }),
+        Value::String(text) => text.trim().parse().ok(),
+        Value::Object(property) => ["parsed", "value", "rawvalue"]
+            .iter()
+            .find_map(|field| property.get(*field).and_then(bytes_of)),
+        _ => None,
+    }
+}
+
+/// `pool.query`'s answer (both dialects, `[{name, status, size, allocated, …}]`): every pool
+/// with a name. A missing or odd field is left out, never guessed; an answer that is no list
+/// gives no pools.
+pub fn pools(answer: &Value) -> Vec<PoolFacts> {
+    answer
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|pool| {
+            let name = pool["name"].as_str().map(str::trim).filter(|n| !n.is_empty())?;
+            Some(PoolFacts {
+                name: name.to_owned(),
+                status: pool["status"]
+                    .as_str()
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty()),
+                size: bytes_of(&pool["size"]).filter(|s| *s > 0),
+                allocated: bytes_of(&pool["allocated"]),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -214,5 +265,43 @@ mod tests {
         assert_eq!(parsed["sdc"], Some(41.0));
         assert_eq!(parsed["sdd"], None);
         assert_eq!(parsed["sde"], None, "an impossible reading is no reading");
+    }
+
+    #[test]
+    fn pools_read_size_allocated_and_status_and_tolerate_what_is_missing() {
+        let answer = json!([
+            {"id": 1, "name": "tank", "status": "ONLINE", "size": 16000000000000u64, "allocated": 9920000000000u64, "topology": {}},
+            {"id": 2, "name": "scratch", "status": "DEGRADED", "size": null, "allocated": null},
+            {"id": 3, "name": "legacy", "status": "ONLINE", "size": {"parsed": 1000, "rawvalue": "1000"}, "allocated": "250"},
+            {"id": 4, "name": "odd", "status": 7, "size": -5, "allocated": [1]},
+            {"id": 5, "name": "", "status": "FAULTED"},
+            {"id": 6},
+            "not a pool"
+        ]);
+        let parsed = pools(&answer);
+        let tank = PoolFacts {
+            name: "tank".into(),
+            status: Some("ONLINE".into()),
+            size: Some(16_000_000_000_000),
+            allocated: Some(9_920_000_000_000),
+        };
+        assert_eq!(parsed[0], tank);
+        assert_eq!(
+            parsed[1],
+            PoolFacts {
+                name: "scratch".into(),
+                status: Some("DEGRADED".into()),
+                size: None,
+                allocated: None
+            }
+        );
+        assert_eq!((parsed[2].size, parsed[2].allocated), (Some(1000), Some(250)));
+        assert_eq!(
+            parsed[3],
+            PoolFacts { name: "odd".into(), status: None, size: None, allocated: None }
+        );
+        assert_eq!(parsed.len(), 4, "a pool without a name is left out");
+        assert_eq!(pools(&json!({"error": "no"})), vec![]);
+        assert_eq!(pools(&json!(null)), vec![]);
     }
 }

@@ -150,6 +150,12 @@ pub fn endpoint(connection: &HostConnection) -> Result<Endpoint, String> {
     })
 }
 
+/// The API refused the key: an alert once it has lasted, and looked at again now and then,
+/// since the key may be mended on the NAS (a user re-enabled) as well as here.
+fn auth_refused(error: &TrueNasError) -> bool {
+    matches!(error, TrueNasError::WrongKey | TrueNasError::KeyRevoked)
+}
+
 /// Errors that retrying cannot fix: the operator must act.
 fn needs_operator(error: &TrueNasError) -> bool {
     matches!(
@@ -174,6 +180,27 @@ impl Worker {
         self.inventory.publish_host(self.host_id).await;
     }
 
+    fn rules(&self) -> burnin::alert::AlertRules {
+        self.inventory.options.live.read(|s| s.alerts.clone())
+    }
+
+    /// One sign-in to the API, as the `api_auth_failing` alert counts it.
+    async fn auth_checked(&self, name: &str, refused: Option<&str>) {
+        let now = crate::auth::now_unix();
+        let rules = self.rules();
+        if let Err(error) = crate::alert_feeds::api_auth(
+            &self.inventory.pool,
+            &rules,
+            (self.host_id, name),
+            refused,
+            now,
+        )
+        .await
+        {
+            tracing::warn!(host.id = self.host_id, error = %error, "cannot check the host's API sign-in alert");
+        }
+    }
+
     async fn run(self) {
         let mut backoff = Backoff::default();
         loop {
@@ -196,6 +223,7 @@ impl Worker {
             match Client::connect(&endpoint, &self.inventory.options.client).await {
                 Ok(client) => {
                     backoff.reset();
+                    self.auth_checked(&connection.name, None).await;
                     let version = client.version().map(str::to_owned);
                     tracing::info!(host.name = %connection.name, truenas.version = ?version, "connected to host");
                     // What the key may do decides whether the terminal is on by default.
@@ -214,6 +242,11 @@ impl Worker {
                     };
                     tracing::warn!(host.name = %connection.name, reason = %detail, "lost the host");
                     self.status(HostStatus::Offline, Some(&detail), None).await;
+                }
+                Err(error) if auth_refused(&error) => {
+                    tracing::warn!(host.name = %connection.name, error = %error, "host refuses the API key; will look again");
+                    self.status(HostStatus::Error, Some(&error.to_string()), None).await;
+                    self.auth_checked(&connection.name, Some(&error.to_string())).await;
                 }
                 Err(error) if needs_operator(&error) => {
                     tracing::warn!(host.name = %connection.name, error = %error, "host refuses us; waiting for its settings to change");
@@ -288,7 +321,29 @@ impl Worker {
                 tracing::error!(host.name = %connection.name, error = %error, "cannot store the host's drives")
             }
         }
+        // Signed in and answering: a clear check of the sign-in alert.
+        self.auth_checked(&connection.name, None).await;
+        self.read_pools(client).await?;
         self.read_temperatures(client).await
+    }
+
+    /// `pool.query`: each imported pool's health and usage, for the pool alerts.
+    async fn read_pools(&self, client: &Client) -> Result<(), TrueNasError> {
+        let answer = match client.call("pool.query", json!([])).await {
+            Ok(answer) => answer,
+            // A key without the pool role, or a release without the method: no pool alerts.
+            Err(TrueNasError::Call { .. } | TrueNasError::MethodMissing { .. }) => return Ok(()),
+            Err(error) => return Err(error),
+        };
+        let pools = report::pools(&answer);
+        let rules = self.rules();
+        let now = crate::auth::now_unix();
+        if let Err(error) =
+            crate::alert_feeds::pools(&self.inventory.pool, &rules, self.host_id, &pools, now).await
+        {
+            tracing::warn!(host.id = self.host_id, error = %error, "cannot check the host's pool alerts");
+        }
+        Ok(())
     }
 
     async fn read_temperatures(&self, client: &Client) -> Result<(), TrueNasError> {
@@ -304,7 +359,24 @@ impl Worker {
                 tracing::error!(host.id = self.host_id, error = %error, "cannot store temperatures")
             }
         }
+        self.temperature_alerts().await;
         Ok(())
+    }
+
+    /// The host's drives at the temperatures just stored (the API's, or smartctl's where the
+    /// API has no sensor), against the temperature table in force.
+    async fn temperature_alerts(&self) {
+        let pool = &self.inventory.pool;
+        let (rules, table) =
+            self.inventory.options.live.read(|s| (s.alerts.clone(), s.verdict.temperatures));
+        let checked = async {
+            let drives = store::drives_of_host(pool, self.host_id).await?;
+            let now = crate::auth::now_unix();
+            crate::alert_feeds::temperatures(pool, &rules, self.host_id, &drives, &table, now).await
+        };
+        if let Err(error) = checked.await {
+            tracing::warn!(host.id = self.host_id, error = %error, "cannot check the host's temperature alerts");
+        }
     }
 }
 

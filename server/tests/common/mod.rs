@@ -26,6 +26,8 @@ pub struct TestServer {
     pub token: String,
     /// The notification sender, for driving the outbox and the digest with simulated time.
     pub notifier: burnin_server::notify::Notifier,
+    /// The running server's services, for calls a test makes in-process (as at a chosen time).
+    pub services: burnin_server::service::Services,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -113,6 +115,7 @@ impl TestServer {
         let sim_clock = prepared.simulator.as_ref().map(|sim| sim.clock.clone());
         let auth = prepared.state.services.auth.clone();
         let notifier = prepared.state.services.notifier.clone();
+        let services = prepared.state.services.clone();
         if auth.user_count().await.expect("users") == 0 {
             auth.add_user("admin", burnin::access::Role::Admin, ADMIN_PASSWORD, "tests", true)
                 .await
@@ -143,6 +146,7 @@ impl TestServer {
             auth,
             token: token.clone(),
             notifier,
+            services,
             stop: Some(stop),
             task: Some(task),
         };

@@ -229,7 +229,7 @@ fn vdev_leaf(host: &HostState, serial: &str) -> Value {
             crate::clock::hash_str(serial) & 0xffff_ffff_ffff
         )
     };
-    let status = if drive.present { "ONLINE" } else { "UNAVAIL" };
+    let status = host.member_status(serial);
     json!({
         "name": path.rsplit('/').next().unwrap_or(&path),
         "type": "DISK",
@@ -247,6 +247,38 @@ fn vdev_leaf(host: &HostState, serial: &str) -> Value {
 /// One `pool.query` entry with its topology.
 pub fn pool_entry(host: &HostState, pool: &Pool, id: usize) -> Value {
     let leaves: Vec<Value> = pool.members.iter().map(|serial| vdev_leaf(host, serial)).collect();
+    let status = host.pool_status(pool);
+    let (size, allocated) = host.pool_space(pool);
+    let free = size - allocated;
+    let lost_faulted = pool.members.iter().any(|m| host.member_status(m) == "FAULTED");
+    // libzfs' zpool_status_t names (ZPOOL_STATUS_…), and `zpool status`'s explanation.
+    let (status_code, status_detail) = match (status, lost_faulted) {
+        ("ONLINE", _) => (json!("OK"), Value::Null),
+        ("DEGRADED", true) => (
+            json!("FAULTED_DEV_R"),
+            json!(
+                "One or more devices are faulted in response to persistent errors. Sufficient replicas exist for the pool to continue functioning in a degraded state."
+            ),
+        ),
+        ("DEGRADED", false) => (
+            json!("MISSING_DEV_R"),
+            json!(
+                "One or more devices could not be used because the label is missing or invalid. Sufficient replicas exist for the pool to continue functioning in a degraded state."
+            ),
+        ),
+        (_, true) => (
+            json!("FAULTED_DEV_NR"),
+            json!(
+                "One or more devices are faulted in response to persistent errors. There are insufficient replicas for the pool to continue functioning."
+            ),
+        ),
+        (_, false) => (
+            json!("MISSING_DEV_NR"),
+            json!(
+                "One or more devices could not be opened. There are insufficient replicas for the pool to continue functioning."
+            ),
+        ),
+    };
     let data = match pool.layout {
         PoolLayout::Stripe => leaves,
         layout => {
@@ -260,7 +292,7 @@ pub fn pool_entry(host: &HostState, pool: &Pool, id: usize) -> Value {
                 "type": kind,
                 "path": null,
                 "guid": format!("{}", crate::clock::hash_str(&format!("vdev/{}", pool.name)) >> 1),
-                "status": "ONLINE",
+                "status": status,
                 "stats": {"read_errors": 0, "write_errors": 0, "checksum_errors": 0},
                 "children": leaves,
                 "unavail_disk": null,
@@ -272,23 +304,23 @@ pub fn pool_entry(host: &HostState, pool: &Pool, id: usize) -> Value {
         "name": pool.name,
         "guid": format!("{}", pool.guid),
         "path": format!("/mnt/{}", pool.name),
-        "status": "ONLINE",
+        "status": status,
         "scan": null,
         "expand": null,
         "topology": {"data": data, "log": [], "cache": [], "spare": [], "special": [], "dedup": []},
-        "healthy": true,
+        "healthy": status == "ONLINE",
         "warning": false,
-        "status_code": "OK",
-        "status_detail": null,
-        "size": null,
-        "allocated": null,
-        "free": null,
-        "freeing": null,
-        "fragmentation": null,
-        "size_str": null,
-        "allocated_str": null,
-        "free_str": null,
-        "freeing_str": null,
+        "status_code": status_code,
+        "status_detail": status_detail,
+        "size": size,
+        "allocated": allocated,
+        "free": free,
+        "freeing": 0,
+        "fragmentation": "3",
+        "size_str": size.to_string(),
+        "allocated_str": allocated.to_string(),
+        "free_str": free.to_string(),
+        "freeing_str": "0",
         "autotrim": {"parsed": "off", "rawvalue": "off", "value": "off", "source": "DEFAULT"},
     })
 }

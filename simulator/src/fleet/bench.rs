@@ -73,6 +73,7 @@ pub fn bench(
                         name: "tank".to_owned(),
                         layout: PoolLayout::Raidz1,
                         members: pool,
+                        used_percent: 40.0,
                     }]
                 } else {
                     Vec::new()

@@ -61,11 +61,13 @@ pub fn host(name: &str, personality: Personality) -> HostSpec {
             name: "tank".into(),
             layout: PoolLayout::Mirror,
             members: vec!["POOL0001".into(), "POOL0002".into()],
+            used_percent: 50.0,
         }],
         exported_pools: vec![PoolSpec {
             name: "oldbackup".into(),
             layout: PoolLayout::Stripe,
             members: vec!["EXPD0001".into()],
+            used_percent: 10.0,
         }],
         boot_drives: vec!["BOOT0001".into()],
     }
