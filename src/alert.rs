@@ -683,3 +683,18 @@ pub struct AlertFilter {
     pub kind: Option<AlertKind>,
     pub severity: Option<Severity>,
 }
+
+/// What the header and the Hosts page show of the open alerts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertSummary {
+    /// Raised or acknowledged.
+    pub open: u32,
+    /// Of those, raised (not yet acknowledged).
+    pub unacknowledged: u32,
+    /// Open and critical.
+    pub critical: u32,
+    /// Open alerts per host: (host id, count, worst severity).
+    pub by_host: Vec<(i64, u32, Severity)>,
+    /// The newest raised critical alerts (at most 5): (id, title), for desktop notifications.
+    pub newest_critical: Vec<(i64, String)>,
+}

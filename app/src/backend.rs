@@ -145,6 +145,8 @@ pub trait Backend: Send + Sync + 'static {
         caller: Principal,
         filter: burnin::alert::AlertFilter,
     ) -> Answer<'_, Vec<burnin::alert::AlertView>>;
+    /// Counts of the open alerts, for the header and the Hosts page.
+    fn alert_summary(&self, caller: Principal) -> Answer<'_, burnin::alert::AlertSummary>;
     /// Acknowledges or resolves an alert as the caller, with an optional note.
     fn alert_action(
         &self,

@@ -95,16 +95,19 @@ pub fn App() -> impl IntoView {
                     <nav class="nav">
                         <A href="/">"Drives"</A>
                         <A href="/hosts">"Hosts"</A>
+                        <A href="/alerts">"Alerts"</A>
                         {admin.then(|| view! { <A href="/users">"Users"</A> })}
                         <A href="/settings">"Settings"</A>
                     </nav>
                 })}
+                {signed_in.then(|| view! { <pages::alerts::AlertBadge/> })}
                 <pages::access::UserMenu/>
             </header>
             <main class="content">
                 <Routes fallback=pages::NotFound>
                     <Route path=StaticSegment("") view=pages::dashboard::DashboardPage/>
                     <Route path=StaticSegment("hosts") view=pages::hosts::HostsPage/>
+                    <Route path=StaticSegment("alerts") view=pages::alerts::AlertsPage/>
                     <Route path=StaticSegment("users") view=pages::access::UsersPage/>
                     <Route path=StaticSegment("settings") view=pages::settings::SettingsPage/>
                     <Route path=StaticSegment("login") view=pages::access::LoginPage/>
@@ -122,7 +125,9 @@ pub fn App() -> impl IntoView {
 pub fn server_fn_doors() -> Vec<(&'static str, burnin::access::Door)> {
     use burnin::access::{Action, Door};
     use leptos::server_fn::ServerFn;
-    use pages::{access::*, burnin::*, dashboard::*, hosts::*, settings::*};
+    use pages::{
+        access::*, alerts::*, burnin::*, dashboard::*, hosts::*, notifications::*, settings::*,
+    };
     let view = Door::Needs(Action::View);
     vec![
         (WhoAmI::PATH, Door::Open),
@@ -152,6 +157,14 @@ pub fn server_fn_doors() -> Vec<(&'static str, burnin::access::Door)> {
         (ListTokens::PATH, Door::Needs(Action::ManageTokens)),
         (CreateToken::PATH, Door::Needs(Action::ManageTokens)),
         (RevokeToken::PATH, Door::Needs(Action::ManageTokens)),
+        (ListAlerts::PATH, view),
+        (OpenAlertCounts::PATH, view),
+        (HandleAlert::PATH, Door::Needs(Action::HandleAlerts)),
+        (ListChannels::PATH, view),
+        (ChannelDeliveries::PATH, view),
+        (SaveChannel::PATH, Door::Needs(Action::ChangeSettings)),
+        (DeleteChannel::PATH, Door::Needs(Action::ChangeSettings)),
+        (TestChannel::PATH, Door::Needs(Action::ChangeSettings)),
         (GetSettings::PATH, view),
         (SaveSettings::PATH, Door::Needs(Action::ChangeSettings)),
         (OpenTerminalTicket::PATH, Door::Needs(Action::OpenTerminal)),

@@ -288,6 +288,48 @@ pub async fn list(pool: &SqlitePool, filter: &AlertFilter) -> Result<Vec<AlertVi
     Ok(rows.into_iter().filter_map(view).collect())
 }
 
+/// Counts of the open alerts, per host, and the newest raised critical ones.
+pub async fn summary(pool: &SqlitePool) -> Result<burnin::alert::AlertSummary, DbError> {
+    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+        "SELECT host_id, state, severity, COUNT(*) FROM alerts
+          WHERE state IN ('raised', 'acknowledged') GROUP BY host_id, state, severity",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out = burnin::alert::AlertSummary::default();
+    let mut by_host: std::collections::BTreeMap<i64, (u32, Severity)> = Default::default();
+    for (host, state, severity_text, count) in rows {
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
+        let severity = severity(&severity_text);
+        out.open += count;
+        if state == "raised" {
+            out.unacknowledged += count;
+        }
+        if severity == Severity::Critical {
+            out.critical += count;
+        }
+        let entry = by_host.entry(host).or_insert((0, Severity::Info));
+        entry.0 += count;
+        entry.1 = entry.1.max(severity);
+    }
+    out.by_host = by_host.into_iter().map(|(host, (n, s))| (host, n, s)).collect();
+    let newest: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT a.id, a.kind, a.subject, h.name FROM alerts a JOIN hosts h ON h.id = a.host_id
+          WHERE a.state = 'raised' AND a.severity = 'critical' ORDER BY a.id DESC LIMIT 5",
+    )
+    .fetch_all(pool)
+    .await?;
+    out.newest_critical = newest
+        .into_iter()
+        .filter_map(|(id, kind, subject, host)| {
+            let kind = AlertKind::parse(&kind)?;
+            let subject = if subject.is_empty() { String::new() } else { format!("{subject} ") };
+            Some((id, format!("{subject}{} on {host}", burnin::notify::kind_label(kind))))
+        })
+        .collect();
+    Ok(out)
+}
+
 pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<AlertView>, DbError> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM alerts a JOIN hosts h ON h.id = a.host_id WHERE a.id = $1"

@@ -1000,6 +1000,13 @@ impl Backend for Services {
         Box::pin(async move { self.list_alerts(&caller, &filter).await })
     }
 
+    fn alert_summary(&self, caller: Principal) -> Answer<'_, burnin::alert::AlertSummary> {
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            Ok(crate::alerts::summary(self.db.pool()).await?)
+        })
+    }
+
     fn alert_action(
         &self,
         caller: Principal,

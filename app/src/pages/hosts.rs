@@ -326,6 +326,18 @@ fn HostCard(
                 <dt>"API"</dt><dd class="mono">{host.api_url.clone()}</dd>
                 <dt>"TrueNAS"</dt><dd>{host.truenas_version.clone().unwrap_or_else(|| "–".to_owned())}</dd>
                 <dt>"Drives"</dt><dd>{host.drive_count}</dd>
+                <dt>"Alerts"</dt><dd data-testid="host-alerts">{move || {
+                    let open = use_context::<crate::pages::alerts::Alerts>()
+                        .and_then(|a| a.0.with(|s| s.by_host.iter().find(|(h, _, _)| *h == id).map(|(_, n, sev)| (*n, *sev))));
+                    match open {
+                        Some((n, severity)) => view! {
+                            <a class=format!("host-alerts {}", severity.as_str()) href=format!("/alerts?host_id={id}")>
+                                {format!("{n} open")}
+                            </a>
+                        }.into_any(),
+                        None => view! { <span class="muted">"none open"</span> }.into_any(),
+                    }
+                }}</dd>
                 <dt>"Last seen"</dt><dd>{move || age_of(last_seen.as_deref(), now.get())}</dd>
                 <dt>"TLS"</dt><dd>{tls_text(&host)}</dd>
                 <dt>"SSH"</dt><dd class="mono">{format!("{}@{}:{}", host.ssh_user, host.ssh_host, host.ssh_port)}</dd>

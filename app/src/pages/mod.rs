@@ -1,7 +1,9 @@
 pub mod access;
+pub mod alerts;
 pub mod burnin;
 pub mod dashboard;
 pub mod hosts;
+pub mod notifications;
 pub mod settings;
 
 use leptos::prelude::*;

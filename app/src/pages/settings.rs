@@ -465,6 +465,19 @@ pub fn SettingsPage() -> impl IntoView {
                             )}
                         </fieldset>
                         <fieldset class="panel settings-group">
+                            <legend>"Links"</legend>
+                            <label class="field setting wide">
+                                <span>"The dashboard's address as people reach it, for links in notifications (empty: where it listens)"</span>
+                                <input type="url" name="public_url" disabled=!admin placeholder="https://burnin.example.lan"
+                                    prop:value=move || draft.with(|d| d.as_ref().map(|s| s.public_url.clone()).unwrap_or_default())
+                                    on:input=move |ev| {
+                                        saved.set(false);
+                                        let value = event_target_value(&ev);
+                                        draft.update(|d| if let Some(s) = d.as_mut() { s.public_url = value });
+                                    }/>
+                            </label>
+                        </fieldset>
+                        <fieldset class="panel settings-group">
                             <legend>"Updates"</legend>
                             <label class="field setting wide">
                                 <span>"Check for a newer release at (empty: never, for air-gapped networks)"</span>
@@ -484,6 +497,7 @@ pub fn SettingsPage() -> impl IntoView {
                 }.into_any(),
             })}
         </Suspense>
+        {view! { <crate::pages::notifications::Notifications/> }.into_any()}
         {move || system.get().map(|info| view! {
             <section class="panel system-card" data-testid="system-card">
                 <h2>"System"</h2>
