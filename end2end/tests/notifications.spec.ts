@@ -61,6 +61,7 @@ test('a failed burn-in reaches the header counter and the desktop without a relo
   await expect(page.getByRole('status')).toContainText('acknowledged');
   await expect(item).toHaveAttribute('data-state', 'acknowledged');
   await expect(item).toContainText('pulled for RMA');
+  await page.screenshot({ path: '../reports/screens/alerts-1280.png', fullPage: true });
   const stored = await (await request.get('/api/v1/alerts?kind=burnin_failed')).json();
   expect(stored[0].state).toBe('acknowledged');
   expect(stored[0].note).toBe('pulled for RMA');
@@ -117,6 +118,7 @@ test('a channel made on the Settings page sends a test through the real path and
     await expect(bad.getByTestId('test-result')).toContainText('127.0.0.1:9');
     await bad.getByRole('button', { name: 'Delivery log' }).click();
     await expect(bad.locator('table.deliveries tbody tr')).toHaveCount(1);
+    await panel.screenshot({ path: '../reports/screens/notifications-1280.png' });
   } finally {
     receiver.close();
   }
