@@ -429,17 +429,23 @@ pub fn step(
                 alert.last_notified = Some(now);
                 return Step { alert: Some(alert), notice: Some(Notice::Escalated) };
             }
-            let reminder = i64::from(rules.reminder_mins) * 60;
-            let due = open.state == AlertState::Raised
-                && reminder > 0
-                && open.last_notified.is_some_and(|at| now - at >= reminder);
-            if due {
+            if reminder_due(open, now, rules) {
                 alert.last_notified = Some(now);
                 return Step { alert: Some(alert), notice: Some(Notice::Reminder) };
             }
             Step { alert: Some(alert), notice: None }
         }
     }
+}
+
+/// Whether an open alert is due to be told again at `now`: raised (not acknowledged), with
+/// reminders on, and last told at least `reminder_mins` ago. Conditions are checked on each
+/// repeat (`step`); events, which do not repeat, by the server's minute sweep.
+pub fn reminder_due(alert: &Alert, now: i64, rules: &AlertRules) -> bool {
+    let every = i64::from(rules.reminder_mins) * 60;
+    alert.state == AlertState::Raised
+        && every > 0
+        && alert.last_notified.is_some_and(|at| now - at >= every)
 }
 
 /// Acknowledges an open alert: seen by someone, still open, no more reminders.

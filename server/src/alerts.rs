@@ -489,8 +489,71 @@ pub fn start(services: crate::service::Services) -> tokio::task::JoinHandle<()> 
             if let Err(error) = check_hosts(&services).await {
                 tracing::error!(error = %error, "cannot check hosts for alerts");
             }
+            let rules = services.settings.read(|s| s.alerts.clone());
+            if let Err(error) =
+                remind_due(services.db.pool(), &rules, crate::auth::now_unix()).await
+            {
+                tracing::error!(error = %error, "cannot send alert reminders");
+            }
         }
     })
+}
+
+/// Tells again of every raised alert whose reminder is due at `now` (the rule is
+/// `burnin::alert::reminder_due`); answers how many. Events (a failed burn-in) are never
+/// observed again, so without this sweep they would be told once only.
+pub async fn remind_due(pool: &SqlitePool, rules: &AlertRules, now: i64) -> Result<usize, DbError> {
+    if rules.reminder_mins == 0 {
+        return Ok(0);
+    }
+    let candidates: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, clear_checks, last_notified FROM alerts
+          WHERE state = 'raised' AND last_notified IS NOT NULL AND last_notified <= $1",
+    )
+    .bind(now - i64::from(rules.reminder_mins) * 60)
+    .fetch_all(pool)
+    .await?;
+    let mut told = 0;
+    for (id, checks, notified) in candidates {
+        let mut tx = crate::db::begin_write(pool).await?;
+        let Some(row) = sqlx::query_as::<_, Row>(&format!(
+            "SELECT {COLUMNS} FROM alerts a JOIN hosts h ON h.id = a.host_id WHERE a.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            continue;
+        };
+        let Some(current) = view(row) else { continue };
+        let alert = alert_of(&current, u32::try_from(checks).unwrap_or(0), notified);
+        // Checked again inside the write lock: an acknowledgement may have come in between.
+        if !burnin::alert::reminder_due(&alert, now, rules) {
+            continue;
+        }
+        sqlx::query("UPDATE alerts SET last_notified = $2 WHERE id = $1 AND state = 'raised'")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        transition(&mut tx, id, now, AlertState::Raised, Some(Notice::Reminder), "system", None)
+            .await?;
+        crate::audit::record(
+            &mut *tx,
+            "system",
+            "alert.reminder",
+            &current.subject,
+            &serde_json::json!({"alert_id": id, "kind": current.kind.as_str(), "severity": current.severity.as_str()}),
+        )
+        .await?;
+        crate::notify::enqueue(&mut tx, id, burnin::notify::EventType::Reminder, now).await?;
+        tx.commit().await?;
+        told += 1;
+    }
+    if told > 0 {
+        crate::notify::WAKE.notify_waiters();
+    }
+    Ok(told)
 }
 
 /// A host's id, name, status, last seen (Unix seconds) and status detail.

@@ -453,3 +453,93 @@ async fn a_flapping_condition_notifies_once_and_a_restart_loses_no_pending_notif
     assert_eq!(delivered, 1);
     assert_eq!(receiver.received().len(), 2, "told once, delivered once");
 }
+
+#[tokio::test]
+async fn an_unacknowledged_event_is_told_again_at_its_reminder_and_not_once_acknowledged() {
+    let server = common::demo::demo(|_| {}).await;
+    common::demo::drives(&server).await;
+    let receiver = HttpReceiver::start().await;
+    channel(
+        &server,
+        json!({"name": "hook", "config": {"kind": "webhook", "url": format!("{}/hook", receiver.base)}, "secret": SECRET}),
+    )
+    .await;
+    let host = server.get_json("/api/v1/hosts").await[0]["id"].as_i64().unwrap();
+    let pool = sqlx::SqlitePool::connect(&server.database_url()).await.unwrap();
+    let rules = AlertRules::default();
+    let now = burnin_server::auth::now_unix();
+    let (id, _) = burnin_server::alerts::observe(
+        &pool,
+        &rules,
+        (host, AlertKind::BurninFailed, "SERR"),
+        Seen::Firing { severity: Severity::Critical, message: "failed".into() },
+        now,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    receiver.wait("/hook", |r| r.len() == 1).await;
+    let every = i64::from(rules.reminder_mins) * 60;
+    let remind = |at: i64| {
+        let pool = pool.clone();
+        let rules = rules.clone();
+        async move { burnin_server::alerts::remind_due(&pool, &rules, at).await.unwrap() }
+    };
+    assert_eq!(remind(now + every - 60).await, 0, "not yet");
+    assert_eq!(remind(now + every).await, 1);
+    assert_eq!(remind(now + every + 60).await, 0, "once per interval");
+    burnin_server::notify::run_due(&server.notifier, now + every).await.unwrap();
+    let got = receiver.wait("/hook", |r| r.len() == 2).await;
+    assert_eq!(events(&got), ["alert.raised", "alert.reminder"]);
+    verify(&got[1]);
+    let (status, _) =
+        server.call(Method::POST, &format!("/api/v1/alerts/{id}/acknowledge"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(remind(now + 10 * every).await, 0, "an acknowledged alert is not reminded of");
+}
+
+#[tokio::test]
+async fn implicit_tls_delivers_and_a_refused_login_is_reported_not_retried() {
+    let server = common::TestServer::start().await;
+    let smtp = SmtpSink::start_with(true, true, Some("alerts:right-password")).await;
+    let mail = |secret: &str| {
+        json!({"name": format!("smtps {secret}"), "config": {"kind": "email", "host": "127.0.0.1", "port": smtp.port,
+               "security": "tls", "username": "alerts", "from": "burnin@example.lan", "to": ["ops@example.lan"],
+               "tls_certificate": smtp.cert_pem.clone().unwrap()}, "secret": secret})
+    };
+    let good = channel(&server, mail("right-password")).await;
+    let (status, result) =
+        server.call(Method::POST, &format!("/api/v1/channels/{good}/test"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(result["ok"], true, "{result}");
+    let got = smtp.wait_for(1).await;
+    assert_eq!(got[0]["login"], "alerts");
+    assert!(got[0]["data"].as_str().unwrap().contains("Subject: Test from"), "{}", got[0]["data"]);
+
+    let bad = channel(&server, mail("wrong-password")).await;
+    let (_, result) =
+        server.call(Method::POST, &format!("/api/v1/channels/{bad}/test"), None).await;
+    assert_eq!(result["ok"], false, "{result}");
+    assert_eq!(result["code"], 535, "{result}");
+    assert!(result["detail"].as_str().unwrap().contains("login was refused"), "{result}");
+    assert_eq!(smtp.messages().len(), 1, "nothing sent without the login");
+
+    // STARTTLS against a server that speaks TLS at once: a clear failure, not a hang.
+    let mut wrong = mail("right-password");
+    wrong["name"] = json!("starttls to smtps");
+    wrong["config"]["security"] = json!("starttls");
+    let mismatched = channel(&server, wrong).await;
+    let patient =
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(90)).build().unwrap();
+    let result: Value = patient
+        .post(server.url(&format!("/api/v1/channels/{mismatched}/test")))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(result["ok"], false, "{result}");
+    assert!(result["detail"].as_str().unwrap().contains("check the port and security"), "{result}");
+}

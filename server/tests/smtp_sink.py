@@ -3,7 +3,7 @@
 accepts as one JSON file (envelope, whether TLS was on, who logged in, the raw message) into a
 folder the test reads. Runs until killed.
 
-    /usr/bin/python3 smtp_sink.py --port P --dir D [--cert C --key K] [--login user:password]
+    /usr/bin/python3 smtp_sink.py --port P --dir D [--cert C --key K [--implicit]] [--login user:password]
 """
 
 import argparse
@@ -47,6 +47,7 @@ def main():
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--login")
+    parser.add_argument("--implicit", action="store_true", help="TLS from the first byte (SMTPS)")
     args = parser.parse_args()
 
     tls = None
@@ -66,16 +67,20 @@ def main():
             )
             return AuthResult(success=ok, handled=False, auth_data=data)
 
+    implicit = tls if args.implicit else None
+    starttls = None if args.implicit else tls
     controller = Controller(
         Store(args.dir),
         hostname="127.0.0.1",
         port=args.port,
         server_hostname="localhost",
-        tls_context=tls,
-        require_starttls=tls is not None,
+        ssl_context=implicit,
+        tls_context=starttls,
+        require_starttls=starttls is not None,
         authenticator=authenticator,
         auth_required=authenticator is not None,
-        auth_require_tls=tls is not None,
+        # With implicit TLS the whole connection is encrypted; aiosmtpd 1.4 does not count it as TLS.
+        auth_require_tls=starttls is not None,
     )
     controller.start()
     print("ready", flush=True)

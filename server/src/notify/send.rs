@@ -290,14 +290,16 @@ async fn mail(
         ));
     }
     let transport = transport.build();
-    match tokio::time::timeout(TIMEOUT * 2, transport.send(message)).await {
+    // lettre's own timeout covers each command but not the wait for the greeting, which never
+    // comes when STARTTLS meets a server that expects TLS at once.
+    match tokio::time::timeout(TIMEOUT, transport.send(message)).await {
         Err(_) => Sent {
             attempt: Attempt::Unreachable,
             code: None,
             detail: format!(
-                "{host}:{} did not finish within {} s",
+                "{host}:{} did not finish within {} s (no answer in time: check the port and security; 465 is TLS, 587 STARTTLS)",
                 email.port,
-                TIMEOUT.as_secs() * 2
+                TIMEOUT.as_secs()
             ),
         },
         Ok(Ok(response)) => {
@@ -322,7 +324,9 @@ async fn mail(
             let code: Option<u32> = error.status().and_then(|c| c.to_string().parse().ok());
             let detail = {
                 let text = error.to_string();
-                let hint = if error.is_tls() {
+                let hint = if error.is_timeout() {
+                    " (no answer in time: check the port and security; 465 is TLS, 587 STARTTLS)"
+                } else if error.is_tls() {
                     " (TLS failed: check the port and security, or trust the relay's certificate)"
                 } else if code.is_some_and(|c| c == 535) {
                     " (the login was refused: check the user and password)"

@@ -125,6 +125,11 @@ impl SmtpSink {
     /// `tls`: STARTTLS required, with a fresh self-signed certificate for `localhost`;
     /// `login`: `user:password` required.
     pub async fn start(tls: bool, login: Option<&str>) -> SmtpSink {
+        SmtpSink::start_with(tls, false, login).await
+    }
+
+    /// [`SmtpSink::start`], with `implicit`: TLS from the first byte (SMTPS) instead of STARTTLS.
+    pub async fn start_with(tls: bool, implicit: bool, login: Option<&str>) -> SmtpSink {
         let files = tempfile::tempdir().expect("temp dir");
         let dir = files.path().join("mail");
         std::fs::create_dir(&dir).expect("mail dir");
@@ -148,6 +153,9 @@ impl SmtpSink {
             std::fs::write(&cert_path, cert.pem()).expect("write cert");
             std::fs::write(&key_path, key.serialize_pem()).expect("write key");
             command.arg("--cert").arg(&cert_path).arg("--key").arg(&key_path);
+            if implicit {
+                command.arg("--implicit");
+            }
             cert_pem = Some(cert.pem());
         }
         if let Some(login) = login {
