@@ -23,7 +23,8 @@ pub async fn list_alerts(filter: AlertFilter) -> Result<Vec<AlertView>, AppError
     )
 }
 
-#[server(input = Json)]
+/// A read polled every few seconds by each open page: a GET, so it is not logged as a change.
+#[server(input = leptos::server_fn::codec::GetUrl)]
 pub async fn open_alert_counts() -> Result<AlertSummary, AppError> {
     crate::backend::reply(
         async {
