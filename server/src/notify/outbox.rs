@@ -87,9 +87,20 @@ pub async fn run_due(notifier: &Notifier, now: i64) -> Result<usize, DbError> {
     .fetch_all(&notifier.pool)
     .await?;
     let results = join_all(claimed.iter().map(|(id,)| deliver(notifier, *id, now))).await;
-    for result in &results {
+    for ((id,), result) in claimed.iter().zip(&results) {
         if let Err(error) = result {
-            tracing::error!(error = %error, "a delivery could not be recorded");
+            tracing::error!(outbox.id = id, error = %error, "a delivery could not be recorded; it is due again in a minute");
+            // Not left claimed: it is tried again (the receiver may see it twice, same id).
+            if let Err(error) = sqlx::query(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = $2 WHERE id = $1 AND state = 'sending'",
+            )
+            .bind(id)
+            .bind(now + 60)
+            .execute(&notifier.pool)
+            .await
+            {
+                tracing::error!(outbox.id = id, error = %error, "the delivery stays claimed until the next start");
+            }
         }
     }
     Ok(claimed.len())
