@@ -412,6 +412,21 @@ pub struct AuditEvent {
     pub detail: serde_json::Value,
 }
 
+/// A page of the job history, and where the next one starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobPage {
+    pub jobs: Vec<crate::job::JobView>,
+    /// The next page's `cursor`, when there is one.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of the audit log, and where the next one starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    pub next_cursor: Option<String>,
+}
+
 /// A bound of a date range as the database's UTC text (`2026-12-04T08:30:00.000Z`), which
 /// compares correctly as text. `YYYY-MM-DD` is that day's midnight (UTC), or with `end` the
 /// next day's, so a `to` date includes the whole day; an RFC 3339 time with any offset is
