@@ -172,7 +172,9 @@ pub struct JobFilter {
     /// The verdict the job was judged with when it ended; a job not judged yet counts as
     /// `incomplete` (or `fail`, when it ended failed).
     pub verdict: Option<Outcome>,
-    /// The operator's name, exactly.
+    /// The operator: a user name matches every way that user acted (`ann` is `ann`,
+    /// `ann (token #3)` and `ann (sso)`, as `access::actor_name` reads them); a whole actor
+    /// (`ann (token #3)`) matches exactly.
     pub operator: Option<String>,
     /// The job started (or, never started, was created) at or after this instant (UTC, as
     /// stored: `2026-12-04T00:00:00.000Z`).
@@ -348,7 +350,7 @@ impl ActionMatch {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditFilter {
-    /// The actor's name, exactly.
+    /// The actor, as [`JobFilter::operator`]: `ann` is `ann`, `ann (token #3)`, `ann (sso)`.
     pub actor: Option<String>,
     pub action: Option<ActionMatch>,
     /// Part of the subject, any case.

@@ -50,7 +50,14 @@ pub async fn list(
         "SELECT id, at, actor, action, subject, address, detail FROM audit_events WHERE 1 = 1",
     );
     if let Some(actor) = &filter.actor {
-        sql.push(" AND actor = ").push_bind(actor.clone());
+        // The person: `ann` is `ann`, `ann (token #3)` and `ann (sso)`.
+        sql.push(" AND (actor = ")
+            .push_bind(actor.clone())
+            .push(" OR substr(actor, 1, length(")
+            .push_bind(actor.clone())
+            .push(") + 1) = ")
+            .push_bind(actor.clone())
+            .push(" || ' ')");
     }
     match &filter.action {
         Some(ActionMatch::Exact(action)) => {

@@ -871,7 +871,15 @@ fn push_history(
         query.push(format!(" AND {VERDICT_SQL} = ")).push_bind(verdict.as_str());
     }
     if let Some(operator) = &filter.operator {
-        query.push(" AND j.operator = ").push_bind(operator.clone());
+        // The person: `ann` is `ann`, `ann (token #3)` and `ann (sso)`.
+        query
+            .push(" AND (j.operator = ")
+            .push_bind(operator.clone())
+            .push(" OR substr(j.operator, 1, length(")
+            .push_bind(operator.clone())
+            .push(") + 1) = ")
+            .push_bind(operator.clone())
+            .push(" || ' ')");
     }
     if let Some(from) = &filter.from {
         query.push(format!(" AND {WHEN_SQL} >= ")).push_bind(from.clone());
