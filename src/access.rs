@@ -119,10 +119,14 @@ pub enum Action {
     OpenTerminal,
     /// Acknowledge or resolve alerts.
     HandleAlerts,
+    /// Read the audit log: who signed in from where (a failed sign-in records the name as
+    /// typed, which may be a mistyped password), user and token changes, every mutation.
+    /// More than `View`'s "the fleet and its records", so admins only.
+    ReadAudit,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::View,
         Action::EditDrive,
         Action::StartBurnin,
@@ -136,6 +140,7 @@ impl Action {
         Action::ManageTokens,
         Action::OpenTerminal,
         Action::HandleAlerts,
+        Action::ReadAudit,
     ];
 
     /// The least role that may do it.
@@ -153,7 +158,8 @@ impl Action {
             | Action::ChangeSettings
             | Action::ManageUsers
             | Action::ManageTokens
-            | Action::OpenTerminal => Role::Admin,
+            | Action::OpenTerminal
+            | Action::ReadAudit => Role::Admin,
         }
     }
 
@@ -185,6 +191,7 @@ impl Action {
             Action::OpenTerminal => "open a terminal on a NAS",
             Action::HandleAlerts => "acknowledge and resolve alerts",
             Action::ManageTokens => "manage API tokens",
+            Action::ReadAudit => "read the audit log",
         }
     }
 }

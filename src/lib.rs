@@ -10,6 +10,7 @@ pub mod badblocks;
 pub mod capture;
 pub mod drive;
 pub mod format;
+pub mod history;
 pub mod host;
 pub mod interlock;
 pub mod job;

@@ -96,6 +96,18 @@ pub trait Backend: Send + Sync + 'static {
         drive_id: Option<i64>,
         state: Option<JobState>,
     ) -> Answer<'_, Vec<JobView>>;
+    /// A page of the job history: filtered, sorted, from a cursor (`burnin::history`).
+    fn job_history(
+        &self,
+        caller: Principal,
+        query: burnin::history::JobQuery,
+    ) -> Answer<'_, burnin::history::JobPage>;
+    /// A page of the audit log, newest first (admins: `Action::ReadAudit`).
+    fn audit_log(
+        &self,
+        caller: Principal,
+        query: burnin::history::AuditQuery,
+    ) -> Answer<'_, burnin::history::AuditPage>;
     /// The drive's latest smartctl report, if one was read.
     fn drive_smart(&self, caller: Principal, drive_id: i64) -> Answer<'_, Option<SmartSnapshot>>;
     /// A stage's kept output (`stderr`, `stdout` or `smartctl`), as text.

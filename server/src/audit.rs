@@ -36,3 +36,78 @@ pub async fn record<'e>(
     tracing::info!(audit.actor = %actor, audit.action = %action, audit.subject = %subject, audit.address = %address, "audit event");
     Ok(())
 }
+
+/// One page of the audit log, newest first: the events matching `query` and the cursor of the
+/// next page when there is one. Reads only: nothing edits or deletes an event.
+pub async fn list(
+    pool: &sqlx::SqlitePool,
+    query: &burnin::history::AuditQuery,
+) -> Result<(Vec<burnin::history::AuditEvent>, Option<burnin::history::Cursor>), DbError> {
+    use burnin::history::{ActionMatch, AuditEvent, Cursor};
+    let limit = i64::from(query.limit.max(1));
+    let filter = &query.filter;
+    let mut sql = sqlx::QueryBuilder::<Sqlite>::new(
+        "SELECT id, at, actor, action, subject, address, detail FROM audit_events WHERE 1 = 1",
+    );
+    if let Some(actor) = &filter.actor {
+        // The person: `ann` is `ann`, `ann (token #3)` and `ann (sso)`.
+        sql.push(" AND (actor = ")
+            .push_bind(actor.clone())
+            .push(" OR substr(actor, 1, length(")
+            .push_bind(actor.clone())
+            .push(") + 1) = ")
+            .push_bind(actor.clone())
+            .push(" || ' ')");
+    }
+    match &filter.action {
+        Some(ActionMatch::Exact(action)) => {
+            sql.push(" AND action = ").push_bind(action.clone());
+        }
+        Some(ActionMatch::Prefix(prefix)) => {
+            sql.push(" AND substr(action, 1, length(")
+                .push_bind(prefix.clone())
+                .push(")) = ")
+                .push_bind(prefix.clone());
+        }
+        None => {}
+    }
+    if let Some(subject) = &filter.subject {
+        sql.push(" AND instr(lower(subject), lower(").push_bind(subject.clone()).push(")) > 0");
+    }
+    if let Some(from) = &filter.from {
+        sql.push(" AND at >= ").push_bind(from.clone());
+    }
+    if let Some(to) = &filter.to {
+        sql.push(" AND at < ").push_bind(to.clone());
+    }
+    if let Some(cursor) = &query.cursor {
+        sql.push(" AND id < ").push_bind(cursor.id);
+    }
+    sql.push(" ORDER BY id DESC LIMIT ").push_bind(limit + 1);
+    let mut rows: Vec<(i64, String, String, String, String, String, String)> =
+        sql.build_query_as().fetch_all(pool).await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        rows.last().map(|row| Cursor {
+            sort: burnin::history::AUDIT_SORT.to_owned(),
+            value: String::new(),
+            id: row.0,
+        })
+    } else {
+        None
+    };
+    let events = rows
+        .into_iter()
+        .map(|(id, at, actor, action, subject, address, detail)| AuditEvent {
+            id,
+            at,
+            actor,
+            action,
+            subject,
+            address,
+            // Written by `record` from a JSON value; text that is not JSON shows as a string.
+            detail: serde_json::from_str(&detail).unwrap_or(Value::String(detail)),
+        })
+        .collect();
+    Ok((events, next))
+}

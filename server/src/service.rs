@@ -816,6 +816,30 @@ impl Backend for Services {
         })
     }
 
+    fn job_history(
+        &self,
+        caller: Principal,
+        query: burnin::history::JobQuery,
+    ) -> Answer<'_, burnin::history::JobPage> {
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            let (jobs, next) = self.engine.history(&query).await?;
+            Ok(burnin::history::JobPage { jobs, next_cursor: next.map(|c| c.encode()) })
+        })
+    }
+
+    fn audit_log(
+        &self,
+        caller: Principal,
+        query: burnin::history::AuditQuery,
+    ) -> Answer<'_, burnin::history::AuditPage> {
+        Box::pin(async move {
+            allow(&caller, Action::ReadAudit)?;
+            let (events, next) = crate::audit::list(self.db.pool(), &query).await?;
+            Ok(burnin::history::AuditPage { events, next_cursor: next.map(|c| c.encode()) })
+        })
+    }
+
     fn stage_output(
         &self,
         caller: Principal,
@@ -1093,6 +1117,26 @@ impl Backend for Services {
 }
 
 impl Services {
+    /// Up to `limit` rows of the job history for the CSV export, from `cursor`, with the cursor
+    /// of the rows that follow (the export reads in batches, so no answer holds them all).
+    pub async fn history_rows(
+        &self,
+        caller: &Principal,
+        query: &burnin::history::JobQuery,
+        cursor: Option<&burnin::history::Cursor>,
+        limit: i64,
+    ) -> Result<(Vec<burnin::history::HistoryRow>, Option<burnin::history::Cursor>), AppError> {
+        allow(caller, Action::View)?;
+        Ok(crate::engine::store::history_rows(
+            self.db.pool(),
+            &query.filter,
+            query.sort,
+            cursor,
+            limit,
+        )
+        .await?)
+    }
+
     /// Applies [`DestructiveLimit`]; a refusal is audited and answered with 429.
     async fn limit_destructive(
         &self,

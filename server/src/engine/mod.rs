@@ -816,6 +816,15 @@ impl Engine {
         self.views(&ids).await
     }
 
+    /// A page of the job history, with the next page's cursor when there is one.
+    pub async fn history(
+        &self,
+        query: &burnin::history::JobQuery,
+    ) -> Result<(Vec<JobView>, Option<burnin::history::Cursor>), EngineError> {
+        let (ids, next) = store::history_page(&self.pool, query).await?;
+        Ok((self.views(&ids).await?, next))
+    }
+
     /// Whether a host has queued or running jobs.
     pub async fn host_busy(&self, host_id: i64) -> Result<Vec<store::JobRecord>, EngineError> {
         Ok(store::active_on_host(&self.pool, host_id).await?)

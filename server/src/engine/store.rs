@@ -808,3 +808,194 @@ pub async fn key_release(pool: &SqlitePool, key: &str) -> Result<(), DbError> {
         .await?;
     Ok(())
 }
+
+/// The verdict a job is filtered and sorted by: the one it was judged with when it ended; a
+/// job not judged (still open, or cancelled in the queue) is `incomplete`, or `fail` when it
+/// ended failed. (An open job's view judges it afresh on every read, so a running job whose
+/// evidence already fails shows `fail` there while it still filters as `incomplete`.)
+const VERDICT_SQL: &str = "COALESCE(json_extract(j.verdict_json, '$.outcome'), CASE WHEN j.state = 'failed' THEN 'fail' ELSE 'incomplete' END)";
+
+/// When a job ran, for the history's date range: its start, or its creation if it never
+/// started.
+const WHEN_SQL: &str = "COALESCE(j.started_at, j.created_at)";
+
+/// Seconds from start to end, for a job that has both.
+const DURATION_SQL: &str = "CASE WHEN j.started_at IS NOT NULL AND j.finished_at IS NOT NULL THEN CAST(ROUND((julianday(j.finished_at) - julianday(j.started_at)) * 86400) AS INTEGER) END";
+
+/// The history's sort keys as text that sorts as the key does (the cursor holds one of these
+/// values). Never NULL: a missing end sorts before every end, a missing duration before every
+/// duration.
+fn sort_sql(key: burnin::history::SortKey) -> String {
+    use burnin::history::SortKey;
+    match key {
+        SortKey::Created => "j.created_at".into(),
+        SortKey::Finished => "COALESCE(j.finished_at, '')".into(),
+        SortKey::Serial => "d.serial".into(),
+        SortKey::Model => "d.model".into(),
+        SortKey::Host => "h.name".into(),
+        SortKey::State => "j.state".into(),
+        SortKey::Verdict => VERDICT_SQL.into(),
+        SortKey::Duration => format!("printf('%015d', COALESCE({DURATION_SQL}, -1))"),
+    }
+}
+
+/// `FROM … WHERE …` of the history with the filter, the keyset past `cursor`, the order and
+/// the limit.
+fn push_history(
+    query: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+    filter: &burnin::history::JobFilter,
+    sort: burnin::history::Sort,
+    cursor: Option<&burnin::history::Cursor>,
+    limit: i64,
+) {
+    let key = sort_sql(sort.key);
+    query.push(
+        " FROM jobs j JOIN drives d ON d.id = j.drive_id JOIN hosts h ON h.id = j.host_id WHERE 1 = 1",
+    );
+    if let Some(id) = filter.drive_id {
+        query.push(" AND j.drive_id = ").push_bind(id);
+    }
+    if let Some(id) = filter.host_id {
+        query.push(" AND j.host_id = ").push_bind(id);
+    }
+    if let Some(model) = &filter.model {
+        query.push(" AND instr(lower(d.model), lower(").push_bind(model.clone()).push(")) > 0");
+    }
+    if let Some(serial) = &filter.serial {
+        query.push(" AND instr(lower(d.serial), lower(").push_bind(serial.clone()).push(")) > 0");
+    }
+    if let Some(state) = filter.state {
+        query.push(" AND j.state = ").push_bind(state.as_str());
+    }
+    if let Some(verdict) = filter.verdict {
+        query.push(format!(" AND {VERDICT_SQL} = ")).push_bind(verdict.as_str());
+    }
+    if let Some(operator) = &filter.operator {
+        // The person: `ann` is `ann`, `ann (token #3)` and `ann (sso)`.
+        query
+            .push(" AND (j.operator = ")
+            .push_bind(operator.clone())
+            .push(" OR substr(j.operator, 1, length(")
+            .push_bind(operator.clone())
+            .push(") + 1) = ")
+            .push_bind(operator.clone())
+            .push(" || ' ')");
+    }
+    if let Some(from) = &filter.from {
+        query.push(format!(" AND {WHEN_SQL} >= ")).push_bind(from.clone());
+    }
+    if let Some(to) = &filter.to {
+        query.push(format!(" AND {WHEN_SQL} < ")).push_bind(to.clone());
+    }
+    let (past, direction) = if sort.descending { ("<", "DESC") } else { (">", "ASC") };
+    if let Some(cursor) = cursor {
+        query
+            .push(format!(" AND ({key} {past} "))
+            .push_bind(cursor.value.clone())
+            .push(format!(" OR ({key} = "))
+            .push_bind(cursor.value.clone())
+            .push(format!(" AND j.id {past} "))
+            .push_bind(cursor.id)
+            .push("))");
+    }
+    query
+        .push(format!(" ORDER BY sort_value {direction}, j.id {direction} LIMIT "))
+        .push_bind(limit);
+}
+
+/// One page of the history: the jobs' ids in order, and the cursor of the next page when
+/// there is one.
+pub async fn history_page(
+    pool: &SqlitePool,
+    query: &burnin::history::JobQuery,
+) -> Result<(Vec<i64>, Option<burnin::history::Cursor>), DbError> {
+    let limit = i64::from(query.limit.max(1));
+    let mut sql =
+        sqlx::QueryBuilder::new(format!("SELECT j.id, {} AS sort_value", sort_sql(query.sort.key)));
+    push_history(&mut sql, &query.filter, query.sort, query.cursor.as_ref(), limit + 1);
+    let mut rows: Vec<(i64, String)> = sql.build_query_as().fetch_all(pool).await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        rows.last().map(|(id, value)| burnin::history::Cursor {
+            sort: query.sort.as_string(),
+            value: value.clone(),
+            id: *id,
+        })
+    } else {
+        None
+    };
+    Ok((rows.into_iter().map(|(id, _)| id).collect(), next))
+}
+
+#[derive(Debug, FromRow)]
+struct HistoryRecord {
+    id: i64,
+    sort_value: String,
+    host: String,
+    serial: String,
+    model: String,
+    size_bytes: i64,
+    location: String,
+    state: String,
+    verdict: String,
+    first_reason: String,
+    bad_blocks: i64,
+    operator: String,
+    created_at: String,
+    started_at: String,
+    finished_at: String,
+    duration_seconds: Option<i64>,
+}
+
+/// Up to `limit` rows of the history for the CSV export, past `cursor`; with the cursor of
+/// the rows that follow, when any do.
+pub async fn history_rows(
+    pool: &SqlitePool,
+    filter: &burnin::history::JobFilter,
+    sort: burnin::history::Sort,
+    cursor: Option<&burnin::history::Cursor>,
+    limit: i64,
+) -> Result<(Vec<burnin::history::HistoryRow>, Option<burnin::history::Cursor>), DbError> {
+    let mut sql = sqlx::QueryBuilder::new(format!(
+        "SELECT j.id, {key} AS sort_value, h.name AS host, d.serial, d.model, d.size_bytes,
+                d.location, j.state, {VERDICT_SQL} AS verdict,
+                COALESCE(json_extract(j.verdict_json, '$.reasons[0].text'), j.reason, '') AS first_reason,
+                j.bad_blocks, j.operator, j.created_at,
+                COALESCE(j.started_at, '') AS started_at, COALESCE(j.finished_at, '') AS finished_at,
+                {DURATION_SQL} AS duration_seconds",
+        key = sort_sql(sort.key)
+    ));
+    push_history(&mut sql, filter, sort, cursor, limit + 1);
+    let mut records: Vec<HistoryRecord> = sql.build_query_as().fetch_all(pool).await?;
+    let next = if records.len() as i64 > limit {
+        records.truncate(usize::try_from(limit).unwrap_or(0));
+        records.last().map(|r| burnin::history::Cursor {
+            sort: sort.as_string(),
+            value: r.sort_value.clone(),
+            id: r.id,
+        })
+    } else {
+        None
+    };
+    let rows = records
+        .into_iter()
+        .map(|r| burnin::history::HistoryRow {
+            job_id: r.id,
+            host: r.host,
+            serial: r.serial,
+            model: r.model,
+            capacity_bytes: u64::try_from(r.size_bytes).unwrap_or(0),
+            location: r.location,
+            state: r.state,
+            verdict: r.verdict,
+            first_reason: r.first_reason,
+            bad_blocks: u64::try_from(r.bad_blocks).unwrap_or(0),
+            operator: r.operator,
+            created: r.created_at,
+            started: r.started_at,
+            finished: r.finished_at,
+            duration_seconds: r.duration_seconds,
+        })
+        .collect();
+    Ok((rows, next))
+}

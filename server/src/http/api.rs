@@ -13,7 +13,7 @@ use burnin::access::{Action, Door, Principal};
 use burnin::{
     DriveFilter, DriveRow, DriveState,
     host::HostView,
-    job::{JobState, JobView, SmartSnapshot, StartRequest},
+    job::{JobView, SmartSnapshot, StartRequest},
 };
 use burnin_app::{
     AppError,
@@ -60,6 +60,7 @@ fn table() -> Vec<(Method, &'static str, Door, Handler)> {
         (Method::PATCH, "/drives/{id}", Door::Needs(Action::EditDrive), patch(patch_drive)),
         (Method::GET, "/drives/{id}/smart", view, get(drive_smart)),
         (Method::GET, "/burnin", view, get(list_jobs)),
+        (Method::GET, "/burnin.csv", view, get(jobs_csv)),
         (Method::POST, "/burnin/start", Door::Needs(Action::StartBurnin), post(start_burnin)),
         (Method::POST, "/burnin/cancel", Door::Needs(Action::CancelBurnin), post(cancel_many)),
         (Method::GET, "/burnin/{id}", view, get(get_job)),
@@ -107,6 +108,7 @@ fn table() -> Vec<(Method, &'static str, Door, Handler)> {
             Door::Needs(Action::ChangeSettings),
             put(put_thresholds),
         ),
+        (Method::GET, "/audit", Door::Needs(Action::ReadAudit), get(list_audit)),
     ]
 }
 
@@ -434,31 +436,164 @@ async fn start_burnin(
     Ok((axum::http::StatusCode::CREATED, Json(services.start_burnin(caller, request).await?)))
 }
 
-#[derive(Debug, Deserialize)]
-struct JobQuery {
-    drive_id: Option<i64>,
-    state: Option<String>,
+/// The query string as `T`, or a 400 that names the parameter at fault and the known ones.
+fn params<T>(
+    query: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+    known: &[&str],
+) -> Result<T, AppError> {
+    query.map(|Query(params)| params).map_err(|rejection| {
+        AppError::bad_request(format!(
+            "invalid query: {}. The parameters are {}",
+            rejection.body_text(),
+            known.join(", ")
+        ))
+    })
 }
 
-/// Jobs, newest first.
+fn param_error(error: burnin::history::ParamError) -> AppError {
+    AppError::bad_request(error.to_string())
+}
+
+/// The answer's array, with the next page's cursor in `X-Next-Cursor` and in a `Link` header
+/// (`rel="next"`, this query with the cursor replaced).
+fn page<T: serde::Serialize>(
+    path: &str,
+    raw_query: Option<&str>,
+    body: T,
+    next: Option<String>,
+) -> Response {
+    let mut response = Json(body).into_response();
+    if let Some(next) = next {
+        let mut pairs: Vec<&str> = raw_query
+            .unwrap_or_default()
+            .split('&')
+            .filter(|pair| !pair.is_empty() && *pair != "cursor" && !pair.starts_with("cursor="))
+            .collect();
+        let cursor = format!("cursor={next}");
+        pairs.push(&cursor);
+        let link = format!("<{path}?{}>; rel=\"next\"", pairs.join("&"));
+        let headers = response.headers_mut();
+        if let Ok(value) = axum::http::HeaderValue::from_str(&link) {
+            headers.insert(axum::http::header::LINK, value);
+        }
+        if let Ok(value) = axum::http::HeaderValue::from_str(&next) {
+            headers.insert("x-next-cursor", value);
+        }
+    }
+    response
+}
+
+/// Jobs, newest first unless `sort` says otherwise, filtered (`drive_id`, `host_id`, `model`,
+/// `serial`, `state`, `verdict`, `operator`, `from`, `to`), a page (`limit`, default 100) at
+/// a time; the next page's `cursor` comes in `X-Next-Cursor` and `Link`.
 async fn list_jobs(
     State(services): State<Services>,
     Me(caller): Me,
-    query: Result<Query<JobQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<JobView>>, AppError> {
-    let Query(query) =
-        query.map_err(|r| AppError::bad_request(format!("invalid query: {}", r.body_text())))?;
-    let state = match query.state.as_deref().filter(|s| !s.is_empty()) {
-        Some(text) => Some(JobState::parse(text).ok_or_else(|| {
-            let known: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
-            AppError::bad_request(format!(
-                "unknown state {text:?}; use one of {}",
-                known.join(", ")
-            ))
-        })?),
-        None => None,
-    };
-    Ok(Json(services.list_jobs(caller, query.drive_id, state).await?))
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+    query: Result<Query<burnin::history::JobParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let query = params(query, &burnin::history::JOB_PARAMS)?.parse().map_err(param_error)?;
+    let page_of = services.job_history(caller, query).await?;
+    Ok(page("/api/v1/burnin", raw.as_deref(), page_of.jobs, page_of.next_cursor))
+}
+
+/// Rows the CSV export reads at a time.
+const CSV_BATCH: i64 = 1000;
+
+/// The filtered, sorted history as CSV (RFC 4180, formula cells escaped): the whole set, read
+/// in batches and streamed, up to `CSV_MAX_ROWS` rows (past them, a last line says so).
+/// `limit` and `cursor` are for pages and have no effect here.
+async fn jobs_csv(
+    State(services): State<Services>,
+    Me(caller): Me,
+    query: Result<Query<burnin::history::JobParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    use burnin::history::{CSV_MAX_ROWS, Cursor, JobQuery};
+    let mut params = params(query, &burnin::history::JOB_PARAMS)?;
+    params.limit = None;
+    params.cursor = None;
+    let query = params.parse().map_err(param_error)?;
+    // The first batch before the answer starts: a refusal is still a clean 403.
+    let first = services.history_rows(&caller, &query, None, CSV_BATCH).await?;
+    struct Export {
+        services: Services,
+        caller: Principal,
+        query: JobQuery,
+        batch: Option<(Vec<burnin::history::HistoryRow>, Option<Cursor>)>,
+        sent: i64,
+        header: bool,
+        done: bool,
+    }
+    let state =
+        Export { services, caller, query, batch: Some(first), sent: 0, header: false, done: false };
+    let stream = futures_util::stream::unfold(state, |mut state| async move {
+        if state.done {
+            return None;
+        }
+        if !state.header {
+            state.header = true;
+            return Some((Ok::<String, AppError>(burnin::history::csv_header()), state));
+        }
+        let (rows, next) = match state.batch.take() {
+            Some(batch) => batch,
+            None => return None,
+        };
+        let room = i64::from(CSV_MAX_ROWS) - state.sent;
+        let mut text = String::new();
+        for row in rows.iter().take(usize::try_from(room.max(0)).unwrap_or(0)) {
+            text.push_str(&row.csv_record());
+        }
+        state.sent += (rows.len() as i64).min(room);
+        let more = next.is_some() || rows.len() as i64 > room;
+        if more && state.sent >= i64::from(CSV_MAX_ROWS) {
+            text.push_str(&burnin::history::csv_record(&[&format!(
+                "# the export stops at {CSV_MAX_ROWS} rows; narrow it (from, to, host_id, …) for the rest"
+            )]));
+            state.done = true;
+        } else if let Some(cursor) = next {
+            let want = CSV_BATCH.min(i64::from(CSV_MAX_ROWS) - state.sent + 1);
+            match state
+                .services
+                .history_rows(&state.caller, &state.query, Some(&cursor), want)
+                .await
+            {
+                Ok(batch) => state.batch = Some(batch),
+                Err(error) => {
+                    tracing::warn!(error.message = %error.message, "the CSV export stopped");
+                    state.done = true;
+                    return Some((Err(error), state));
+                }
+            }
+        } else {
+            state.done = true;
+        }
+        Some((Ok(text), state))
+    });
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"burnin-history.csv\"",
+            ),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// The audit log, newest first: `actor`, `action` (exact, or a prefix ending in `*`),
+/// `subject` (part of it), `from`, `to`, a page (`limit`) at a time with `cursor`.
+/// Admins only; nothing edits or deletes an event.
+async fn list_audit(
+    State(services): State<Services>,
+    Me(caller): Me,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+    query: Result<Query<burnin::history::AuditParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let query = params(query, &burnin::history::AUDIT_PARAMS)?.parse().map_err(param_error)?;
+    let page_of = services.audit_log(caller, query).await?;
+    Ok(page("/api/v1/audit", raw.as_deref(), page_of.events, page_of.next_cursor))
 }
 
 /// One job with its stages and progress.
