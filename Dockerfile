@@ -6,10 +6,9 @@
 FROM rust:1.95-slim-bookworm AS builder
 # scripts/env.sh is bash (BASH_SOURCE); the image's /bin/sh is dash, which cannot source it.
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-# perl and make: cargo-leptos builds a vendored OpenSSL (through cargo-generate), whose
-# Configure needs more of perl than the slim image's perl-base.
+# brotli: the site's precompressed copies (scripts/build.sh); the rest builds the tools.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends nodejs npm python3 ca-certificates pkg-config gcc g++ perl make \
+ && apt-get install -y --no-install-recommends nodejs npm python3 ca-certificates pkg-config gcc g++ brotli \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Tools first, in their own layer: they change far less often than the code.
@@ -18,8 +17,7 @@ COPY scripts/setup.sh scripts/env.sh scripts/
 COPY end2end/package.json end2end/package-lock.json end2end/
 RUN scripts/setup.sh
 COPY . .
-RUN . scripts/env.sh \
- && cargo leptos build --release --precompress \
+RUN scripts/build.sh \
  && mkdir -p /out \
  && cp target/release/burnin-server /out/ \
  && cp -r target/site /out/site

@@ -35,9 +35,9 @@ say() { printf '\033[1;34m[bench]\033[0m %s\n' "$*"; }
 
 if [[ -z "${BENCH_NO_BUILD:-}" ]]; then
   scripts/setup.sh --with-test-tools
-  share_leptos_build_env
-  say "building the release server and site (as scripts/run.sh does)"
-  cargo leptos build --release --precompress
+  say "building the release server and site (scripts/build.sh, as scripts/run.sh does)"
+  scripts/build.sh
+  share_build_env
   say "building the benchmark fleet"
   cargo build --release --locked -p burnin-simulator --bin burnin-bench-fleet
 fi

@@ -40,7 +40,7 @@ if [[ ! -x /usr/sbin/sshd ]]; then
   exit 1
 fi
 
-share_leptos_build_env
+share_build_env
 if [[ -z "${BENCH_NO_BUILD:-}" ]]; then
   say "building the benchmark (example bench_surface of burnin-server)"
   cargo build --locked -p burnin-server --example bench_surface

@@ -8,7 +8,7 @@ cd "$root"
 
 scripts/setup.sh
 echo "[run] building the release binary and site (the first build takes several minutes)"
-cargo leptos build --release --precompress
+scripts/build.sh
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-$root/target/site}"
 # glibc gives every thread that meets contention its own malloc arena and rarely returns their
 # memory; two arenas hold the server at ~52 MiB instead of ~67 MiB with 1,000 drives and 50

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing the dashboard needs, and only what is missing.
 # Idempotent: a second run changes nothing. Sources: crates.io, npm and Debian's packages only;
-# nothing is downloaded from anywhere else (cargo-leptos is built with `no_downloads`).
+# nothing is downloaded from anywhere else.
 #
-# Usage: scripts/setup.sh [--with-test-tools]
-#   --with-test-tools  also install Chromium, the OpenSSH server and csh/tcsh (for the tests)
+# Usage: scripts/setup.sh [--with-test-tools] [--with-cargo-leptos]
+#   --with-test-tools    also install Chromium, the OpenSSH server and csh/tcsh (for the tests)
+#   --with-cargo-leptos  also build cargo-leptos, for `cargo leptos watch` while developing
+#                        (about 14 minutes; no required step uses it: scripts/build-site.sh
+#                        builds the site with the tools below)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,9 +15,11 @@ cd "$root"
 
 CARGO_LEPTOS_VERSION="0.3.7"
 with_test_tools=false
+with_cargo_leptos=false
 for arg in "$@"; do
   case "$arg" in
     --with-test-tools) with_test_tools=true ;;
+    --with-cargo-leptos) with_cargo_leptos=true ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -41,7 +46,7 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-if [[ "$(cargo-leptos --version 2>/dev/null || true)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]]; then
+if $with_cargo_leptos && [[ "$(cargo-leptos --version 2>/dev/null || true)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]]; then
   say "building cargo-leptos $CARGO_LEPTOS_VERSION (no_downloads); this takes a while"
   # The tool's own release profile (fat LTO, one codegen unit) doubles its build time for no
   # gain to us: it is a build driver, not a hot path.
@@ -60,6 +65,8 @@ fi
 need_apt=()
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then need_apt+=(nodejs npm); fi
 if ! command -v python3 >/dev/null; then need_apt+=(python3); fi
+# The site's precompressed copies (scripts/build-site.sh): gzip is everywhere, brotli is not.
+if ! command -v brotli >/dev/null; then need_apt+=(brotli); fi
 if $with_test_tools; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   [[ -x /usr/sbin/sshd ]] || need_apt+=(openssh-server)
@@ -77,9 +84,11 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
-# npm: Playwright (tests) and binaryen's wasm-opt (release builds). Debian's binaryen (108)
-# produces wasm that fails to hydrate in Chromium; npm's 132 does not.
+# npm: Playwright (tests), binaryen's wasm-opt and esbuild (release builds: the JS and CSS
+# minified). Debian's binaryen (108) produces wasm that fails to hydrate in Chromium; npm's
+# 132 does not.
 if [[ ! -x end2end/node_modules/.bin/wasm-opt || ! -x end2end/node_modules/.bin/playwright \
+      || ! -x end2end/node_modules/.bin/esbuild \
       || end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]]; then
   say "installing npm packages (Playwright, binaryen)"
   (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
@@ -94,4 +103,4 @@ if [[ ! -f $vendor/xterm.mjs || end2end/node_modules/@xterm/xterm/lib/xterm.mjs 
      end2end/node_modules/@xterm/addon-fit/lib/addon-fit.mjs "$vendor/"
 fi
 
-say "ready: cargo-leptos $CARGO_LEPTOS_VERSION, wasm-bindgen $wasm_bindgen_version, wasm-opt $(end2end/node_modules/.bin/wasm-opt --version | awk '{print $3}')"
+say "ready: wasm-bindgen $wasm_bindgen_version, wasm-opt $(end2end/node_modules/.bin/wasm-opt --version | awk '{print $3}')"

@@ -274,7 +274,11 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 // Every request signs in with the bench admin's API token, once it exists.
 const auth = { headers: {} };
 const BENCH_USER = 'bench';
-const BENCH_PASSWORD = 'bench burn-in dashboard password';
+// Sign-in refuses a password that contains the user's name.
+const BENCH_PASSWORD = 'long haul surface scan passphrase';
+// The raw /live clients are viewers, this many to a user: a user may hold 20 live channels
+// (live_connections_per_user), and 50 tabs are many people's, not one person's.
+const CLIENTS_PER_VIEWER = 10;
 
 function request(url, { method = 'GET', body, headers = {} } = {}) {
   headers = { ...auth.headers, ...headers };
@@ -313,8 +317,9 @@ async function json(url, options = {}) {
 // headers included (the server negotiates no compression).
 
 class LiveClient {
-  constructor(port) {
+  constructor(port, token) {
     this.port = port;
+    this.token = token;
     this.bytes = 0; // every byte read from the socket
     this.handshakeBytes = 0;
     this.byType = new Map(); // type -> { count, frameBytes, payloadBytes }
@@ -332,7 +337,7 @@ class LiveClient {
       this.socket = net.connect(this.port, '127.0.0.1', () => {
         this.socket.write(
           `GET /live HTTP/1.1\r\nHost: 127.0.0.1:${this.port}\r\nUpgrade: websocket\r\n` +
-            `Authorization: Bearer ${auth.token}\r\n` +
+            `Authorization: Bearer ${this.token}\r\n` +
             `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
         );
       });
@@ -518,6 +523,15 @@ async function main() {
     ], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     auth.headers = { authorization: `Bearer ${token}` };
     auth.token = token;
+    const viewers = Math.ceil(settings.clients / CLIENTS_PER_VIEWER);
+    const viewerTokens = [];
+    for (let v = 0; v < viewers; v++) {
+      const cli = (args, extraEnv = {}) => execFileSync(serverBin, [...args, '--database-url', `sqlite://${work}/burnin.db`], {
+        encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extraEnv },
+      }).trim();
+      cli(['user', 'add', `viewer${v}`, '--role', 'viewer'], { BURNIN_PASSWORD: BENCH_PASSWORD });
+      viewerTokens.push(cli(['token', 'create', '--user', `viewer${v}`, '--scope', 'read', '--name', 'bench']));
+    }
 
     // The hosts page calls the save_host server function; its URL carries a hash that only the
     // built bundle knows.
@@ -578,7 +592,7 @@ async function main() {
     phase('ready, hosts connecting');
 
     log(`connecting ${settings.clients} WebSocket clients to /live`);
-    for (let i = 0; i < settings.clients; i++) clients.push(new LiveClient(port));
+    for (let i = 0; i < settings.clients; i++) clients.push(new LiveClient(port, viewerTokens[Math.floor(i / CLIENTS_PER_VIEWER)]));
     if (clients[0]) {
       clients[0].values = new Map();
       clients[0].unchangedTemps = 0;

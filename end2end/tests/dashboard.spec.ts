@@ -78,11 +78,12 @@ test('a live change on the NAS shows in the open page without a reload', async (
   });
   expect(start.status()).toBe(201);
   const job = (await start.json())[0].id;
-  await expect(target.locator('.badge.state-running')).toBeVisible({ timeout: 20_000 });
-  await expect(target.locator('progress')).toBeVisible();
+  // The job's end (about 15 s at the test's speed) reaches this tab by itself. Its running state
+  // is not awaited: it may be over before a check sees it.
+  await expect(target.locator('.badge.state-passed')).toBeVisible({ timeout: 60_000 });
+  expect((await (await request.get(`/api/v1/burnin/${job}`)).json()).state).toBe('passed');
+  // The sensor's reading moves every simulated minute (1.5 ms here): the row follows it.
   await expect.poll(async () => target.locator('.temp').textContent(), { timeout: 20_000 }).not.toBe(before);
-  await request.post(`/api/v1/burnin/${job}/cancel`);
-  await expect(target.locator('.progress-text')).toContainText('cancelled', { timeout: 20_000 });
   expect(errors).toEqual([]);
 });
 
@@ -164,17 +165,20 @@ test('a batch of three burns in from the browser, FAIL001 fails and one is cance
   await expect(page.locator('table.attributes')).toContainText('Reallocated_Sector_Ct');
   await page.getByRole('button', { name: 'Close the drive details' }).click();
 
-  // Cancel one mid-way.
-  const id = await driveId(request, 'ZJV0A1B4');
+  // Cancel one mid-way: ZDH1X2Y4's self-test stalls at 10 % (as a real drive's can), so its
+  // job is still running whenever the click comes.
+  const id = await driveId(request, 'ZDH1X2Y4');
   const start = await request.post('/api/v1/burnin/start', {
-    data: { drive_ids: [id], stages: ['surface'], confirm_serial: 'ZJV0A1B4' },
+    data: { drive_ids: [id], stages: ['short_test'] },
   });
   expect(start.status()).toBe(201);
-  await expect(row(page, 'ZJV0A1B4').locator('progress')).toBeVisible({ timeout: 20_000 });
-  await row(page, 'ZJV0A1B4').getByRole('button', { name: 'ZJV0A1B4' }).click();
+  const job = (await start.json())[0].id;
+  await expect(row(page, 'ZDH1X2Y4').locator('progress')).toBeVisible({ timeout: 20_000 });
+  await row(page, 'ZDH1X2Y4').getByRole('button', { name: 'ZDH1X2Y4' }).click();
   await page.getByRole('tab', { name: 'Burn-in' }).click();
   await page.getByRole('button', { name: 'Cancel this burn-in' }).click();
-  await expect(row(page, 'ZJV0A1B4').locator('.progress-text')).toContainText('cancelled', { timeout: 20_000 });
+  await expect(row(page, 'ZDH1X2Y4').locator('.progress-text')).toContainText('cancelled', { timeout: 20_000 });
+  expect((await (await request.get(`/api/v1/burnin/${job}`)).json()).state).toBe('cancelled');
   expect(errors).toEqual([]);
 });
 

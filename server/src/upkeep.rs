@@ -64,9 +64,17 @@ pub fn start(services: Services) -> tokio::task::JoinHandle<()> {
                 if let Ok(mut update) = services.system.update.lock() {
                     *update = Some(status);
                 }
-                checked_url = url;
+                checked_url = url.clone();
                 next_check = tokio::time::Instant::now() + Duration::from_secs(86_400);
             }
+            // With no address there is nothing to wait for: a deadline left in the past would
+            // wake this loop at once, for ever (a whole core, idle).
+            let update_due = async {
+                match update_deadline(&url, next_check) {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = prune.tick() => {
                     let days = services.settings.read(|s| s.stage_output_retention_days);
@@ -77,10 +85,16 @@ pub fn start(services: Services) -> tokio::task::JoinHandle<()> {
                     }
                 }
                 changed = settings.changed() => if changed.is_err() { return },
-                () = tokio::time::sleep_until(next_check) => {}
+                () = update_due => {}
             }
         }
     })
+}
+
+/// When the loop must next wake for the update check: never without an address, else at the
+/// next check, which each check moves a day forward.
+fn update_deadline(url: &str, next_check: tokio::time::Instant) -> Option<tokio::time::Instant> {
+    (!url.is_empty()).then_some(next_check)
 }
 
 /// Asks `url` for the latest release: JSON with `version` (or a GitHub release's `tag_name`)

@@ -143,3 +143,39 @@ fn a_port_in_use_fails_with_a_message_that_names_the_fix() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&address) && stderr.contains("--listen"), "{stderr}");
 }
+
+/// CPU seconds (user + system) a process has used, from `/proc/<pid>/stat`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name (field 2) may hold spaces; the fields after its closing ')' do not.
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let per_second = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+    let per_second: f64 = String::from_utf8_lossy(&per_second.stdout).trim().parse().unwrap();
+    ticks as f64 / per_second
+}
+
+/// A server with nothing to do sleeps: every background loop waits on an interval, a
+/// deadline that moves forward, or a message. A loop that wakes at once (a deadline left in
+/// the past) burns a whole core; this bound sits far above an idle server's few milliseconds and
+/// far below a spinning loop's share, even on a loaded machine.
+#[test]
+#[cfg(target_os = "linux")]
+fn an_idle_server_sleeps() {
+    let (server, _dir) = Running::start(&[]);
+    server.wait_for_line("serving the burn-in dashboard");
+    let pid = server.child.id();
+    let started = Instant::now();
+    let before = cpu_seconds(pid);
+    std::thread::sleep(Duration::from_secs(5));
+    let used = cpu_seconds(pid) - before;
+    let share = used / started.elapsed().as_secs_f64();
+    assert!(
+        share < 0.2,
+        "the idle server used {used:.2} s of CPU in {:.1} s ({:.0} % of a core): a background loop spins",
+        started.elapsed().as_secs_f64(),
+        share * 100.0
+    );
+}

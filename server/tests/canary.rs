@@ -5,6 +5,8 @@
 
 #![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
+mod common;
+
 use std::{
     process::{Command, Stdio},
     time::Duration,
@@ -18,13 +20,11 @@ const PASSWORD: &str = "correct horse battery staple";
 #[tokio::test]
 async fn no_secret_reaches_a_log_page_result_answer_or_the_audit_log() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
     let database = format!("sqlite://{}", dir.path().join("burnin.db").display());
     let log_path = dir.path().join("server.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(BIN)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--database-url", &database])
+        .args(["--listen", "127.0.0.1:0", "--database-url", &database])
         .args(["--simulator", "never", "--site-root", &dir.path().display().to_string()])
         .env("BURNIN_LOG", "debug")
         .env("BURNIN_INITIAL_ADMIN_USER", "admin")
@@ -34,6 +34,7 @@ async fn no_secret_reaches_a_log_page_result_answer_or_the_audit_log() {
         .stderr(log)
         .spawn()
         .unwrap();
+    let base = format!("http://{}", common::served_address(&log_path, 0).await);
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

@@ -5,6 +5,8 @@
 
 #![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
+mod common;
+
 use std::{
     path::Path,
     process::{Child, Command, Stdio},
@@ -108,15 +110,17 @@ struct Dashboard {
 }
 
 impl Dashboard {
-    async fn start(dir: &Path, port: u16) -> Dashboard {
+    async fn start(dir: &Path) -> Dashboard {
         let url = format!("sqlite://{}", dir.join("burnin.db").display());
+        let log_path = dir.join("server.log");
+        let from = std::fs::metadata(&log_path).map(|m| m.len() as usize).unwrap_or(0);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.join("server.log"))
             .unwrap();
         let child = Command::new(BIN)
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--database-url", &url])
+            .args(["--listen", "127.0.0.1:0", "--database-url", &url])
             .args(["--simulator", "never", "--stage-poll-ms", "30", "--stagger-ms", "0"])
             .args(["--poll-interval-secs", "1", "--temperature-interval-secs", "1"])
             .args(["--start-confirm-grace-secs", "1", "--site-root", &dir.display().to_string()])
@@ -126,7 +130,8 @@ impl Dashboard {
             .stderr(log)
             .spawn()
             .unwrap();
-        let dashboard = Dashboard { child, base: format!("http://127.0.0.1:{port}") };
+        let address = common::served_address(&log_path, from).await;
+        let dashboard = Dashboard { child, base: format!("http://{address}") };
         let client = reqwest::Client::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
@@ -147,10 +152,6 @@ impl Dashboard {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn get(client: &reqwest::Client, base: &str, path: &str) -> Value {
     client.get(format!("{base}{path}")).send().await.unwrap().json().await.unwrap()
 }
@@ -160,7 +161,6 @@ async fn ten_kill_9s_at_random_moments_lose_no_job_and_never_make_a_second_write
     let sim = simulator().await;
     let dir = tempfile::tempdir().unwrap();
     let token = register(dir.path(), &sim).await;
-    let port = free_port();
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
     let client = reqwest::Client::builder()
@@ -168,7 +168,7 @@ async fn ten_kill_9s_at_random_moments_lose_no_job_and_never_make_a_second_write
         .default_headers(headers)
         .build()
         .unwrap();
-    let mut dashboard = Dashboard::start(dir.path(), port).await;
+    let mut dashboard = Dashboard::start(dir.path()).await;
     let drives = {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
@@ -224,7 +224,7 @@ async fn ten_kill_9s_at_random_moments_lose_no_job_and_never_make_a_second_write
             before["stages"][1]["state"],
             before["stages"][1]["detail"]
         );
-        dashboard = Dashboard::start(dir.path(), port).await;
+        dashboard = Dashboard::start(dir.path()).await;
         // Re-attached: the job is still open and goes on (or ended right, had it finished).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {

@@ -9,6 +9,7 @@ folder the test reads. Runs until killed.
 import argparse
 import json
 import os
+import socket
 import ssl
 import sys
 import time
@@ -40,9 +41,15 @@ class Store:
         return "250 OK stored"
 
 
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0, help="0: a free port, printed as `ready PORT`")
     parser.add_argument("--dir", required=True)
     parser.add_argument("--cert")
     parser.add_argument("--key")
@@ -69,21 +76,34 @@ def main():
 
     implicit = tls if args.implicit else None
     starttls = None if args.implicit else tls
-    controller = Controller(
-        Store(args.dir),
-        hostname="127.0.0.1",
-        port=args.port,
-        server_hostname="localhost",
-        ssl_context=implicit,
-        tls_context=starttls,
-        require_starttls=starttls is not None,
-        authenticator=authenticator,
-        auth_required=authenticator is not None,
-        # With implicit TLS the whole connection is encrypted; aiosmtpd 1.4 does not count it as TLS.
-        auth_require_tls=starttls is not None,
-    )
-    controller.start()
-    print("ready", flush=True)
+    def make(port):
+        return Controller(
+            Store(args.dir),
+            hostname="127.0.0.1",
+            port=port,
+            server_hostname="localhost",
+            ssl_context=implicit,
+            tls_context=starttls,
+            require_starttls=starttls is not None,
+            authenticator=authenticator,
+            auth_required=authenticator is not None,
+            # With implicit TLS the whole connection is encrypted; aiosmtpd 1.4 does not count it as TLS.
+            auth_require_tls=starttls is not None,
+        )
+
+    # aiosmtpd binds the port itself and checks it with a connection to that port, so it cannot
+    # take port 0: a free port is picked, and picked again if another process took it first.
+    for attempt in range(20):
+        port = args.port or free_port()
+        controller = make(port)
+        try:
+            controller.start()
+            break
+        except (OSError, RuntimeError) as error:
+            if args.port or attempt == 19:
+                raise
+            print(f"port {port} taken ({error}); trying another", file=sys.stderr, flush=True)
+    print(f"ready {port}", flush=True)
     try:
         while True:
             time.sleep(3600)

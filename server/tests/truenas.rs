@@ -192,10 +192,10 @@ async fn plain_ws_to_another_machine_is_refused_before_connecting() {
         api_key: KEY.into(),
         trust: TlsTrust::PlainLoopback,
     };
-    let started = std::time::Instant::now();
+    // 192.0.2.10 is a documentation address: a connection attempt would hang until its
+    // timeout and end in another error. This one is only given before any connection.
     let error = Client::connect(&endpoint, &ClientOptions::default()).await.unwrap_err();
     assert!(matches!(error, TrueNasError::InsecureUrl { .. }), "{error:?}");
-    assert!(started.elapsed() < Duration::from_millis(500), "it tried to connect");
 }
 
 #[tokio::test]

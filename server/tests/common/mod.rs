@@ -298,3 +298,28 @@ impl TestServer {
         (status, answer.json().await.unwrap_or(serde_json::Value::Null))
     }
 }
+
+/// The address a server started with `--listen 127.0.0.1:0` serves on, from its log's line
+/// `serving the burn-in dashboard on http://ADDRESS` written after byte `from` (a log that
+/// several runs append to). The server binds the port itself: no port is freed by a test
+/// for another process to take first.
+pub async fn served_address(log: &std::path::Path, from: usize) -> String {
+    const LINE: &str = "serving the burn-in dashboard on http://";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read(log).unwrap_or_default();
+        let text = String::from_utf8_lossy(text.get(from..).unwrap_or_default());
+        if let Some(at) = text.find(LINE) {
+            let address: String = text[at + LINE.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                .collect();
+            return address;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server did not start serving; its log: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

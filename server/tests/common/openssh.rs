@@ -150,7 +150,8 @@ impl Drop for LoopDevice {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (free when asked; sshd binds it right after).
+/// A TCP port on 127.0.0.1 that was free when asked. sshd cannot take a bound socket, so
+/// [`Sshd::start`] tries again on another port when another process took this one first.
 fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a free port");
     listener.local_addr().expect("local address").port()
@@ -214,61 +215,82 @@ impl Sshd {
         for (key, value) in env {
             set_env.push_str(&format!(" {key}={value}"));
         }
-        let port = free_port();
-        let config = dir.join("sshd_config");
-        std::fs::write(
-            &config,
-            format!(
-                "Port {port}\n\
-                 ListenAddress 127.0.0.1\n\
-                 HostKey {host_key}\n\
-                 PidFile {pid}\n\
-                 AuthorizedKeysFile {authorized}\n\
-                 StrictModes no\n\
-                 UsePAM no\n\
-                 PermitRootLogin prohibit-password\n\
-                 PubkeyAuthentication yes\n\
-                 PasswordAuthentication no\n\
-                 KbdInteractiveAuthentication no\n\
-                 PrintMotd no\n\
-                 MaxSessions 64\n\
-                 MaxStartups 64\n\
-                 SetEnv {set_env}\n",
-                host_key = host_key_file.display(),
-                pid = dir.join("sshd.pid").display(),
-                authorized = authorized.display(),
-            ),
-        )
-        .expect("write sshd_config");
-        let log = dir.join("sshd.log");
-        let log_file = std::fs::File::create(&log).expect("create the sshd log");
-        let child = Command::new(SSHD)
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {SSHD}: {error}"));
-        let mut sshd = Sshd { port, host_key, client_private_key, client_public_key, log, child };
-        sshd.wait_ready();
-        sshd
+        for attempt in 1.. {
+            let port = free_port();
+            let config = dir.join("sshd_config");
+            std::fs::write(
+                &config,
+                format!(
+                    "Port {port}\n\
+                     ListenAddress 127.0.0.1\n\
+                     HostKey {host_key}\n\
+                     PidFile {pid}\n\
+                     AuthorizedKeysFile {authorized}\n\
+                     StrictModes no\n\
+                     UsePAM no\n\
+                     PermitRootLogin prohibit-password\n\
+                     PubkeyAuthentication yes\n\
+                     PasswordAuthentication no\n\
+                     KbdInteractiveAuthentication no\n\
+                     PrintMotd no\n\
+                     MaxSessions 64\n\
+                     MaxStartups 64\n\
+                     SetEnv {set_env}\n",
+                    host_key = host_key_file.display(),
+                    pid = dir.join("sshd.pid").display(),
+                    authorized = authorized.display(),
+                ),
+            )
+            .expect("write sshd_config");
+            let log = dir.join("sshd.log");
+            let log_file = std::fs::File::create(&log).expect("create the sshd log");
+            let child = Command::new(SSHD)
+                .arg("-D")
+                .arg("-e")
+                .arg("-f")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log_file)
+                .spawn()
+                .unwrap_or_else(|error| panic!("cannot start {SSHD}: {error}"));
+            let mut sshd = Sshd {
+                port,
+                host_key: host_key.clone(),
+                client_private_key: client_private_key.clone(),
+                client_public_key: client_public_key.clone(),
+                log,
+                child,
+            };
+            match sshd.wait_ready() {
+                Ok(()) => return sshd,
+                Err(taken) if attempt < 10 => eprintln!("{taken}; trying another port"),
+                Err(taken) => panic!("{taken}, ten times"),
+            }
+        }
+        unreachable!("the loop returns or panics")
     }
 
-    /// Waits (10 s at most) until sshd answers with its SSH banner.
-    fn wait_ready(&mut self) {
+    /// Waits (10 s at most) until this sshd, not another process, listens and answers with
+    /// its SSH banner. `Err` when the port was taken before sshd could bind it.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(10);
+        let listening = format!("Server listening on 127.0.0.1 port {}", self.port);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("sshd exited at start ({status}): {}", self.log_text());
+                let log = self.log_text();
+                if log.contains("Bind to port") || log.contains("Address already in use") {
+                    return Err(format!("port {} was taken before sshd bound it", self.port));
+                }
+                panic!("sshd exited at start ({status}): {log}");
             }
-            if let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)) {
+            if self.log_text().contains(&listening)
+                && let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))
+            {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
                 let mut banner = [0u8; 8];
                 if stream.read_exact(&mut banner).is_ok() && &banner == b"SSH-2.0-" {
-                    return;
+                    return Ok(());
                 }
             }
             assert!(

@@ -133,13 +133,11 @@ impl SmtpSink {
         let files = tempfile::tempdir().expect("temp dir");
         let dir = files.path().join("mail");
         std::fs::create_dir(&dir).expect("mail dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
         let mut command = std::process::Command::new("/usr/bin/python3");
-        command.arg(&script).arg("--port").arg(port.to_string()).arg("--dir").arg(&dir);
+        // The sink picks its own free port (retrying if another process takes it first) and
+        // names it on its first line: no port is freed here for someone else to take.
+        command.arg(&script).arg("--dir").arg(&dir);
         let mut cert_pem = None;
         if tls {
             let made = rcgen::generate_simple_self_signed(vec![
@@ -161,18 +159,25 @@ impl SmtpSink {
         if let Some(login) = login {
             command.arg("--login").arg(login);
         }
-        let child = command.stdout(std::process::Stdio::null()).spawn().expect(
+        let mut child = command.stdout(std::process::Stdio::piped()).spawn().expect(
             "/usr/bin/python3 runs (scripts/setup.sh --with-test-tools installs python3-aiosmtpd)",
         );
+        let stdout = child.stdout.take().expect("the sink's stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(port) = line.strip_prefix("ready ") {
+                    let _ = tx.send(port.trim().parse::<u16>());
+                }
+            }
+        });
+        let port = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(20)))
+            .await
+            .expect("the reader")
+            .expect("the SMTP sink did not start (is python3-aiosmtpd installed?)")
+            .expect("the sink names its port");
         let sink = SmtpSink { port, dir, cert_pem, child, _files: files };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the SMTP sink did not start (is python3-aiosmtpd installed?)"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         sink
     }
 
