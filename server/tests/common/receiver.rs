@@ -177,8 +177,7 @@ impl SmtpSink {
             .expect("the reader")
             .expect("the SMTP sink did not start (is python3-aiosmtpd installed?)")
             .expect("the sink names its port");
-        let sink = SmtpSink { port, dir, cert_pem, child, _files: files };
-        sink
+        SmtpSink { port, dir, cert_pem, child, _files: files }
     }
 
     /// The messages stored so far, oldest first.
