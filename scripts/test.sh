@@ -85,12 +85,12 @@ mkdir -p "$smoke"
 cargo build --locked -p burnin-simulator --bin burnin-bench-fleet
 BENCH_NO_BUILD=1 BENCH_SERVER_BIN=target/debug/burnin-server BENCH_IDLE_SECS=3 BENCH_SETTLE_SECS=1 \
   BENCH_REPORT_DIR="$smoke" scripts/bench-idle.sh
-[[ $(grep -c '% of one core' "$smoke/bench-idle.txt") == 2 ]] || fail "bench-idle.sh printed no figures"
+[[ $(grep -c '^idle, ' "$smoke/bench-idle.txt") == 2 ]] || fail "bench-idle.sh printed no figures"
 BENCH_NO_BUILD=1 BENCH_SERVER_BIN=target/debug/burnin-server BENCH_FLEET_BIN=target/debug/burnin-bench-fleet \
   BENCH_HOSTS=2 BENCH_DRIVES=16 BENCH_CLIENTS=12 BENCH_SAMPLES=10 BENCH_CHURN=5 BENCH_SSR=5 \
   BENCH_PAGE_SIZE=50 BENCH_REPORT_DIR="$smoke" scripts/bench-live.sh
 [[ -s "$smoke/bench-live.txt" && -s "$smoke/bench-live.json" ]] || fail "bench-live.sh wrote no report"
-BENCH_SIZE_MIB=16 BENCH_SWEEP=1024 BENCH_REPEAT=1 BENCH_POLL_MS=200 \
+BENCH_SIZE_MIB=64 BENCH_SWEEP=1024 BENCH_REPEAT=1 BENCH_POLL_MS=200 \
   BENCH_REPORT="$smoke/bench-surface.txt" scripts/bench-surface.sh
 [[ -s "$smoke/bench-surface.txt" ]] || fail "bench-surface.sh wrote no report"
 
