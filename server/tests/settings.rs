@@ -128,7 +128,8 @@ async fn a_lower_jobs_per_host_queues_the_second_job_without_a_restart() {
     let drives = common::demo::drives(&server).await;
     let (status, _) = put_settings(&server, &server.client, json!({"jobs_per_host": 1})).await;
     assert_eq!(status, 200);
-    let first = common::demo::id_of(&drives, "ZL2AB1C1");
+    // ZDH1X2Y4's self-test stalls at 10 %: when it holds the slot, it holds it until the cancel.
+    let first = common::demo::id_of(&drives, "ZDH1X2Y4");
     let second = common::demo::id_of(&drives, "ZL2AB1C2");
     let (status, body) = common::demo::start(
         &server,
