@@ -158,8 +158,29 @@ async fn a_degraded_pool_raises_after_its_damping_and_a_pool_over_90_percent_is_
     drives(&server).await;
     let pool = database(&server).await;
     put_settings(&server, json!({"alerts": {"pool_damping_secs": 3}})).await;
-    // The demo's tank is 62 % full and healthy: nothing to say.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The demo's tank is 62 % full and healthy: nothing to say, once a whole inventory sweep
+    // (disks, then pools) has read it since the settings changed. Each sweep stamps the drives
+    // it saw at its start, so the stamp's second change means one whole sweep ran after the first.
+    let stamp = || async {
+        let (at,): (Option<String>,) = sqlx::query_as(
+            "SELECT MAX(d.last_seen_at) FROM drives d JOIN hosts h ON h.id = d.host_id
+              WHERE h.name = 'truenas-lab'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        at
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut stamps = vec![stamp().await];
+    while stamps.len() < 3 {
+        let now = stamp().await;
+        if Some(&now) != stamps.last() {
+            stamps.push(now);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no inventory sweeps: {stamps:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(rows(&pool, "pool_degraded", "tank").await, vec![]);
     assert_eq!(rows(&pool, "pool_usage", "tank").await, vec![]);
 

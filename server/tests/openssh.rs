@@ -40,6 +40,28 @@ async fn a_whole_burn_in_passes_over_real_ssh_with_the_real_badblocks_on_a_loop_
     nas.device.write_at(marker_at, MARKER);
     assert_eq!(nas.device.read_at(marker_at, MARKER.len()), MARKER);
 
+    // The real badblocks, held at its start until this test has looked at the job's folder on
+    // the NAS: the folder lives only while badblocks runs, a second or two on this small device.
+    // The wrapper execs badblocks, so the process the product started is badblocks itself.
+    let release = nas.stand_in_dir.join("release-badblocks");
+    let real =
+        std::process::Command::new("sh").args(["-c", "command -v badblocks"]).output().unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_owned();
+    assert!(real.starts_with('/'), "badblocks is not installed");
+    let wrapper = nas.dir.path().join("bin/badblocks");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nwhile [ ! -e '{}' ]; do sleep 0.05; done\nexec {real} \"$@\"\n",
+            release.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
     let dir = tempfile::tempdir().unwrap();
     nas.register(dir.path()).await;
     let server = TestServer::start_with(dir, |config| {
@@ -110,6 +132,9 @@ async fn a_whole_burn_in_passes_over_real_ssh_with_the_real_badblocks_on_a_loop_
                     seen_target =
                         std::fs::read_to_string(format!("/var/tmp/burnin/{folder}/target"))
                             .unwrap_or_default();
+                }
+                if !seen_target.is_empty() && !release.exists() {
+                    std::fs::write(&release, "").unwrap();
                 }
             }
             !matches!(j["state"].as_str(), Some("queued" | "running"))
