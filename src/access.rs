@@ -417,15 +417,34 @@ const COMMON: &[&str] = &[
     "000000",
 ];
 
+/// The longest user name (see [`user_name_problem`]).
+pub const USER_NAME_MAX: usize = 64;
+
 /// A user name: 1 to 64 letters, digits, `.`, `_`, `-` or `@`, as proxies and people write them.
 pub fn user_name_problem(name: &str) -> Option<String> {
-    if name.is_empty() || name.len() > 64 {
-        return Some("a user name has 1 to 64 characters".into());
+    if name.is_empty() || name.len() > USER_NAME_MAX {
+        return Some(format!("a user name has 1 to {USER_NAME_MAX} characters"));
     }
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')) {
-        return Some(format!("{name:?} is not a user name: use letters, digits and . _ - @ only"));
+        return Some(format!(
+            "{:?} is not a user name: use letters, digits and . _ - @ only",
+            name_for_record(name)
+        ));
     }
     None
+}
+
+/// What the audit log, the log and messages keep of a name someone typed, which may be
+/// anything an unauthenticated client sends: at most [`USER_NAME_MAX`] characters, control
+/// characters dropped, `…` where it was cut. Bounded, so a sign-in form cannot fill the disk.
+pub fn name_for_record(name: &str) -> String {
+    let mut kept: String =
+        name.chars().filter(|c| !c.is_control()).take(USER_NAME_MAX + 1).collect();
+    if kept.chars().count() > USER_NAME_MAX {
+        kept = kept.chars().take(USER_NAME_MAX).collect();
+        kept.push('…');
+    }
+    kept
 }
 
 #[cfg(test)]
@@ -434,6 +453,19 @@ mod tests {
 
     fn session(role: Role, authenticated_at: i64) -> Principal {
         Principal { user_id: 1, name: "ann".into(), role, via: Via::Session { authenticated_at } }
+    }
+
+    #[test]
+    fn a_typed_name_is_recorded_bounded_and_without_control_characters() {
+        assert_eq!(name_for_record("ann"), "ann");
+        assert_eq!(name_for_record("a\tn\u{0}n\r\n"), "ann");
+        let long = "x".repeat(100_000);
+        let kept = name_for_record(&long);
+        assert_eq!(kept.chars().count(), USER_NAME_MAX + 1);
+        assert!(kept.ends_with('…'));
+        assert_eq!(name_for_record(&"y".repeat(USER_NAME_MAX)), "y".repeat(USER_NAME_MAX));
+        let problem = user_name_problem(&format!("{long}!")).expect("refused");
+        assert!(problem.len() < 200, "{problem}");
     }
 
     #[test]

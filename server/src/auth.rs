@@ -157,6 +157,9 @@ struct Strikes {
     count: u32,
     last: Instant,
     locked_until: Option<Instant>,
+    /// The lockout whose refusals are already in the audit log: one record per lockout, so a
+    /// locked client cannot make the server write at will.
+    recorded_until: Option<Instant>,
 }
 
 impl Strikes {
@@ -485,17 +488,30 @@ impl Auth {
     }
 
     fn locked(&self, name: &str, address: IpAddr) -> Option<AuthError> {
+        self.locked_first(name, address).map(|(locked, _)| locked)
+    }
+
+    /// Whether the account or the address is locked out, and whether this is the first
+    /// refusal of that lockout (the one worth an audit record).
+    fn locked_first(&self, name: &str, address: IpAddr) -> Option<(AuthError, bool)> {
         let now = Instant::now();
-        let failures = self.inner.failures.lock().ok()?;
-        let check = |strikes: Option<&Strikes>, what: String| {
-            let until = strikes.and_then(|s| s.current(now)).and_then(|s| s.locked_until)?;
-            (until > now).then(|| AuthError::Locked {
-                what,
-                retry_after_secs: until.duration_since(now).as_secs().max(1),
-            })
+        let mut failures = self.inner.failures.lock().ok()?;
+        let check = |strikes: Option<&mut Strikes>, what: String| {
+            let strikes = strikes.filter(|s| s.current(now).is_some())?;
+            let until = strikes.locked_until.filter(|until| *until > now)?;
+            let first = strikes.recorded_until != Some(until);
+            strikes.recorded_until = Some(until);
+            Some((
+                AuthError::Locked {
+                    what,
+                    retry_after_secs: until.duration_since(now).as_secs().max(1),
+                },
+                first,
+            ))
         };
-        check(failures.accounts.get(&name.to_lowercase()), "for this account".into())
-            .or_else(|| check(failures.addresses.get(&address), format!("from {address}")))
+        let Failures { accounts, addresses } = &mut *failures;
+        check(accounts.get_mut(&name.to_lowercase()), "for this account".into())
+            .or_else(|| check(addresses.get_mut(&address), format!("from {address}")))
     }
 
     /// Counts a failure; past the limit each further one locks for twice as long (from 30 s
@@ -517,8 +533,11 @@ impl Auth {
                 entry.locked_until = Some(now + Duration::from_secs(secs));
             }
         };
-        let fresh = Strikes { count: 0, last: now, locked_until: None };
-        bump(failures.accounts.entry(name.to_lowercase()).or_insert(fresh), account_limit);
+        let fresh = Strikes { count: 0, last: now, locked_until: None, recorded_until: None };
+        // A name no account can have strikes only its address: it is not kept as a key.
+        if burnin::access::user_name_problem(name).is_none() {
+            bump(failures.accounts.entry(name.to_lowercase()).or_insert(fresh), account_limit);
+        }
         bump(failures.addresses.entry(address).or_insert(fresh), address_limit);
         // Bounded memory under a spray of names.
         if failures.accounts.len() > 10_000 {
@@ -538,19 +557,24 @@ impl Auth {
         user_agent: &str,
     ) -> Result<NewSession, AuthError> {
         let name = name.trim();
-        if let Some(locked) = self.locked(name, address) {
-            crate::audit::record(
-                self.pool(),
-                name,
-                "auth.login_locked",
-                name,
-                &json!({"address": address.to_string()}),
-            )
-            .await?;
+        // The name may be anything a client sends: only its bounded form is ever recorded, and
+        // a name no user can have is never looked up or kept.
+        let recorded = burnin::access::name_for_record(name);
+        let possible = burnin::access::user_name_problem(name).is_none();
+        if let Some((locked, first)) = self.locked_first(name, address) {
+            if first {
+                crate::audit::record(
+                    self.pool(),
+                    &recorded,
+                    "auth.login_locked",
+                    &recorded,
+                    &json!({"address": address.to_string()}),
+                )
+                .await?;
+            }
             return Err(locked);
         }
-        let row =
-            if name.is_empty() || name.len() > 64 { None } else { self.user_by_name(name).await? };
+        let row = if possible { self.user_by_name(name).await? } else { None };
         let hash =
             row.as_ref().and_then(|r| r.3.clone()).unwrap_or_else(|| self.inner.dummy.clone());
         let matches = self.verify(&hash, password).await;
@@ -560,9 +584,9 @@ impl Auth {
                 self.strike(name, address);
                 crate::audit::record(
                     self.pool(),
-                    name,
+                    &recorded,
                     "auth.login_failed",
-                    name,
+                    &recorded,
                     &json!({"address": address.to_string()}),
                 )
                 .await?;
@@ -655,6 +679,18 @@ impl Auth {
         address: IpAddr,
         user_agent: &str,
     ) -> Result<NewSession, AuthError> {
+        // Checked before any hashing: once an admin exists every request here is refused at
+        // the cost of a count, and counts as a failure of its address, so a flood locks itself
+        // out instead of keeping real sign-ins waiting behind argon2.
+        if let Some(locked) = self.locked("", address) {
+            return Err(locked);
+        }
+        if self.user_count().await? > 0 {
+            self.strike("", address);
+            return Err(AuthError::Conflict(
+                "the first admin exists already: sign in instead".into(),
+            ));
+        }
         let user = self.add_user(name, Role::Admin, password, name.trim(), true).await?;
         let row = self.user_by_id(user.id).await?.ok_or_else(|| AuthError::NotFound(user.name))?;
         self.new_session(&row, None, address, user_agent).await

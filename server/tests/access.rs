@@ -704,3 +704,124 @@ async fn revoking_a_token_closes_the_live_channel_it_opened() {
     .await;
     assert_eq!(closed, Ok(true), "the channel stayed open after its token was revoked");
 }
+
+/// The audit rows sign-ins wrote: how many, and their actor, subject and detail bytes.
+async fn sign_in_audit(server: &TestServer) -> (i64, i64, i64) {
+    let pool =
+        sqlx::sqlite::SqlitePoolOptions::new().connect(&server.database_url()).await.unwrap();
+    sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(length(actor) + length(subject) + length(detail)), 0),
+                COALESCE(MAX(length(actor)), 0)
+           FROM audit_events WHERE action LIKE 'auth.login%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn two_hundred_sign_ins_with_huge_names_write_a_bounded_audit_log() {
+    let server = TestServer::start().await;
+    let client = browser();
+    let started = std::time::Instant::now();
+    for i in 0..200 {
+        let name = if i % 10 == 0 {
+            format!("ev\u{1b}[31mil\t{i}\r")
+        } else {
+            format!("{}{i}\n\u{1b}[31m", "x".repeat(100_000))
+        };
+        let answer = sign_in(&server, &client, &name, "not the password at all").await;
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+        assert!(session_cookie(&answer).is_none());
+        let location = answer.headers()["location"].to_str().unwrap();
+        assert!(location.len() < 1024, "the answer echoes the name: {} bytes", location.len());
+    }
+    let (rows, bytes, longest) = sign_in_audit(&server).await;
+    println!(
+        "200 sign-ins with 100 KB names: {rows} audit rows, {bytes} bytes of actor, subject and detail, in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    // The address locks after its failures; a locked address is recorded once per lockout.
+    assert!(rows <= 25, "{rows} audit rows for one address's 200 failures");
+    assert!(bytes < 16 * 1024, "{bytes} bytes audited");
+    assert!(longest <= 65, "an actor of {longest} characters was recorded");
+    let pool =
+        sqlx::sqlite::SqlitePoolOptions::new().connect(&server.database_url()).await.unwrap();
+    let (control,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_events WHERE actor GLOB '*[' || char(1,9,10,13,27) || ']*'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(control, 0, "a control character reached the audit log");
+}
+
+#[tokio::test]
+async fn setup_after_the_first_admin_is_refused_before_hashing_and_locks_the_flooding_address() {
+    let server = TestServer::start().await;
+    let started = std::time::Instant::now();
+    let floods = (0..64).map(|_| {
+        let client = browser();
+        let url = server.url("/auth/setup");
+        async move {
+            let answer = client
+                .post(url)
+                .header("sec-fetch-site", "same-origin")
+                .form(&[("name", "mallory"), ("password", "a long enough password here")])
+                .send()
+                .await
+                .unwrap();
+            answer.headers()["location"].to_str().unwrap().to_owned()
+        }
+    });
+    let answers = futures_util::future::join_all(floods).await;
+    println!("64 setup requests after setup answered in {:.2} s", started.elapsed().as_secs_f64());
+    assert!(answers.iter().all(|l| l.starts_with("/setup?error=")), "{answers:?}");
+    assert!(answers.iter().any(|l| l.contains("exists%20already")), "{answers:?}");
+    // Each counted against the address: past its limit the next is refused as a lockout.
+    let after = browser()
+        .post(server.url("/auth/setup"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("name", "mallory"), ("password", "a long enough password here")])
+        .send()
+        .await
+        .unwrap();
+    let location = after.headers()["location"].to_str().unwrap();
+    assert!(location.contains("too%20many"), "{location}");
+    assert_eq!(server.auth.user_count().await.unwrap(), 1, "a second admin was made");
+}
+
+#[tokio::test]
+async fn after_sign_in_only_a_page_of_this_site_is_followed() {
+    let server = TestServer::start().await;
+    for (next, expected) in [
+        ("/hosts", "/hosts"),
+        ("/alerts?state=open", "/alerts?state=open"),
+        ("/\t/evil.example", "/"),
+        ("/\n/evil.example", "/"),
+        ("/ /evil.example", "/"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/no-such-page", "/"),
+        ("/api/v1/drives", "/"),
+    ] {
+        let answer = browser()
+            .post(server.url("/auth/login"))
+            .header("sec-fetch-site", "same-origin")
+            .form(&[("name", "admin"), ("password", ADMIN_PASSWORD), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert!(session_cookie(&answer).is_some(), "not signed in for next={next:?}");
+        assert_eq!(answer.headers()["location"], expected, "next={next:?}");
+    }
+    // Every page the app renders is behind sign-in, the alerts page included: the gate knows
+    // the router's pages, not a copy of them.
+    for page in ["/", "/hosts", "/alerts", "/users", "/settings"] {
+        let answer = browser().get(server.url(page)).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{page}");
+        let location = answer.headers()["location"].to_str().unwrap();
+        assert!(location.starts_with("/login?next="), "{page}: {location}");
+    }
+}

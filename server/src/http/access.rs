@@ -29,9 +29,6 @@ pub struct Gate {
     server_fns: HashMap<&'static str, Door>,
 }
 
-/// The pages the app renders; anything else under a GET is an asset, an API or a socket.
-const PAGES: [&str; 6] = ["/", "/hosts", "/users", "/settings", "/login", "/setup"];
-
 impl Gate {
     pub fn new(auth: Auth, origins: &Origins, listen: std::net::SocketAddr) -> Gate {
         let mut hosts: Vec<String> = origins.hosts().map(str::to_owned).collect();
@@ -166,7 +163,8 @@ pub async fn authenticate(
     request.extensions_mut().insert(Rejected(resolved.rejected.clone()));
 
     let method = request.method().clone();
-    if method == Method::GET && PAGES.contains(&path.as_str()) {
+    // A page the app renders; anything else under a GET is an asset, an API or a socket.
+    if method == Method::GET && super::is_page(&path) {
         let needs_setup = gate.auth.user_count().await.unwrap_or(1) == 0;
         let target = request.uri().path_and_query().map(|p| p.as_str().to_owned());
         match (path.as_str(), needs_setup, signed_in) {

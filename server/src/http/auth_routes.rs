@@ -52,10 +52,19 @@ struct Credentials {
     next: Option<String>,
 }
 
-/// Only a path on this site: never `//elsewhere` or a full URL (an open redirect).
+/// Only a page of this site: never `//elsewhere` or a full URL (an open redirect). Browsers
+/// drop tabs and line breaks from a `Location` and read `\` as `/`, so `/<TAB>/evil.example`
+/// would become `//evil.example`: only printable ASCII without spaces or `\` passes, and the
+/// path must be one the router renders.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(next) if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') => {
+        Some(next)
+            if next.len() <= 2048
+                && next.starts_with('/')
+                && !next.starts_with("//")
+                && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+                && super::is_page(next.split(['?', '#']).next().unwrap_or("")) =>
+        {
             next.to_owned()
         }
         _ => "/".to_owned(),

@@ -81,6 +81,28 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
+/// Whether `path` (without its query) is a page the app renders. Derived from the router, so a
+/// new page is gated by sign-in and accepted as a sign-in's `next` with no second list to
+/// keep in step.
+pub(crate) fn is_page(path: &str) -> bool {
+    static PATTERNS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let patterns =
+        PATTERNS.get_or_init(|| route_list().iter().map(|r| r.path().to_owned()).collect());
+    patterns.iter().any(|pattern| page_matches(pattern, path))
+}
+
+/// A route pattern (`/hosts`, `/jobs/{id}` or `/jobs/:id`) against a request path.
+fn page_matches(pattern: &str, path: &str) -> bool {
+    let pattern = if pattern.is_empty() { "/" } else { pattern };
+    let (pattern, path): (Vec<&str>, Vec<&str>) =
+        (pattern.split('/').collect(), path.split('/').collect());
+    pattern.len() == path.len()
+        && pattern.iter().zip(&path).all(|(want, got)| {
+            let parameter = want.starts_with(':') || (want.starts_with('{') && want.ends_with('}'));
+            if parameter { !got.is_empty() } else { want == got }
+        })
+}
+
 /// The whole application: pages, server functions, health checks, static files.
 pub fn router(state: AppState, origins: Origins, listen: std::net::SocketAddr) -> Router {
     let routes = route_list();
