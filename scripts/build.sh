@@ -45,7 +45,6 @@ if $build_site; then
       || { echo "build.sh: $tool is missing: run scripts/setup.sh first" >&2; exit 1; }
   done
   site="$LEPTOS_SITE_ROOT"
-  pkg="$site/$LEPTOS_SITE_PKG_DIR"
   name="$LEPTOS_OUTPUT_NAME"
   wasm_in="target/wasm32-unknown-unknown/wasm-release/burnin_frontend.wasm"
 
@@ -73,11 +72,12 @@ if $build_site; then
     --strip-debug --strip-producers "$stage_pkg/$name.wasm" -o "$stage_pkg/$name.opt.wasm"
   mv "$stage_pkg/$name.opt.wasm" "$stage_pkg/$name.wasm"
 
-  timed "JS and CSS (esbuild --minify)" bash -c '
-    set -euo pipefail
-    esbuild "$1/$2.js" --minify --format=esm --log-level=warning --allow-overwrite --outfile="$1/$2.js"
-    esbuild style/main.css --minify --log-level=warning --outfile="$1/$2.css"
-  ' _ "$stage_pkg" "$name"
+  minify() {
+    esbuild "$stage_pkg/$name.js" --minify --format=esm --log-level=warning --allow-overwrite \
+      --outfile="$stage_pkg/$name.js"
+    esbuild style/main.css --minify --log-level=warning --outfile="$stage_pkg/$name.css"
+  }
+  timed "JS and CSS (esbuild --minify)" minify
 
   # The static assets at the site's root (the favicon, the terminal's xterm.js from npm).
   cp -R public/. "$staging/"

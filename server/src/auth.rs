@@ -488,19 +488,22 @@ impl Auth {
     }
 
     fn locked(&self, name: &str, address: IpAddr) -> Option<AuthError> {
-        self.locked_first(name, address).map(|(locked, _)| locked)
+        self.lockout(name, address, false).map(|(locked, _)| locked)
     }
 
     /// Whether the account or the address is locked out, and whether this is the first
-    /// refusal of that lockout (the one worth an audit record).
-    fn locked_first(&self, name: &str, address: IpAddr) -> Option<(AuthError, bool)> {
+    /// refusal of that lockout. Only a refusal that is audited (`recording`) marks the lockout
+    /// as recorded, so a step-up or setup refused first does not silence the sign-in's record.
+    fn lockout(&self, name: &str, address: IpAddr, recording: bool) -> Option<(AuthError, bool)> {
         let now = Instant::now();
         let mut failures = self.inner.failures.lock().ok()?;
         let check = |strikes: Option<&mut Strikes>, what: String| {
             let strikes = strikes.filter(|s| s.current(now).is_some())?;
             let until = strikes.locked_until.filter(|until| *until > now)?;
             let first = strikes.recorded_until != Some(until);
-            strikes.recorded_until = Some(until);
+            if recording {
+                strikes.recorded_until = Some(until);
+            }
             Some((
                 AuthError::Locked {
                     what,
@@ -561,16 +564,9 @@ impl Auth {
         // a name no user can have is never looked up or kept.
         let recorded = burnin::access::name_for_record(name);
         let possible = burnin::access::user_name_problem(name).is_none();
-        if let Some((locked, first)) = self.locked_first(name, address) {
+        if let Some((locked, first)) = self.lockout(name, address, true) {
             if first {
-                crate::audit::record(
-                    self.pool(),
-                    &recorded,
-                    "auth.login_locked",
-                    &recorded,
-                    &json!({"address": address.to_string()}),
-                )
-                .await?;
+                self.record_sign_in(&recorded, "auth.login_locked", address).await?;
             }
             return Err(locked);
         }
@@ -582,14 +578,7 @@ impl Auth {
             Some(row) if matches && !row.5 && row.3.is_some() => row,
             _ => {
                 self.strike(name, address);
-                crate::audit::record(
-                    self.pool(),
-                    &recorded,
-                    "auth.login_failed",
-                    &recorded,
-                    &json!({"address": address.to_string()}),
-                )
-                .await?;
+                self.record_sign_in(&recorded, "auth.login_failed", address).await?;
                 return Err(AuthError::BadCredentials);
             }
         };
@@ -612,6 +601,24 @@ impl Auth {
         )
         .await?;
         Ok(session)
+    }
+
+    /// A refused sign-in in the audit log, under the bounded form of the name typed.
+    async fn record_sign_in(
+        &self,
+        recorded: &str,
+        action: &str,
+        address: IpAddr,
+    ) -> Result<(), AuthError> {
+        crate::audit::record(
+            self.pool(),
+            recorded,
+            action,
+            recorded,
+            &json!({"address": address.to_string()}),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Makes a session for a user; with `replacing`, that session ends (its age carries over,

@@ -70,9 +70,10 @@ pub fn start(services: Services) -> tokio::task::JoinHandle<()> {
             // With no address there is nothing to wait for: a deadline left in the past would
             // wake this loop at once, for ever (a whole core, idle).
             let update_due = async {
-                match update_deadline(&url, next_check) {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
+                if url.is_empty() {
+                    std::future::pending().await
+                } else {
+                    tokio::time::sleep_until(next_check).await
                 }
             };
             tokio::select! {
@@ -89,12 +90,6 @@ pub fn start(services: Services) -> tokio::task::JoinHandle<()> {
             }
         }
     })
-}
-
-/// When the loop must next wake for the update check: never without an address, else at the
-/// next check, which each check moves a day forward.
-fn update_deadline(url: &str, next_check: tokio::time::Instant) -> Option<tokio::time::Instant> {
-    (!url.is_empty()).then_some(next_check)
 }
 
 /// Asks `url` for the latest release: JSON with `version` (or a GitHub release's `tag_name`)

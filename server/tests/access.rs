@@ -48,6 +48,22 @@ fn browser() -> reqwest::Client {
         .expect("client")
 }
 
+/// POSTs a form as the page does (same-origin); answers the redirect.
+async fn post_form(
+    server: &TestServer,
+    client: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(server.url(path))
+        .header("sec-fetch-site", "same-origin")
+        .form(form)
+        .send()
+        .await
+        .expect("answer")
+}
+
 /// Signs in through the form; answers the session cookie's value.
 async fn sign_in(
     server: &TestServer,
@@ -55,13 +71,13 @@ async fn sign_in(
     name: &str,
     password: &str,
 ) -> reqwest::Response {
-    client
-        .post(server.url("/auth/login"))
-        .header("sec-fetch-site", "same-origin")
-        .form(&[("name", name), ("password", password), ("next", "/hosts")])
-        .send()
-        .await
-        .expect("answer")
+    post_form(
+        server,
+        client,
+        "/auth/login",
+        &[("name", name), ("password", password), ("next", "/hosts")],
+    )
+    .await
 }
 
 fn session_cookie(response: &reqwest::Response) -> Option<String> {
@@ -180,13 +196,9 @@ async fn the_first_run_asks_for_an_admin_and_nothing_else_works() {
     assert_eq!(page.headers()["location"], "/setup");
     let api = newcomer.anon.get(newcomer.url("/api/v1/drives")).send().await.unwrap();
     assert_eq!(api.status(), 401);
-    let weak = client
-        .post(newcomer.url("/auth/setup"))
-        .header("sec-fetch-site", "same-origin")
-        .form(&[("name", "ann"), ("password", "short")])
-        .send()
-        .await
-        .unwrap();
+    let weak =
+        post_form(&newcomer, &client, "/auth/setup", &[("name", "ann"), ("password", "short")])
+            .await;
     assert!(weak.headers()["location"].to_str().unwrap().starts_with("/setup?error="));
     assert!(session_cookie(&weak).is_none());
     let made = client
@@ -760,33 +772,17 @@ async fn two_hundred_sign_ins_with_huge_names_write_a_bounded_audit_log() {
 async fn setup_after_the_first_admin_is_refused_before_hashing_and_locks_the_flooding_address() {
     let server = TestServer::start().await;
     let started = std::time::Instant::now();
-    let floods = (0..64).map(|_| {
-        let client = browser();
-        let url = server.url("/auth/setup");
-        async move {
-            let answer = client
-                .post(url)
-                .header("sec-fetch-site", "same-origin")
-                .form(&[("name", "mallory"), ("password", "a long enough password here")])
-                .send()
-                .await
-                .unwrap();
-            answer.headers()["location"].to_str().unwrap().to_owned()
-        }
-    });
-    let answers = futures_util::future::join_all(floods).await;
+    let attempt = || async {
+        let form = [("name", "mallory"), ("password", "a long enough password here")];
+        let answer = post_form(&server, &browser(), "/auth/setup", &form).await;
+        answer.headers()["location"].to_str().unwrap().to_owned()
+    };
+    let answers = futures_util::future::join_all((0..64).map(|_| attempt())).await;
     println!("64 setup requests after setup answered in {:.2} s", started.elapsed().as_secs_f64());
     assert!(answers.iter().all(|l| l.starts_with("/setup?error=")), "{answers:?}");
     assert!(answers.iter().any(|l| l.contains("exists%20already")), "{answers:?}");
     // Each counted against the address: past its limit the next is refused as a lockout.
-    let after = browser()
-        .post(server.url("/auth/setup"))
-        .header("sec-fetch-site", "same-origin")
-        .form(&[("name", "mallory"), ("password", "a long enough password here")])
-        .send()
-        .await
-        .unwrap();
-    let location = after.headers()["location"].to_str().unwrap();
+    let location = attempt().await;
     assert!(location.contains("too%20many"), "{location}");
     assert_eq!(server.auth.user_count().await.unwrap(), 1, "a second admin was made");
 }
@@ -806,13 +802,8 @@ async fn after_sign_in_only_a_page_of_this_site_is_followed() {
         ("/no-such-page", "/"),
         ("/api/v1/drives", "/"),
     ] {
-        let answer = browser()
-            .post(server.url("/auth/login"))
-            .header("sec-fetch-site", "same-origin")
-            .form(&[("name", "admin"), ("password", ADMIN_PASSWORD), ("next", next)])
-            .send()
-            .await
-            .unwrap();
+        let form = [("name", "admin"), ("password", ADMIN_PASSWORD), ("next", next)];
+        let answer = post_form(&server, &browser(), "/auth/login", &form).await;
         assert!(session_cookie(&answer).is_some(), "not signed in for next={next:?}");
         assert_eq!(answer.headers()["location"], expected, "next={next:?}");
     }
