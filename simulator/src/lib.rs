@@ -283,7 +283,7 @@ pub async fn start(config: Config) -> Result<Simulator, SimError> {
             tls.as_ref().map(|(acceptor, _)| acceptor.clone()),
         )));
         tasks.push(tokio::spawn(ssh::serve(core.clone(), ssh_listener, key)));
-        tasks.push(tokio::spawn(pump_events(core.clone())));
+        tasks.push(tokio::spawn(pump_events(core.clone(), Snapshot::of(&core))));
         hosts.push(SimHost {
             core,
             api_addr,
@@ -373,40 +373,53 @@ async fn serve_api(
     }
 }
 
+/// What the API subscribers were last told about: jobs by id, disks by identifier.
+struct Snapshot {
+    jobs: std::collections::BTreeMap<u64, Value>,
+    disks: std::collections::BTreeMap<String, Value>,
+}
+
+impl Snapshot {
+    fn of(core: &HostCore) -> Self {
+        let personality = core.personality();
+        core.with(|state| Snapshot {
+            jobs: state
+                .jobs
+                .values()
+                .map(|job| (job.id, api::jobs::encode(job, personality)))
+                .collect(),
+            disks: if personality.has_disk_events() {
+                state
+                    .present_drives()
+                    .map(|drive| {
+                        (
+                            api::shapes::identifier(drive),
+                            api::shapes::disk_entry(state, drive, true),
+                        )
+                    })
+                    .collect()
+            } else {
+                Default::default()
+            },
+        })
+    }
+}
+
 /// Turns state changes into `collection_update` events for subscribers: job progress, and
 /// (on releases that publish it) `disk.query` changes.
-async fn pump_events(core: Arc<HostCore>) {
-    let mut jobs: std::collections::BTreeMap<u64, Value> = Default::default();
-    let mut disks: std::collections::BTreeMap<String, Value> = Default::default();
+///
+/// The first snapshot is `initial`, taken when the host was created: the task's first tick
+/// may come after a client has already connected and changed something, and a change made
+/// before the first snapshot would otherwise never be published.
+async fn pump_events(core: Arc<HostCore>, initial: Snapshot) {
+    let Snapshot { mut jobs, mut disks } = initial;
     let mut interval = tokio::time::interval(Duration::from_millis(200));
     loop {
         interval.tick().await;
         // Snapshots are taken even with nobody listening, so a subscriber that arrives later
         // is told about changes relative to what existed before it came, not from scratch.
         let listening = core.events.receiver_count() > 0;
-        let personality = core.personality();
-        let (job_now, disk_now) = core.with(|state| {
-            let job_now: std::collections::BTreeMap<u64, Value> = state
-                .jobs
-                .values()
-                .map(|job| (job.id, api::jobs::encode(job, personality)))
-                .collect();
-            let disk_now: std::collections::BTreeMap<String, Value> =
-                if personality.has_disk_events() {
-                    state
-                        .present_drives()
-                        .map(|drive| {
-                            (
-                                api::shapes::identifier(drive),
-                                api::shapes::disk_entry(state, drive, true),
-                            )
-                        })
-                        .collect()
-                } else {
-                    Default::default()
-                };
-            (job_now, disk_now)
-        });
+        let Snapshot { jobs: job_now, disks: disk_now } = Snapshot::of(&core);
         if !listening {
             jobs = job_now;
             disks = disk_now;
