@@ -71,6 +71,8 @@ if $with_test_tools; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   [[ -x /usr/sbin/sshd ]] || need_apt+=(openssh-server)
   # The job commands are tested under the login shells a NAS may give root (csh, tcsh).
+  # The certificate tests read the PDF's text and render it (pdftotext, pdftoppm, pdfinfo).
+  command -v pdftotext >/dev/null || need_apt+=(poppler-utils)
   command -v csh >/dev/null || need_apt+=(csh)
   command -v tcsh >/dev/null || need_apt+=(tcsh)
   # The notification tests deliver to a real SMTP server on loopback (server/tests/smtp_sink.py).

@@ -194,7 +194,7 @@ pub struct JobQuery {
 
 /// The query string of `GET /api/v1/burnin` (and `/burnin.csv`), every value as text so that a
 /// bad one is refused naming its parameter.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobParams {
     pub drive_id: Option<String>,
@@ -370,7 +370,7 @@ pub struct AuditQuery {
 /// The audit log's one order (newest first, by id), as its cursors name it.
 pub const AUDIT_SORT: &str = "-id";
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     pub actor: Option<String>,
@@ -557,6 +557,14 @@ fn utc_millis(millis: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// A page of the history as the History page shows it (the CSV's rows), and the next page's
+/// cursor.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub rows: Vec<HistoryRow>,
+    pub next_cursor: Option<String>,
 }
 
 /// One job as the CSV export shows it: what an RMA form asks for.

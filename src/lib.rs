@@ -8,7 +8,10 @@ pub mod access;
 pub mod alert;
 pub mod badblocks;
 pub mod capture;
+pub mod chart;
 pub mod drive;
+pub mod drive_record;
+pub mod evidence;
 pub mod format;
 pub mod history;
 pub mod host;
@@ -16,9 +19,11 @@ pub mod interlock;
 pub mod job;
 pub mod live;
 pub mod notify;
+pub mod record;
 pub mod remote;
 pub mod settings;
 pub mod smart;
+pub mod stats;
 pub mod verdict;
 
 pub use drive::{

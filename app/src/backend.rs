@@ -119,6 +119,46 @@ pub trait Backend: Send + Sync + 'static {
         stream: String,
     ) -> Answer<'_, String>;
 
+    /// A page of the history as rows with model, capacity and location (as the CSV has them),
+    /// from the same query parameters as `GET /api/v1/burnin`.
+    fn history_page(
+        &self,
+        caller: Principal,
+        params: burnin::history::JobParams,
+    ) -> Answer<'_, burnin::history::HistoryPage>;
+    /// A job's record: the job, its certificate's facts once it has ended, its audit trail.
+    fn job_record(&self, caller: Principal, id: i64) -> Answer<'_, burnin::record::JobRecord>;
+    /// A finished job's certificate for its print view (sealing its evidence if not yet).
+    fn certificate_view(
+        &self,
+        caller: Principal,
+        id: i64,
+    ) -> Answer<'_, burnin::record::CertificateView>;
+    /// A drive's record by serial: identity, locations, every job on it, counter trends.
+    fn drive_record(
+        &self,
+        caller: Principal,
+        serial: String,
+    ) -> Answer<'_, burnin::drive_record::DriveRecord>;
+    /// The fleet's figures for the statistics page.
+    fn statistics(&self, caller: Principal) -> Answer<'_, burnin::stats::Statistics>;
+    /// Checks an evidence bundle (its JSON text) against this dashboard's key.
+    fn verify_evidence(
+        &self,
+        caller: Principal,
+        bundle: String,
+    ) -> Answer<'_, burnin::evidence::Verification>;
+    /// The public half of the key that signs evidence bundles.
+    fn signing_key(&self, caller: Principal) -> Answer<'_, burnin::evidence::KeyView>;
+    /// Deletes a finished job and its record for good; `confirm` repeats the drive's serial.
+    /// Answers what was removed. Admins only; audited.
+    fn delete_job(
+        &self,
+        caller: Principal,
+        id: i64,
+        confirm: String,
+    ) -> Answer<'_, burnin::record::Removed>;
+
     /// Who the page talks to, and whether the first admin must still be made.
     fn whoami(&self, caller: Caller) -> Answer<'_, Whoami>;
     /// Re-enters the password: answers the new session cookie's `Set-Cookie` value, which the

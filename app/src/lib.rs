@@ -16,7 +16,7 @@ pub use error::{AppError, ErrorBody, ErrorKind};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    ParamSegment, StaticSegment,
     components::{A, Route, Router, Routes},
 };
 
@@ -80,6 +80,7 @@ pub fn App() -> impl IntoView {
     let me = pages::access::initial_me();
     let me_json = serde_json::to_string(&me.0).unwrap_or_else(|_| "null".into());
     let admin = me.may(burnin::access::Action::ManageUsers);
+    let auditor = me.may(burnin::access::Action::ReadAudit);
     let signed_in = me.0.is_some();
     provide_context(me);
     view! {
@@ -95,7 +96,10 @@ pub fn App() -> impl IntoView {
                     <nav class="nav">
                         <A href="/">"Drives"</A>
                         <A href="/hosts">"Hosts"</A>
+                        <A href="/history">"History"</A>
+                        <A href="/stats">"Statistics"</A>
                         <A href="/alerts">"Alerts"</A>
+                        {auditor.then(|| view! { <A href="/audit">"Audit"</A> })}
                         {admin.then(|| view! { <A href="/users">"Users"</A> })}
                         <A href="/settings">"Settings"</A>
                     </nav>
@@ -108,6 +112,13 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=pages::dashboard::DashboardPage/>
                     <Route path=StaticSegment("hosts") view=pages::hosts::HostsPage/>
                     <Route path=StaticSegment("alerts") view=pages::alerts::AlertsPage/>
+                    <Route path=StaticSegment("history") view=pages::history::HistoryPage/>
+                    <Route path=StaticSegment("audit") view=pages::history::AuditPage/>
+                    <Route path=StaticSegment("verify") view=pages::record::VerifyPage/>
+                    <Route path=StaticSegment("stats") view=pages::stats::StatsPage/>
+                    <Route path=(StaticSegment("drives"), ParamSegment("serial")) view=pages::drive::DrivePage/>
+                    <Route path=(StaticSegment("jobs"), ParamSegment("id")) view=pages::job::JobPage/>
+                    <Route path=(StaticSegment("jobs"), ParamSegment("id"), StaticSegment("certificate")) view=pages::job::CertificatePage/>
                     <Route path=StaticSegment("users") view=pages::access::UsersPage/>
                     <Route path=StaticSegment("settings") view=pages::settings::SettingsPage/>
                     <Route path=StaticSegment("login") view=pages::access::LoginPage/>
@@ -126,7 +137,8 @@ pub fn server_fn_doors() -> Vec<(&'static str, burnin::access::Door)> {
     use burnin::access::{Action, Door};
     use leptos::server_fn::ServerFn;
     use pages::{
-        access::*, alerts::*, burnin::*, dashboard::*, hosts::*, notifications::*, settings::*,
+        access::*, alerts::*, burnin::*, dashboard::*, hosts::*, notifications::*, record::*,
+        settings::*,
     };
     let view = Door::Needs(Action::View);
     vec![
@@ -168,5 +180,14 @@ pub fn server_fn_doors() -> Vec<(&'static str, burnin::access::Door)> {
         (GetSettings::PATH, view),
         (SaveSettings::PATH, Door::Needs(Action::ChangeSettings)),
         (OpenTerminalTicket::PATH, Door::Needs(Action::OpenTerminal)),
+        (FetchHistory::PATH, view),
+        (FetchJobRecord::PATH, view),
+        (FetchCertificate::PATH, view),
+        (FetchAudit::PATH, Door::Needs(Action::ReadAudit)),
+        (VerifyEvidence::PATH, view),
+        (SigningKey::PATH, view),
+        (DeleteJob::PATH, Door::Needs(Action::DeleteHistory)),
+        (pages::stats::Statistics::PATH, view),
+        (pages::drive::FetchDriveRecord::PATH, view),
     ]
 }

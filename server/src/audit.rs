@@ -111,3 +111,29 @@ pub async fn list(
         .collect();
     Ok((events, next))
 }
+
+/// Every event about one job (those whose detail names its `job_id`), oldest first.
+pub async fn of_job(
+    pool: &sqlx::SqlitePool,
+    job_id: i64,
+) -> Result<Vec<burnin::history::AuditEvent>, DbError> {
+    let rows: Vec<(i64, String, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT id, at, actor, action, subject, address, detail FROM audit_events \
+         WHERE json_valid(detail) AND json_extract(detail, '$.job_id') = $1 ORDER BY id",
+    )
+    .bind(job_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, at, actor, action, subject, address, detail)| burnin::history::AuditEvent {
+            id,
+            at,
+            actor,
+            action,
+            subject,
+            address,
+            detail: serde_json::from_str(&detail).unwrap_or(Value::String(detail)),
+        })
+        .collect())
+}

@@ -227,3 +227,104 @@ pub async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `verify BUNDLE [--key KEY] [--json]`: checks an evidence bundle offline, with nothing but
+/// the file (and, given, the key it must be signed by). Answers the exit code: 0 verified, 1 a
+/// mismatch (each named), 2 the file or key cannot be read.
+pub fn verify(bundle: &std::path::Path, key: Option<&str>, json: bool) -> std::process::ExitCode {
+    use std::io::Read as _;
+    use std::process::ExitCode;
+    let text = if bundle.as_os_str() == "-" {
+        let mut text = Vec::new();
+        std::io::stdin().read_to_end(&mut text).map(|_| text)
+    } else {
+        std::fs::read(bundle)
+    };
+    let text = match text {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("burnin-server verify: cannot read {}: {error}", bundle.display());
+            return ExitCode::from(2);
+        }
+    };
+    let expected = match key.map(burnin::evidence::parse_public_key).transpose() {
+        Ok(key) => key,
+        Err(message) => {
+            eprintln!(
+                "burnin-server verify: --key: {message}; pass the key as /api/v1/signing-key shows it"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let bundle = match burnin::evidence::parse(&text) {
+        Ok(bundle) => bundle,
+        Err(message) => {
+            eprintln!("burnin-server verify: {}: {message}", bundle.display());
+            return ExitCode::from(2);
+        }
+    };
+    let report = burnin::evidence::verify(&bundle, expected.as_ref());
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(error) => {
+                eprintln!("burnin-server verify: cannot write the result: {error}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        print!("{}", verification_text(&bundle.manifest, &report));
+    }
+    if report.valid { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// The verification as a person reads it.
+pub fn verification_text(
+    manifest: &burnin::evidence::Manifest,
+    report: &burnin::evidence::Verification,
+) -> String {
+    let mut out = String::new();
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    line(format!(
+        "Evidence bundle of job {} (drive {} {}, host {}), outcome {}, sealed {} by {}",
+        manifest.job_id,
+        manifest.drive_model,
+        manifest.drive_serial,
+        manifest.host_name,
+        manifest.outcome.to_uppercase(),
+        manifest.sealed_at,
+        manifest.issuer
+    ));
+    line(format!("SHA-256 (as printed on the certificate): {}", report.hash));
+    line(format!(
+        "Signed by Ed25519 key {} ({})",
+        report.public_key,
+        match report.key_matches_expected {
+            Some(true) => "the expected key",
+            Some(false) => "NOT the expected key",
+            None => "not compared: pass --key with the dashboard's public key to check who signed",
+        }
+    ));
+    line(format!("Parts matching their signed digests: {}", report.checked.len()));
+    if !report.missing.is_empty() {
+        line(format!(
+            "Parts the dashboard no longer keeps (retention); their digests are still signed: {}",
+            report.missing.join(", ")
+        ));
+    }
+    if report.valid {
+        line(format!(
+            "VERIFIED{}",
+            if report.complete { "" } else { " (incomplete: see the parts above)" }
+        ));
+    } else {
+        line(format!("NOT VERIFIED: {} problem(s)", report.problems.len()));
+        for problem in &report.problems {
+            line(format!("  {}: {}", problem.location, problem.message));
+        }
+    }
+    out
+}

@@ -33,6 +33,20 @@ pub enum Command {
     /// Makes a new master key and re-encrypts every stored secret with it, in one
     /// transaction; the old key file is then replaced. Stop the server first.
     RotateMasterKey,
+    /// Checks an evidence bundle offline (the JSON from `/api/v1/burnin/{id}/evidence`):
+    /// the signature, every part against its digest. Exit 0 when it verifies, 1 when something
+    /// does not match (each mismatch is named), 2 when the file cannot be read.
+    Verify {
+        /// The bundle file, or `-` for standard input.
+        bundle: PathBuf,
+        /// The public key the bundle must be signed by (base64, as `/api/v1/signing-key` and
+        /// the Settings page show it). Without it the bundle's own key is checked and shown.
+        #[arg(long)]
+        key: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Debug, Subcommand)]
@@ -112,6 +126,11 @@ pub struct Config {
     /// Defaults to master.key beside the SQLite database. Back it up with the database.
     #[arg(long, env = "BURNIN_MASTER_KEY_FILE", global = true)]
     pub master_key_file: Option<PathBuf>,
+
+    /// The Ed25519 key that signs evidence bundles; created on first start. Defaults to
+    /// signing.key beside the SQLite database. Back it up: certificates name its public half.
+    #[arg(long, env = "BURNIN_SIGNING_KEY_FILE", global = true)]
+    pub signing_key_file: Option<PathBuf>,
 
     /// The built-in simulated TrueNAS fleet: `auto` starts it when no real host is
     /// configured, `always` starts it beside real hosts, `never` never does.
@@ -309,6 +328,12 @@ impl Config {
     pub fn master_key_path(&self) -> PathBuf {
         self.master_key_file.clone().unwrap_or_else(|| {
             self.data_dir().unwrap_or_else(|| PathBuf::from("data")).join("master.key")
+        })
+    }
+
+    pub fn signing_key_path(&self) -> PathBuf {
+        self.signing_key_file.clone().unwrap_or_else(|| {
+            self.data_dir().unwrap_or_else(|| PathBuf::from("data")).join("signing.key")
         })
     }
 

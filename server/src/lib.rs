@@ -6,10 +6,12 @@ pub mod alert_feeds;
 pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod certificate;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod drive_record;
 pub mod engine;
 pub mod hosts;
 pub mod http;
@@ -18,10 +20,13 @@ pub mod inventory;
 pub mod live;
 pub mod notify;
 pub mod outbound;
+pub mod record;
 pub mod secrets;
 pub mod service;
 pub mod settings;
+pub mod signing;
 pub mod ssh;
+pub mod stats;
 pub mod telemetry;
 pub mod terminal;
 pub mod truenas;
@@ -55,6 +60,7 @@ pub struct Prepared {
 pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let db = Db::open(&config.database_url).await?;
     let master = Arc::new(MasterKey::load_or_create(&config.master_key_path())?);
+    let signer = Arc::new(signing::Signer::load_or_create(&config.signing_key_path())?);
     let hosts = HostStore::new(db.pool().clone(), master.clone());
     let hub = Hub::new();
     let first = config.first_settings();
@@ -123,6 +129,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     );
     let services = Services {
         notifier,
+        signer,
         observed: Default::default(),
         auth,
         destructive: Arc::new(service::DestructiveLimit::new(live.clone())),

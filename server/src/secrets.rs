@@ -84,47 +84,18 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], SecretError> {
 impl MasterKey {
     /// Reads the key at `path`, or creates it (mode 0600) on first start.
     pub fn load_or_create(path: &Path) -> Result<MasterKey, SecretError> {
-        let shown = path.display().to_string();
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt as _;
-                    let mode = std::fs::metadata(path)
-                        .map_err(|e| SecretError::Read {
-                            path: shown.clone(),
-                            cause: e.to_string(),
-                        })?
-                        .permissions()
-                        .mode()
-                        & 0o777;
-                    if mode & 0o077 != 0 {
-                        return Err(SecretError::Exposed { path: shown, mode });
-                    }
-                }
-                let key: [u8; 32] = bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| SecretError::BadKey { path: shown.clone(), len: bytes.len() })?;
-                Ok(MasterKey::from_bytes(&key))
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                let key = random_bytes::<32>()?;
-                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent).map_err(|e| SecretError::Create {
-                        path: shown.clone(),
-                        cause: e.to_string(),
-                    })?;
-                }
-                write_private(path, &key).map_err(|e| SecretError::Create {
-                    path: shown.clone(),
-                    cause: e.to_string(),
-                })?;
-                tracing::info!(secrets.key_path = %shown, "generated a new master key for secrets at rest; back it up with the database");
-                Ok(MasterKey::from_bytes(&key))
-            }
-            Err(error) => Err(SecretError::Read { path: shown, cause: error.to_string() }),
+        let path_text = path.display().to_string();
+        let (key, created) = load_or_create_key_file(path).map_err(|error| match error {
+            KeyFileError::Read(cause) => SecretError::Read { path: path_text.clone(), cause },
+            KeyFileError::Create(cause) => SecretError::Create { path: path_text.clone(), cause },
+            KeyFileError::Length(len) => SecretError::BadKey { path: path_text.clone(), len },
+            KeyFileError::Exposed(mode) => SecretError::Exposed { path: path_text.clone(), mode },
+            KeyFileError::Random(cause) => SecretError::Random(cause),
+        })?;
+        if created {
+            tracing::info!(secrets.key_path = %path_text, "generated a new master key for secrets at rest; back it up with the database");
         }
+        Ok(MasterKey::from_bytes(&key))
     }
 
     pub fn from_bytes(key: &[u8; 32]) -> MasterKey {
@@ -172,6 +143,50 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+/// Why a 32-byte key file could not be had; each key's owner words it for its own stakes.
+#[derive(Debug)]
+pub enum KeyFileError {
+    Read(String),
+    Create(String),
+    Length(usize),
+    /// Others may read it (the file's mode).
+    Exposed(u32),
+    Random(String),
+}
+
+/// Reads the 32-byte key at `path`, refusing one that other users can read, or makes it (mode
+/// 0600, folder created) when there is none. Answers the key and whether it was just made.
+pub fn load_or_create_key_file(path: &Path) -> Result<([u8; 32], bool), KeyFileError> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mode = std::fs::metadata(path)
+                    .map_err(|e| KeyFileError::Read(e.to_string()))?
+                    .permissions()
+                    .mode()
+                    & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(KeyFileError::Exposed(mode));
+                }
+            }
+            let key: [u8; 32] =
+                bytes.as_slice().try_into().map_err(|_| KeyFileError::Length(bytes.len()))?;
+            Ok((key, false))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let key = random_bytes::<32>().map_err(|e| KeyFileError::Random(e.to_string()))?;
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| KeyFileError::Create(e.to_string()))?;
+            }
+            write_private(path, &key).map_err(|e| KeyFileError::Create(e.to_string()))?;
+            Ok((key, true))
+        }
+        Err(error) => Err(KeyFileError::Read(error.to_string())),
+    }
 }
 
 /// The associated data for a host's secret field.

@@ -170,6 +170,8 @@ pub struct Services {
     pub auth: crate::auth::Auth,
     pub destructive: std::sync::Arc<DestructiveLimit>,
     pub notifier: crate::notify::Notifier,
+    /// Seals evidence bundles (`crate::signing`).
+    pub signer: std::sync::Arc<crate::signing::Signer>,
     pub db: Db,
     pub hosts: HostStore,
     pub hub: Hub,
@@ -564,7 +566,7 @@ impl Services {
 }
 
 /// The caller may do `action` (role and, for a browser session, a recent password).
-fn allow(caller: &Principal, action: Action) -> Result<(), AppError> {
+pub(crate) fn allow(caller: &Principal, action: Action) -> Result<(), AppError> {
     caller.check(action, crate::auth::now_unix()).map_err(denied)
 }
 
@@ -838,6 +840,71 @@ impl Backend for Services {
             let (events, next) = crate::audit::list(self.db.pool(), &query).await?;
             Ok(burnin::history::AuditPage { events, next_cursor: next.map(|c| c.encode()) })
         })
+    }
+
+    fn history_page(
+        &self,
+        caller: Principal,
+        params: burnin::history::JobParams,
+    ) -> Answer<'_, burnin::history::HistoryPage> {
+        Box::pin(async move {
+            let query = params.parse().map_err(|e| AppError::bad_request(e.to_string()))?;
+            let (rows, next) = self
+                .history_rows(&caller, &query, query.cursor.as_ref(), i64::from(query.limit))
+                .await?;
+            Ok(burnin::history::HistoryPage { rows, next_cursor: next.map(|c| c.encode()) })
+        })
+    }
+
+    fn job_record(&self, caller: Principal, id: i64) -> Answer<'_, burnin::record::JobRecord> {
+        Box::pin(async move { self.job_record_of(&caller, id).await })
+    }
+
+    fn certificate_view(
+        &self,
+        caller: Principal,
+        id: i64,
+    ) -> Answer<'_, burnin::record::CertificateView> {
+        Box::pin(async move { self.certificate_page(&caller, id).await })
+    }
+
+    fn drive_record(
+        &self,
+        caller: Principal,
+        serial: String,
+    ) -> Answer<'_, burnin::drive_record::DriveRecord> {
+        Box::pin(async move { Services::drive_record(self, &caller, &serial).await })
+    }
+
+    fn statistics(&self, caller: Principal) -> Answer<'_, burnin::stats::Statistics> {
+        Box::pin(async move { Services::statistics(self, &caller).await })
+    }
+
+    fn verify_evidence(
+        &self,
+        caller: Principal,
+        bundle: String,
+    ) -> Answer<'_, burnin::evidence::Verification> {
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            self.verify_bundle(bundle.as_bytes())
+        })
+    }
+
+    fn signing_key(&self, caller: Principal) -> Answer<'_, burnin::evidence::KeyView> {
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            Ok(self.key_view())
+        })
+    }
+
+    fn delete_job(
+        &self,
+        caller: Principal,
+        id: i64,
+        confirm: String,
+    ) -> Answer<'_, burnin::record::Removed> {
+        Box::pin(async move { self.remove_job(&caller, id, &confirm).await })
     }
 
     fn stage_output(

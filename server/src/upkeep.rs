@@ -1,44 +1,11 @@
-//! Background upkeep: pruning old stage output (the retention setting) and the optional
+//! Background upkeep: pruning old stage output (the retention setting, sealing each job's
+//! evidence first: `Services::prune_outputs`) and the optional
 //! update check. Both read the run-time settings each round, so a change applies at once.
 
 use std::time::Duration;
 
+use crate::service::Services;
 use burnin::settings::UpdateStatus;
-use sqlx::SqlitePool;
-
-use crate::{db::DbError, service::Services};
-
-/// Deletes the bulky output (badblocks' messages, smartctl answers) of stages whose job
-/// finished more than `days` days ago. Each stage's bad block list (`stdout`), the verdict,
-/// the SMART snapshots and the job stay. Answers how many outputs went.
-pub async fn prune_outputs(pool: &SqlitePool, days: u32, actor: &str) -> Result<u64, DbError> {
-    if days == 0 {
-        return Ok(0);
-    }
-    let mut tx = crate::db::begin_write(pool).await?;
-    let removed = sqlx::query(
-        "DELETE FROM stage_outputs WHERE stream != 'stdout' AND stage_id IN (
-            SELECT s.id FROM job_stages s JOIN jobs j ON j.id = s.job_id
-             WHERE j.finished_at IS NOT NULL
-               AND j.finished_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || $1 || ' days'))",
-    )
-    .bind(i64::from(days))
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if removed > 0 {
-        crate::audit::record(
-            &mut *tx,
-            actor,
-            "retention.pruned",
-            "",
-            &serde_json::json!({"stage_outputs": removed, "older_than_days": days}),
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(removed)
-}
 
 /// Runs the upkeep rounds until aborted: pruning hourly, the update check daily (and soon
 /// after its address changes).
@@ -79,10 +46,10 @@ pub fn start(services: Services) -> tokio::task::JoinHandle<()> {
             tokio::select! {
                 _ = prune.tick() => {
                     let days = services.settings.read(|s| s.stage_output_retention_days);
-                    match prune_outputs(services.db.pool(), days, "system").await {
+                    match services.prune_outputs(days, "system").await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(retention.removed = n, retention.days = days, "pruned old stage output"),
-                        Err(error) => tracing::error!(error = %error, "cannot prune old stage output"),
+                        Err(error) => tracing::error!(error = %error.message, "cannot prune old stage output"),
                     }
                 }
                 changed = settings.changed() => if changed.is_err() { return },

@@ -81,7 +81,7 @@ async fn a_failed_burn_in_reaches_a_signed_webhook_ntfy_and_email_and_its_handli
     let ended = common::demo::surface_test_to_end(&server, &drives, "FAIL001").await;
     assert_eq!(ended["state"], "failed", "{ended}");
     let job_id = ended["id"].as_i64().unwrap();
-    let job_url = format!("{}/api/v1/burnin/{job_id}/report", server.base);
+    let job_url = format!("{}/jobs/{job_id}", server.base);
 
     // The webhook: signed, the versioned envelope, the drive, the reasons, absolute links.
     let hooks = receiver.wait("/hook", |r| !r.is_empty()).await;
@@ -136,7 +136,7 @@ async fn a_failed_burn_in_reaches_a_signed_webhook_ntfy_and_email_and_its_handli
         unfolded.contains(&first_reason[..first_reason.len().min(20)]),
         "the reason {first_reason:?} is not in {unfolded}"
     );
-    assert!(unfolded.contains(&format!("/api/v1/burnin/{job_id}/report")));
+    assert!(unfolded.contains(&format!("/jobs/{job_id}")));
 
     // Acknowledge and resolve: each is told to the webhook, signed, in order.
     let alert_id = envelope["alert"]["id"].as_i64().unwrap();
@@ -377,7 +377,7 @@ async fn plain_smtp_without_login_delivers_and_the_digest_comes_once_at_its_hour
     assert!(data.contains("Subject: Attention: Burn-in digest"), "{data}");
     assert!(data.contains("0 passed, 1 failed"), "{data}");
     assert!(data.contains("FAIL001"), "{data}");
-    assert!(data.contains(&format!("/api/v1/burnin/{}/report", ended["id"])), "{data}");
+    assert!(data.contains(&format!("/jobs/{}", ended["id"])), "{data}");
     assert!(data.contains("Open alerts"), "the failure's alert is open: {data}");
 }
 

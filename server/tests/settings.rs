@@ -538,13 +538,13 @@ async fn old_stage_output_is_pruned_and_the_verdict_and_bad_block_list_stay() {
 
     let pool = sqlx::SqlitePool::connect(&server.database_url()).await.unwrap();
     // Recent output stays.
-    assert_eq!(burnin_server::upkeep::prune_outputs(&pool, 30, "tests").await.unwrap(), 0);
+    assert_eq!(server.services.prune_outputs(30, "tests").await.unwrap(), 0);
     sqlx::query("UPDATE jobs SET finished_at = '2020-01-01T00:00:00.000Z' WHERE id = $1")
         .bind(job)
         .execute(&pool)
         .await
         .unwrap();
-    assert!(burnin_server::upkeep::prune_outputs(&pool, 30, "tests").await.unwrap() >= 1);
+    assert!(server.services.prune_outputs(30, "tests").await.unwrap() >= 1);
     assert_eq!(output("stderr").await, 404, "old badblocks messages were kept");
     assert_eq!(output("stdout").await, 200, "the bad block list went with them");
     let after = common::demo::job(&server, job).await;

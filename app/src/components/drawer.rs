@@ -38,6 +38,7 @@ pub fn DriveDrawer(
                     <header class="drawer-head">
                         <h2 class="mono">{move || row.with(|r| r.serial.clone())}</h2>
                         <p>{move || row.with(|r| format!("{} · {}", r.model, format::capacity(r.size_bytes)))}</p>
+                        <p><a href=move || row.with(|r| format!("/drives/{}", r.serial)) data-testid="drive-record-link">"The drive's record: every burn-in, trends, locations"</a></p>
                     </header>
                 })}
                 <nav class="tabs" role="tablist">
@@ -146,7 +147,7 @@ fn BurninTab(row: RwSignal<DriveRow>) -> impl IntoView {
                 view! {
                     <ul class="history">
                         {jobs.into_iter().map(|job| view! {
-                            <li><span class=format!("badge job-{}", job.state.as_str())>{job.state.as_str()}</span>" "{format!("#{} by {} · {}", job.id, job.operator, job.created_at.get(..16).unwrap_or(""))}</li>
+                            <li><span class=format!("badge job-{}", job.state.as_str())>{job.state.as_str()}</span>" "<a href=format!("/jobs/{}", job.id)>{format!("#{}", job.id)}</a>{format!(" by {} · {}", job.operator, job.created_at.get(..16).unwrap_or(""))}</li>
                         }).collect_view()}
                     </ul>
                 }
@@ -186,7 +187,7 @@ fn JobPanel(job: JobView, message: RwSignal<Option<String>>) -> impl IntoView {
     view! {
         <section class="job" data-job=id>
             <h3>{format!("Burn-in #{id}: {}", job.state.as_str())}</h3>
-            <p class="muted">{format!("by {} · {:.0} % overall", job.operator, job.percent)}{job.eta_seconds.map(|e| format!(" · about {} left", duration_text(e)))}</p>
+            <p class="muted">{format!("by {} · {:.0} % overall", job.operator, job.percent)}{job.eta_seconds.map(|e| format!(" · about {} left", duration_text(e)))}" · "<a href=format!("/jobs/{id}")>"the job's page"</a></p>
             {job.reason.clone().map(|reason| view! { <p class=format!("reason job-{}", job.state.as_str())>{reason}</p> })}
             <ol class="stage-list">
                 {job.stages.iter().map(|stage| {

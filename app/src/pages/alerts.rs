@@ -307,7 +307,7 @@ fn AlertItem(
                 {alert.acknowledged_by.clone().map(|by| view! { <dt>"Acknowledged by"</dt><dd>{format!("{by}, {}", alert.acknowledged_at.map(time).unwrap_or_default())}</dd> })}
                 {alert.resolved_by.clone().map(|by| view! { <dt>"Resolved by"</dt><dd>{format!("{by}, {}", alert.resolved_at.map(time).unwrap_or_default())}</dd> })}
                 {alert.note.clone().map(|n| view! { <dt>"Note"</dt><dd class="alert-note">{n}</dd> })}
-                {alert.job_id.map(|job| view! { <dt>"Burn-in"</dt><dd><a href=format!("/api/v1/burnin/{job}/report")>{format!("job #{job} report")}</a></dd> })}
+                {alert.job_id.map(|job| view! { <dt>"Burn-in"</dt><dd><a href=format!("/jobs/{job}")>{format!("job #{job}")}</a></dd> })}
             </dl>
             {(may_handle && open).then(|| view! {
                 <div class="alert-actions">

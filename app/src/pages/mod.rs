@@ -2,9 +2,14 @@ pub mod access;
 pub mod alerts;
 pub mod burnin;
 pub mod dashboard;
+pub mod drive;
+pub mod history;
 pub mod hosts;
+pub mod job;
 pub mod notifications;
+pub mod record;
 pub mod settings;
+pub mod stats;
 
 use leptos::prelude::*;
 

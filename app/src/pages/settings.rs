@@ -498,6 +498,7 @@ pub fn SettingsPage() -> impl IntoView {
             })}
         </Suspense>
         {view! { <crate::pages::notifications::Notifications/> }.into_any()}
+        {view! { <crate::pages::record::SigningKeyCard/> }.into_any()}
         {move || system.get().map(|info| view! {
             <section class="panel system-card" data-testid="system-card">
                 <h2>"System"</h2>

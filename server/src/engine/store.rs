@@ -667,6 +667,16 @@ pub async fn save_snapshot(
     Ok(())
 }
 
+/// The thresholds a finished job was judged with (JSON), if it ended.
+pub async fn thresholds(pool: &SqlitePool, job_id: i64) -> Result<Option<String>, DbError> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT thresholds_json FROM jobs WHERE id = $1")
+            .bind(job_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.and_then(|(text,)| text))
+}
+
 pub async fn snapshot(
     pool: &SqlitePool,
     job_id: i64,
@@ -998,4 +1008,104 @@ pub async fn history_rows(
         })
         .collect();
     Ok((rows, next))
+}
+
+/// A job's temperatures with their times (unix seconds), oldest first, thinned to at most
+/// `points` by the hottest of each bucket, for the job page's chart.
+pub async fn temperature_series(
+    pool: &SqlitePool,
+    job_id: i64,
+    points: usize,
+) -> Result<Vec<(f64, f64)>, DbError> {
+    let rows: Vec<(f64, f64)> = sqlx::query_as(
+        "SELECT (julianday(at) - 2440587.5) * 86400.0, celsius FROM temperature_samples \
+         WHERE job_id = $1 ORDER BY at, rowid",
+    )
+    .bind(job_id)
+    .fetch_all(pool)
+    .await?;
+    if rows.len() <= points.max(1) {
+        return Ok(rows);
+    }
+    let size = rows.len().div_ceil(points.max(1));
+    Ok(rows
+        .chunks(size)
+        .filter_map(|chunk| chunk.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)))
+        .collect())
+}
+
+/// Deletes an ended job and everything hanging off it (stages, outputs, snapshots,
+/// temperatures, sealed evidence) in `tx`, counting what went. `None` when it does not exist.
+pub async fn delete_job(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    job_id: i64,
+) -> Result<Option<burnin::record::Removed>, DbError> {
+    let job: Option<(String,)> = sqlx::query_as(
+        "SELECT d.serial FROM jobs j JOIN drives d ON d.id = j.drive_id WHERE j.id = $1",
+    )
+    .bind(job_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((serial,)) = job else { return Ok(None) };
+    let mut counts = [0u32; 5];
+    for (slot, sql) in [
+        "SELECT COUNT(*) FROM job_stages WHERE job_id = $1",
+        "SELECT COUNT(*) FROM stage_outputs WHERE stage_id IN \
+         (SELECT id FROM job_stages WHERE job_id = $1)",
+        "SELECT COUNT(*) FROM smart_snapshots WHERE job_id = $1",
+        "SELECT COUNT(*) FROM temperature_samples WHERE job_id = $1",
+        "SELECT COUNT(*) FROM job_evidence WHERE job_id = $1",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (n,): (i64,) = sqlx::query_as(sql).bind(job_id).fetch_one(&mut **tx).await?;
+        counts[slot] = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    sqlx::query("DELETE FROM jobs WHERE id = $1").bind(job_id).execute(&mut **tx).await?;
+    Ok(Some(burnin::record::Removed {
+        job_id,
+        drive_serial: serial,
+        stages: counts[0],
+        outputs: counts[1],
+        snapshots: counts[2],
+        temperature_samples: counts[3],
+        evidence: counts[4] > 0,
+    }))
+}
+
+/// Drops the bulky stage outputs (badblocks' messages, smartctl answers) of the given jobs in
+/// `tx`, keeping each stage's bad block list (`stdout`). Sealing is the caller's: it seals
+/// each job first. Answers how many outputs went.
+pub async fn prune_outputs(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    job_ids: &[i64],
+) -> Result<u64, DbError> {
+    let mut removed = 0;
+    for id in job_ids {
+        removed += sqlx::query(
+            "DELETE FROM stage_outputs WHERE stream != 'stdout' \
+             AND stage_id IN (SELECT id FROM job_stages WHERE job_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(removed)
+}
+
+/// Ended jobs that finished more than `days` days ago and still keep outputs retention drops.
+pub async fn jobs_to_prune(pool: &SqlitePool, days: u32) -> Result<Vec<i64>, DbError> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT DISTINCT j.id FROM jobs j JOIN job_stages s ON s.job_id = j.id \
+         JOIN stage_outputs o ON o.stage_id = s.id AND o.stream != 'stdout' \
+         WHERE j.finished_at IS NOT NULL AND j.state NOT IN ('queued', 'running') \
+         AND j.finished_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || $1 || ' days') \
+         ORDER BY j.id",
+    )
+    .bind(i64::from(days))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }

@@ -59,13 +59,18 @@ fn table() -> Vec<(Method, &'static str, Door, Handler)> {
         (Method::GET, "/drives/{id}", view, get(get_drive)),
         (Method::PATCH, "/drives/{id}", Door::Needs(Action::EditDrive), patch(patch_drive)),
         (Method::GET, "/drives/{id}/smart", view, get(drive_smart)),
+        (Method::GET, "/drives/by-serial/{serial}", view, get(drive_record)),
         (Method::GET, "/burnin", view, get(list_jobs)),
         (Method::GET, "/burnin.csv", view, get(jobs_csv)),
         (Method::POST, "/burnin/start", Door::Needs(Action::StartBurnin), post(start_burnin)),
         (Method::POST, "/burnin/cancel", Door::Needs(Action::CancelBurnin), post(cancel_many)),
         (Method::GET, "/burnin/{id}", view, get(get_job)),
         (Method::POST, "/burnin/{id}/cancel", Door::Needs(Action::CancelBurnin), post(cancel_job)),
+        (Method::DELETE, "/burnin/{id}", Door::Needs(Action::DeleteHistory), delete(delete_job)),
         (Method::GET, "/burnin/{id}/report", view, get(job_report)),
+        (Method::GET, "/burnin/{id}/evidence", view, get(job_evidence)),
+        (Method::GET, "/burnin/{id}/certificate", view, get(job_certificate)),
+        (Method::GET, "/burnin/{id}/certificate.pdf", view, get(job_certificate_pdf)),
         (Method::GET, "/burnin/{id}/smart/{when}", view, get(job_smart)),
         (Method::GET, "/burnin/{id}/stages/{position}/output/{stream}", view, get(stage_output)),
         (Method::GET, "/alerts", view, get(list_alerts)),
@@ -109,6 +114,9 @@ fn table() -> Vec<(Method, &'static str, Door, Handler)> {
             put(put_thresholds),
         ),
         (Method::GET, "/audit", Door::Needs(Action::ReadAudit), get(list_audit)),
+        (Method::GET, "/stats", view, get(statistics)),
+        (Method::GET, "/signing-key", Door::Open, get(signing_key)),
+        (Method::POST, "/evidence/verify", view, post(verify_evidence)),
     ]
 }
 
@@ -353,7 +361,7 @@ async fn list_drives(
 
 fn parse_id(text: &str) -> Result<i64, AppError> {
     text.parse()
-        .map_err(|_| AppError::bad_request(format!("{text:?} is not a drive id; ids are numbers")))
+        .map_err(|_| AppError::bad_request(format!("{text:?} is not an id; ids are numbers")))
 }
 
 /// One drive.
@@ -645,6 +653,141 @@ async fn job_report(
     let verdict = job.verdict.clone().ok_or_else(|| AppError::internal("no verdict"))?;
     let text = burnin::verdict::report_text(&job, &verdict);
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// A finished job's evidence bundle: the job, raw captures, stage outputs, verdict and
+/// thresholds with an Ed25519 signature over their digests. The same bytes on every fetch.
+async fn job_evidence(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    let bundle = services.evidence(&caller, id).await?;
+    let text = serde_json::to_vec_pretty(&bundle)
+        .map_err(|e| AppError::internal(format!("cannot write the evidence bundle: {e}")))?;
+    let name = format!("burnin-{}-job{id}.evidence.json", file_safe(&bundle.manifest.drive_serial));
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/json".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+/// What a job's certificate shows, as JSON.
+async fn job_certificate(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+) -> Result<Json<burnin::record::Certificate>, AppError> {
+    Ok(Json(services.certificate(&caller, parse_id(&id)?).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaperQuery {
+    paper: Option<String>,
+}
+
+/// A finished job's certificate as a PDF: `?paper=a4` (default) or `letter`.
+async fn job_certificate_pdf(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+    query: Result<Query<PaperQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AppError> {
+    let Query(query) = query.map_err(|r| {
+        AppError::bad_request(format!(
+            "invalid query: {}. Use paper=a4 or paper=letter",
+            r.body_text()
+        ))
+    })?;
+    let paper = match query.paper.as_deref() {
+        None | Some("") => crate::certificate::Paper::A4,
+        Some(text) => crate::certificate::Paper::parse(text).ok_or_else(|| {
+            AppError::bad_request(format!("unknown paper {text:?}; use paper=a4 or paper=letter"))
+        })?,
+    };
+    let id = parse_id(&id)?;
+    let certificate = services.certificate(&caller, id).await?;
+    let pdf = crate::certificate::pdf(&certificate, paper);
+    let name = format!("burnin-{}-job{id}.pdf", file_safe(&certificate.serial));
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}\"")),
+        ],
+        pdf,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteJob {
+    /// The job's drive serial, typed again.
+    confirm: String,
+}
+
+/// Deletes an ended job and its record for good (admins); the body repeats the drive's
+/// serial: `{"confirm": "ZL2ABC"}`. Answers what was removed.
+async fn delete_job(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(id): Path<String>,
+    body: Result<Json<DeleteJob>, JsonRejection>,
+) -> Result<Json<burnin::record::Removed>, AppError> {
+    let Json(body) = body.map_err(|r| {
+        AppError::bad_request(format!(
+            "{}. Send {{\"confirm\": \"<the drive's serial>\"}}",
+            r.body_text()
+        ))
+    })?;
+    Ok(Json(services.remove_job(&caller, parse_id(&id)?, &body.confirm).await?))
+}
+
+/// The public key that signs evidence bundles. Open to anyone: a buyer checks a bundle with it.
+/// A drive's record by serial, across every host it has sat in: identity, places, location
+/// history, every burn-in and the trend of its watched counters.
+async fn drive_record(
+    State(services): State<Services>,
+    Me(caller): Me,
+    Path(serial): Path<String>,
+) -> Result<Json<burnin::drive_record::DriveRecord>, AppError> {
+    Ok(Json(services.drive_record(&caller, &serial).await?))
+}
+
+/// The statistics page's figures: each with its chart (SVG) and its numbers as rows.
+async fn statistics(
+    State(services): State<Services>,
+    Me(caller): Me,
+) -> Result<Json<burnin::stats::Statistics>, AppError> {
+    Ok(Json(services.statistics(&caller).await?))
+}
+
+async fn signing_key(State(services): State<Services>) -> Json<burnin::evidence::KeyView> {
+    Json(services.key_view())
+}
+
+/// Checks an evidence bundle (the request body) against this dashboard's key, naming every
+/// part that does not match. Always 200 with the outcome; 400 when the body is no bundle.
+async fn verify_evidence(
+    State(services): State<Services>,
+    Me(caller): Me,
+    body: axum::body::Bytes,
+) -> Result<Json<burnin::evidence::Verification>, AppError> {
+    crate::service::allow(&caller, Action::View)?;
+    Ok(Json(services.verify_bundle(&body)?))
+}
+
+/// A serial as a file name's part: letters, digits, `-` and `_` only.
+fn file_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect()
 }
 
 /// A job's SMART snapshot taken `before` or `after` the tests, as smartctl printed it.

@@ -146,14 +146,55 @@ pub fn router(state: AppState, origins: Origins, listen: std::net::SocketAddr) -
             Arc::new(CrossSiteGuard::new(origins)),
             guard::refuse_cross_site,
         ))
-        // Bounded work per request: no body over 1 MiB (the largest legitimate one is a CA
-        // certificate or an SSH key), no request held open over two minutes (sockets are
-        // upgraded at once and are not held by it).
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        // Bounded work per request: no body over its limit (`body_limit`), no request held
+        // open over two minutes (sockets are upgraded at once and are not held by it).
+        .layer(middleware::from_fn(limit_body))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(120),
         ))
         .layer(middleware::from_fn(guard::security_headers))
         .layer(middleware::from_fn(guard::log_request))
+}
+
+/// The largest body most requests may send: the largest legitimate one is a CA certificate
+/// or an SSH key.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+/// An evidence bundle to verify carries a job's stage outputs (each kept to 4 MiB) and
+/// captures: the two doors that take one accept this much.
+pub const BUNDLE_LIMIT: usize = 64 * 1024 * 1024;
+
+fn body_limit(path: &str) -> usize {
+    use leptos::server_fn::ServerFn;
+    if path == "/api/v1/evidence/verify" || path == burnin_app::pages::record::VerifyEvidence::PATH
+    {
+        BUNDLE_LIMIT
+    } else {
+        BODY_LIMIT
+    }
+}
+
+/// Refuses a body over its path's limit: at once when its length is declared, else when
+/// reading passes the limit (the extractors answer 413 then).
+async fn limit_body(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let limit = body_limit(request.uri().path());
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return (
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is over this route's limit of {} MiB", limit / (1024 * 1024)),
+        )
+            .into_response();
+    }
+    let request =
+        request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, limit)));
+    next.run(request).await
 }

@@ -97,9 +97,9 @@ pub fn alert_path(id: i64) -> String {
     format!("/alerts?id={id}")
 }
 
-/// Where a person reads a job. The text report until the job page exists.
+/// Where a person reads a job: its page.
 pub fn job_path(id: i64) -> String {
-    format!("/api/v1/burnin/{id}/report")
+    format!("/jobs/{id}")
 }
 
 /// Queues the notifications of alert `alert_id`'s `event` for every channel that wants it,

@@ -1,0 +1,305 @@
+//! History (every job, filtered, sorted and paged on the server, with its CSV) and the audit
+//! log. Both keep their filters in the address, so a link reproduces the view, and both work
+//! as plain forms before the page has hydrated.
+
+use burnin::history::{AuditParams, JobParams};
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use super::record::{fetch_audit, fetch_history};
+
+const JOB_KEYS: [&str; 10] =
+    ["host_id", "model", "serial", "state", "verdict", "operator", "from", "to", "sort", "limit"];
+const AUDIT_KEYS: [&str; 6] = ["actor", "action", "subject", "from", "to", "limit"];
+
+/// `key=value&…` of the given pairs, values percent-encoded.
+fn query_string(pairs: &[(String, String)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn when(text: &str) -> String {
+    text.get(..16).unwrap_or(text).replace('T', " ")
+}
+
+fn hours(seconds: Option<i64>) -> String {
+    match seconds {
+        Some(s) if s >= 3600 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+        Some(s) => format!("{}m {:02}s", s / 60, s % 60),
+        None => "–".into(),
+    }
+}
+
+#[component]
+pub fn HistoryPage() -> impl IntoView {
+    let query = use_query_map();
+    let pairs = Memo::new(move |_| {
+        query.with(|q| {
+            JOB_KEYS
+                .iter()
+                .filter_map(|k| {
+                    q.get(k).filter(|v| !v.trim().is_empty()).map(|v| ((*k).to_owned(), v))
+                })
+                .collect::<Vec<(String, String)>>()
+        })
+    });
+    let cursor = Memo::new(move |_| query.with(|q| q.get("cursor").filter(|c| !c.is_empty())));
+    let page = Resource::new(
+        move || (pairs.get(), cursor.get()),
+        |(pairs, cursor)| {
+            let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+            fetch_history(JobParams {
+                drive_id: None,
+                host_id: get("host_id"),
+                model: get("model"),
+                serial: get("serial"),
+                state: get("state"),
+                verdict: get("verdict"),
+                operator: get("operator"),
+                from: get("from"),
+                to: get("to"),
+                sort: get("sort"),
+                limit: get("limit"),
+                cursor,
+            })
+        },
+    );
+    let hosts = Resource::new(|| (), |_| crate::pages::dashboard::dashboard_snapshot());
+    let value = move |k: &'static str| query.with(|q| q.get(k).unwrap_or_default());
+    let csv = move || format!("/api/v1/burnin.csv?{}", query_string(&pairs.get()));
+    view! {
+        <section class="page-head">
+            <h1>"History"</h1>
+            <div class="head-actions">
+                <a class="button" href=csv data-testid="csv" download>"Download CSV"</a>
+                <a class="button" href="/verify">"Verify a bundle"</a>
+            </div>
+        </section>
+        <form class="toolbar history-filters" method="get" action="/history" data-testid="history-filters">
+            <label class="field"><span>"Serial"</span>
+                <input type="search" name="serial" prop:value=move || value("serial") placeholder="any part"/></label>
+            <label class="field"><span>"Model"</span>
+                <input type="search" name="model" prop:value=move || value("model") placeholder="any part"/></label>
+            <label class="field"><span>"Host"</span>
+                <select name="host_id" prop:value=move || value("host_id")>
+                    <option value="">"Any"</option>
+                    <Suspense fallback=|| ()>
+                        {move || hosts.get().and_then(Result::ok).map(|s| s.hosts.into_iter().map(|h| {
+                            let id = h.id.to_string();
+                            let selected = value("host_id") == id;
+                            view! { <option value=id selected=selected>{h.name}</option> }
+                        }).collect_view())}
+                    </Suspense>
+                </select></label>
+            <label class="field"><span>"State"</span>
+                <select name="state" prop:value=move || value("state")>
+                    <option value="">"Any"</option>
+                    {["queued", "running", "passed", "failed", "cancelled", "interrupted"].into_iter().map(|s| {
+                        view! { <option value=s selected=move || value("state") == s>{s}</option> }
+                    }).collect_view()}
+                </select></label>
+            <label class="field"><span>"Verdict"</span>
+                <select name="verdict" prop:value=move || value("verdict")>
+                    <option value="">"Any"</option>
+                    {[("pass", "Pass"), ("warn", "Pass with warnings"), ("fail", "Fail"), ("incomplete", "Incomplete")].into_iter().map(|(v, l)| {
+                        view! { <option value=v selected=move || value("verdict") == v>{l}</option> }
+                    }).collect_view()}
+                </select></label>
+            <label class="field"><span>"Operator"</span>
+                <input type="search" name="operator" prop:value=move || value("operator")/></label>
+            <label class="field"><span>"From"</span>
+                <input type="date" name="from" prop:value=move || value("from")/></label>
+            <label class="field"><span>"To"</span>
+                <input type="date" name="to" prop:value=move || value("to")/></label>
+            <label class="field"><span>"Sort"</span>
+                <select name="sort" prop:value=move || value("sort")>
+                    {[("", "Newest first"), ("created", "Oldest first"), ("-finished", "Recently finished"), ("serial", "Serial"), ("model", "Model"), ("host", "Host"), ("verdict", "Verdict"), ("-duration", "Longest")].into_iter().map(|(v, l)| {
+                        view! { <option value=v selected=move || value("sort") == v>{l}</option> }
+                    }).collect_view()}
+                </select></label>
+            <button type="submit" class="button primary" data-testid="apply-filters">"Apply"</button>
+            <a class="button" href="/history">"Clear"</a>
+        </form>
+        <Suspense fallback=|| view! { <p class="loading">"Loading the history…"</p> }>
+            {move || page.get().map(|answer| match answer {
+                Err(e) => view! { <p class="notice error" role="alert" data-testid="history-error">{e.message}</p> }.into_any(),
+                Ok(p) if p.rows.is_empty() => view! {
+                    <section class="panel empty" data-testid="no-history">
+                        <h2>"No jobs match"</h2>
+                        <p>"Every burn-in ever run shows here. Change or clear the filters, or start a burn-in from the drives table."</p>
+                    </section>
+                }.into_any(),
+                Ok(p) => {
+                    let next = p.next_cursor.clone().map(|c| {
+                        let mut all = pairs.get_untracked();
+                        all.push(("cursor".into(), c));
+                        format!("/history?{}", query_string(&all))
+                    });
+                    let first = cursor.get_untracked().map(|_| format!("/history?{}", query_string(&pairs.get_untracked())));
+                    view! {
+                        <div class="table-wrap">
+                        <table class="history" data-testid="history">
+                            <thead><tr>
+                                <th>"Job"</th><th>"Serial"</th><th>"Model"</th><th class="num">"Capacity"</th>
+                                <th>"Host"</th><th>"Location"</th><th>"State"</th><th>"Verdict"</th>
+                                <th class="num">"Bad blocks"</th><th>"Operator"</th><th>"Started"</th><th class="num">"Duration"</th>
+                            </tr></thead>
+                            <tbody>
+                                {p.rows.into_iter().map(|r| {
+                                    let verdict_class = format!("verdict-tag {}", r.verdict);
+                                    view! {
+                                        <tr data-job=r.job_id.to_string() data-serial=r.serial.clone()>
+                                            <td><a href=format!("/jobs/{}", r.job_id) data-testid="job-link">{format!("#{}", r.job_id)}</a></td>
+                                            <td><a href=format!("/drives/{}", encode(&r.serial))>{r.serial.clone()}</a></td>
+                                            <td>{r.model.clone()}</td>
+                                            <td class="num">{burnin::format::capacity(r.capacity_bytes)}</td>
+                                            <td>{r.host.clone()}</td>
+                                            <td>{r.location.clone()}</td>
+                                            <td><span class=format!("state {}", r.state)>{r.state.clone()}</span></td>
+                                            <td><span class=verdict_class title=r.first_reason.clone()>{r.verdict.clone()}</span></td>
+                                            <td class="num">{r.bad_blocks}</td>
+                                            <td>{r.operator.clone()}</td>
+                                            <td>{when(&r.started)}</td>
+                                            <td class="num">{hours(r.duration_seconds)}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        </div>
+                        <nav class="pager" aria-label="Pages">
+                            {first.map(|href| view! { <a class="button" href=href data-testid="first-page">"← First page"</a> })}
+                            {next.map(|href| view! { <a class="button" href=href data-testid="next-page">"Next page →"</a> })}
+                        </nav>
+                    }.into_any()
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    let query = use_query_map();
+    let pairs = Memo::new(move |_| {
+        query.with(|q| {
+            AUDIT_KEYS
+                .iter()
+                .filter_map(|k| {
+                    q.get(k).filter(|v| !v.trim().is_empty()).map(|v| ((*k).to_owned(), v))
+                })
+                .collect::<Vec<(String, String)>>()
+        })
+    });
+    let cursor = Memo::new(move |_| query.with(|q| q.get("cursor").filter(|c| !c.is_empty())));
+    let page = Resource::new(
+        move || (pairs.get(), cursor.get()),
+        |(pairs, cursor)| {
+            let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+            fetch_audit(AuditParams {
+                actor: get("actor"),
+                action: get("action"),
+                subject: get("subject"),
+                from: get("from"),
+                to: get("to"),
+                limit: get("limit"),
+                cursor,
+            })
+        },
+    );
+    let value = move |k: &'static str| query.with(|q| q.get(k).unwrap_or_default());
+    view! {
+        <section class="page-head">
+            <h1>"Audit log"</h1>
+            <a class="button" href=move || format!("/api/v1/audit?{}", query_string(&pairs.get()))>"As JSON"</a>
+        </section>
+        <p class="hint">"Every change anyone made, and every refusal, newest first. The log is append-only: no page or route edits or removes an event, and the database refuses to."</p>
+        <form class="toolbar audit-filters" method="get" action="/audit" data-testid="audit-filters">
+            <label class="field"><span>"Who"</span><input type="search" name="actor" prop:value=move || value("actor")/></label>
+            <label class="field"><span>"Action"</span><input type="search" name="action" placeholder="burnin.* or burnin.refused" prop:value=move || value("action")/></label>
+            <label class="field"><span>"Subject"</span><input type="search" name="subject" placeholder="serial, host, user" prop:value=move || value("subject")/></label>
+            <label class="field"><span>"From"</span><input type="date" name="from" prop:value=move || value("from")/></label>
+            <label class="field"><span>"To"</span><input type="date" name="to" prop:value=move || value("to")/></label>
+            <button type="submit" class="button primary">"Apply"</button>
+            <a class="button" href="/audit">"Clear"</a>
+        </form>
+        <Suspense fallback=|| view! { <p class="loading">"Loading the audit log…"</p> }>
+            {move || page.get().map(|answer| match answer {
+                Err(e) => view! { <p class="notice error" role="alert">{e.message}</p> }.into_any(),
+                Ok(p) if p.events.is_empty() => view! { <section class="panel empty"><h2>"No events match"</h2></section> }.into_any(),
+                Ok(p) => {
+                    let next = p.next_cursor.clone().map(|c| {
+                        let mut all = pairs.get_untracked();
+                        all.push(("cursor".into(), c));
+                        format!("/audit?{}", query_string(&all))
+                    });
+                    view! {
+                        <div class="table-wrap">
+                        <table class="audit" data-testid="audit">
+                            <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"Subject"</th><th>"From"</th><th>"What"</th></tr></thead>
+                            <tbody>
+                                {p.events.into_iter().map(|e| view! {
+                                    <tr data-action=e.action.clone()>
+                                        <td class="nowrap">{e.at.replace('T', " ").trim_end_matches('Z').to_owned()}</td>
+                                        <td>{e.actor.clone()}</td>
+                                        <td><code>{e.action.clone()}</code></td>
+                                        <td>{e.subject.clone()}</td>
+                                        <td>{e.address.clone()}</td>
+                                        <td><AuditDetail detail=e.detail.clone()/></td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        </div>
+                        <nav class="pager" aria-label="Pages">
+                            {cursor.get_untracked().map(|_| view! { <a class="button" href=format!("/audit?{}", query_string(&pairs.get_untracked()))>"← Newest"</a> })}
+                            {next.map(|href| view! { <a class="button" href=href data-testid="next-page">"Older →"</a> })}
+                        </nav>
+                    }.into_any()
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// An event's detail: each field on a line; a change as old → new; a job id as its link.
+#[component]
+pub fn AuditDetail(detail: serde_json::Value) -> impl IntoView {
+    use serde_json::Value;
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let Value::Object(map) = detail else {
+        return view! { <span>{text(&detail)}</span> }.into_any();
+    };
+    view! {
+        <dl class="detail">
+            {map.into_iter().map(|(key, value)| {
+                let shown = match (&value, key.as_str()) {
+                    (Value::Number(n), "job_id") => view! { <a href=format!("/jobs/{n}")>{format!("#{n}")}</a> }.into_any(),
+                    (Value::Object(change), _) if change.contains_key("old") || change.contains_key("new") => {
+                        let old = change.get("old").map(text).unwrap_or_default();
+                        let new = change.get("new").map(text).unwrap_or_default();
+                        view! { <span><del>{old}</del>" → "<ins>{new}</ins></span> }.into_any()
+                    }
+                    _ => view! { <span>{text(&value)}</span> }.into_any(),
+                };
+                view! { <dt>{key}</dt><dd>{shown}</dd> }
+            }).collect_view()}
+        </dl>
+    }
+    .into_any()
+}

@@ -1,0 +1,196 @@
+import { test, expect, type Page, type APIRequestContext } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+// The record in the browser: history filters, pages and CSV; FAIL001's job page with its bad
+// blocks; the audit page with a refused start; the certificate's print view at A4; checking an
+// evidence bundle (and a tampered one) on the Verify page; the signing key on Settings.
+
+const screens = path.resolve(__dirname, '../../reports/screens');
+
+function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(String(error)));
+  return errors;
+}
+
+async function hydrated(page: Page) {
+  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+}
+
+async function driveId(request: APIRequestContext, serial: string): Promise<number> {
+  await expect
+    .poll(async () => (await (await request.get('/api/v1/drives')).json()).length, { timeout: 30_000 })
+    .toBe(26);
+  const drives = await (await request.get(`/api/v1/drives?search=${serial}`)).json();
+  return drives.find((d: { serial: string }) => d.serial === serial).id;
+}
+
+/** Surface-tests `serial` and waits for the job to end; answers its id. */
+async function burnIn(request: APIRequestContext, serial: string): Promise<number> {
+  const id = await driveId(request, serial);
+  const start = await request.post('/api/v1/burnin/start', {
+    data: { drive_ids: [id], stages: ['surface'], confirm_serial: serial },
+  });
+  expect(start.status(), await start.text()).toBe(201);
+  const job = (await start.json())[0].id as number;
+  await expect
+    .poll(async () => (await (await request.get(`/api/v1/burnin/${job}`)).json()).state, { timeout: 60_000 })
+    .toMatch(/passed|failed|cancelled|interrupted/);
+  return job;
+}
+
+let failJob = 0;
+let passJob = 0;
+
+test.beforeAll(async ({ request }) => {
+  failJob = await burnIn(request, 'FAIL001');
+  passJob = await burnIn(request, 'ZDH1X2Y3');
+});
+
+test('a past job is three clicks away: History, the job, its certificate', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/');
+  await hydrated(page);
+  await page.getByRole('link', { name: 'History' }).click();
+  await expect(page).toHaveURL(/\/history$/);
+  await page.locator(`tr[data-job="${failJob}"] [data-testid="job-link"]`).click();
+  await expect(page).toHaveURL(new RegExp(`/jobs/${failJob}$`));
+  await expect(page.getByTestId('job-page')).toHaveAttribute('data-outcome', 'fail');
+  await page.getByTestId('certificate-link').click();
+  await expect(page.getByTestId('cert-serial')).toHaveText('FAIL001');
+  expect(errors).toEqual([]);
+});
+
+test('history filters by serial and verdict, pages with a cursor, and downloads the CSV', async ({ page, request }) => {
+  await page.goto('/history');
+  await hydrated(page);
+  await page.locator('input[name="serial"]').fill('FAIL001');
+  await page.locator('select[name="verdict"]').selectOption('fail');
+  await page.getByTestId('apply-filters').click();
+  await expect(page).toHaveURL(/serial=FAIL001/);
+  await expect(page).toHaveURL(/verdict=fail/);
+  const rows = page.locator('table.history tbody tr');
+  await expect(rows.first()).toBeVisible();
+  const serials = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-serial')));
+  expect(serials.length).toBeGreaterThan(0);
+  expect(new Set(serials)).toEqual(new Set(['FAIL001']));
+  await expect(page.locator(`tr[data-job="${passJob}"]`)).toHaveCount(0);
+
+  // One job a page: the next page holds another job, and no job shows twice.
+  const all = (await (await request.get('/api/v1/burnin?limit=100')).json()) as { id: number }[];
+  expect(all.length).toBeGreaterThanOrEqual(2);
+  await page.goto('/history?limit=1');
+  const first = await page.locator('table.history tbody tr').getAttribute('data-job');
+  await page.getByTestId('next-page').click();
+  await expect(page).toHaveURL(/cursor=/);
+  await expect(page.locator('table.history tbody tr')).toHaveCount(1);
+  const second = await page.locator('table.history tbody tr').getAttribute('data-job');
+  expect(second).not.toBe(first);
+  expect(Number(second)).toBe(all[1].id);
+
+  // The CSV holds the same filtered set.
+  await page.goto('/history?serial=FAIL001');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('csv').click()]);
+  const csv = fs.readFileSync(await download.path(), 'utf8');
+  const lines = csv.trim().split(/\r\n/);
+  expect(lines[0]).toContain('serial');
+  expect(lines.length - 1).toBe(await page.locator('table.history tbody tr').count());
+  expect(lines.slice(1).every((l) => l.includes('FAIL001'))).toBe(true);
+});
+
+test("FAIL001's job page shows its bad blocks with byte offsets and its changed counters", async ({ page, request }) => {
+  const errors = watchErrors(page);
+  const certificate = await (await request.get(`/api/v1/burnin/${failJob}/certificate`)).json();
+  await page.goto(`/jobs/${failJob}`);
+  await hydrated(page);
+  await expect(page.getByTestId('job-outcome')).toHaveText('FAIL');
+  const defects = page.getByTestId('defects');
+  await expect(defects).toHaveAttribute('data-count', '24');
+  await expect(defects.locator('tbody tr')).toHaveCount(24);
+  const firstBlock = certificate.defects[0];
+  await expect(defects.locator(`tr[data-block="${firstBlock.block}"]`)).toContainText(String(firstBlock.byte_offset));
+  // Every counter the certificate says changed is highlighted, and only those.
+  const changed = certificate.counters.filter((c: { changed: boolean }) => c.changed).length;
+  await expect(page.locator('[data-testid="counters"] tr.changed')).toHaveCount(changed);
+  // The thresholds it was judged with, as sealed.
+  for (const [label, value] of certificate.thresholds as [string, string][]) {
+    await expect(page.getByTestId('thresholds')).toContainText(label);
+    await expect(page.getByTestId('thresholds')).toContainText(value);
+  }
+  // A stage's output opens and its search keeps the matching lines.
+  const output = page.locator('details.output[data-stream="stderr"]').first();
+  await output.locator('summary').click();
+  await expect(output.locator('pre')).not.toBeEmpty({ timeout: 15_000 });
+  await output.getByTestId('output-search').fill('done');
+  await expect(output.getByTestId('output-matches')).toContainText('matching line');
+  // The audit trail of the job names its start and its end.
+  await expect(page.locator('[data-testid="job-audit"] tr[data-action="burnin.start_destructive"]')).toHaveCount(1);
+  await expect(page.locator('[data-testid="job-audit"] tr[data-action="burnin.failed"]')).toHaveCount(1);
+  expect(errors).toEqual([]);
+});
+
+test('the audit page lists a refused start', async ({ page, request }) => {
+  const id = await driveId(request, 'WD-WX12D401AB');
+  const refused = await request.post('/api/v1/burnin/start', {
+    data: { drive_ids: [id], stages: ['surface'], confirm_serial: 'WD-WX12D401AB' },
+  });
+  expect(refused.status()).toBe(403);
+  await page.goto('/audit?action=burnin.refused');
+  await hydrated(page);
+  const rows = page.locator('table.audit tbody tr');
+  await expect(rows.first()).toHaveAttribute('data-action', 'burnin.refused');
+  await expect(rows.first()).toContainText('pool tank');
+  const actions = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-action')));
+  expect(new Set(actions)).toEqual(new Set(['burnin.refused']));
+});
+
+test('the certificate prints at A4 with a QR code and the bundle hash', async ({ page, request }) => {
+  const certificate = await (await request.get(`/api/v1/burnin/${failJob}/certificate`)).json();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(`/jobs/${failJob}/certificate?paper=a4`);
+  await hydrated(page);
+  const sheet = page.getByTestId('certificate');
+  await expect(sheet).toHaveAttribute('data-paper', 'a4');
+  await expect(page.getByTestId('cert-outcome')).toHaveText('FAIL');
+  await expect(page.getByTestId('cert-hash')).toHaveText(certificate.bundle_hash);
+  await expect(sheet.locator('.cert-qr svg path')).toHaveCount(1);
+  await page.emulateMedia({ media: 'print' });
+  await expect(page.locator('.topbar')).toBeHidden();
+  fs.mkdirSync(screens, { recursive: true });
+  await page.screenshot({ path: path.join(screens, 'certificate-a4-print.png'), fullPage: true });
+  const pdf = await page.pdf({ preferCSSPageSize: true });
+  expect(pdf.length).toBeGreaterThan(10_000);
+  await page.emulateMedia({ media: 'screen' });
+  await page.goto(`/jobs/${failJob}/certificate?paper=letter`);
+  await expect(page.getByTestId('certificate')).toHaveAttribute('data-paper', 'letter');
+});
+
+test('the Verify page accepts the bundle and names the part a changed byte breaks', async ({ page, request }) => {
+  const answer = await request.get(`/api/v1/burnin/${passJob}/evidence`);
+  expect(answer.status()).toBe(200);
+  const text = await answer.text();
+  await page.goto('/verify');
+  await hydrated(page);
+  await page.getByTestId('bundle-file').setInputFiles({ name: 'bundle.json', mimeType: 'application/json', buffer: Buffer.from(text) });
+  await expect(page.getByTestId('verification')).toHaveAttribute('data-outcome', 'verified');
+
+  const bundle = JSON.parse(text);
+  const capture: string = bundle.parts['captures/smart_before.json'];
+  const at = capture.indexOf('ZDH1X2Y3');
+  bundle.parts['captures/smart_before.json'] = capture.slice(0, at) + 'X' + capture.slice(at + 1);
+  await page.getByTestId('bundle-text').fill(JSON.stringify(bundle));
+  await page.getByTestId('verify').click();
+  await expect(page.getByTestId('verification')).toHaveAttribute('data-outcome', 'failed');
+  await expect(page.getByTestId('problems')).toContainText('parts/captures/smart_before.json');
+});
+
+test('Settings shows the signing key the API publishes', async ({ page, request }) => {
+  const key = await (await request.get('/api/v1/signing-key')).json();
+  await page.goto('/settings');
+  await hydrated(page);
+  await expect(page.getByTestId('public-key')).toHaveText(key.public_key);
+});

@@ -1,0 +1,172 @@
+//! The statistics page's figures: a handful of aggregating reads over the whole record,
+//! grouped in SQL so a fleet of thousands of jobs sends back tens of rows, never one per job
+//! (the per-job exceptions, durations and failing reasons, are one narrow row per passed or
+//! failed job). The grouping rules and the figures are `burnin::stats`'.
+
+use burnin::access::{Action, Principal};
+use burnin::job::{JobState, StageKind};
+use burnin::stats::{DayRow, OutcomeRow, Rows};
+use burnin::verdict::Outcome;
+use burnin_app::AppError;
+use sqlx::SqlitePool;
+
+use crate::db::DbError;
+use crate::service::Services;
+
+/// A job's outcome as the history filters by it (`engine::store`'s rule): the verdict it was
+/// judged with; without one, `fail` for a job that ended failed, else `incomplete`.
+const OUTCOME_SQL: &str = "COALESCE(json_extract(j.verdict_json, '$.outcome'), CASE WHEN j.state = 'failed' THEN 'fail' ELSE 'incomplete' END)";
+
+/// `'passed', 'failed', …`: the states a job ends in, from `burnin::job`'s one list.
+fn terminal_states() -> String {
+    JobState::terminal().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ")
+}
+
+impl Services {
+    pub async fn statistics(
+        &self,
+        caller: &Principal,
+    ) -> Result<burnin::stats::Statistics, AppError> {
+        crate::service::allow(caller, Action::View)?;
+        let started = std::time::Instant::now();
+        let today = crate::auth::now_unix().div_euclid(86_400);
+        let rows = read(self.db.pool(), today).await?;
+        let stats = burnin::stats::statistics(&rows);
+        tracing::debug!(
+            stats.judged = stats.judged,
+            duration_ms = started.elapsed().as_millis() as u64,
+            "statistics computed"
+        );
+        Ok(stats)
+    }
+}
+
+/// Everything the figures are made of, for `today` (days since the epoch, UTC).
+pub async fn read(pool: &SqlitePool, today: i64) -> Result<Rows, DbError> {
+    let terminal = terminal_states();
+    let ended = format!("j.state IN ({terminal})");
+    let judged = format!("{ended} AND {OUTCOME_SQL} IN ('pass', 'warn', 'fail')");
+
+    let outcomes: Vec<(String, String, i64)> = sqlx::query_as(&format!(
+        "SELECT d.model, {OUTCOME_SQL} AS outcome, COUNT(*)
+           FROM jobs j JOIN drives d ON d.id = j.drive_id
+          WHERE {judged}
+          GROUP BY d.model, outcome"
+    ))
+    .fetch_all(pool)
+    .await?;
+
+    // Days since the epoch of the day a job ended; `julianday` of the epoch is 2440587.5.
+    let first_day = today - (burnin::stats::DAYS - 1);
+    let days: Vec<(i64, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT CAST(julianday(substr(j.finished_at, 1, 10)) - 2440587.5 AS INTEGER) AS day,
+                COUNT(*),
+                SUM(CASE WHEN {OUTCOME_SQL} = 'fail' THEN 1 ELSE 0 END)
+           FROM jobs j
+          WHERE {ended} AND j.finished_at IS NOT NULL AND j.finished_at >= $1
+          GROUP BY day"
+    ))
+    .bind(burnin::format::utc(first_day * 86_400))
+    .fetch_all(pool)
+    .await?;
+
+    let durations: Vec<(i64, f64)> = sqlx::query_as(&format!(
+        "SELECT d.size_bytes, ROUND((julianday(j.finished_at) - julianday(j.started_at)) * 86400.0)
+           FROM jobs j JOIN drives d ON d.id = j.drive_id
+          WHERE {ended} AND {OUTCOME_SQL} IN ('pass', 'warn')
+            AND j.started_at IS NOT NULL AND j.finished_at IS NOT NULL
+            AND EXISTS (SELECT 1 FROM job_stages s
+                         WHERE s.job_id = j.id AND s.kind = $1 AND s.state = 'passed')"
+    ))
+    .bind(StageKind::Surface.as_str())
+    .fetch_all(pool)
+    .await?;
+
+    let failed_stages: Vec<(String, i64)> = sqlx::query_as(&format!(
+        "SELECT s.kind, COUNT(DISTINCT j.id)
+           FROM jobs j JOIN job_stages s ON s.job_id = j.id
+          WHERE {ended} AND {OUTCOME_SQL} = 'fail' AND s.state = 'failed'
+          GROUP BY s.kind"
+    ))
+    .fetch_all(pool)
+    .await?;
+
+    let (failed_without_stage,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM jobs j
+          WHERE {ended} AND {OUTCOME_SQL} = 'fail'
+            AND NOT EXISTS (SELECT 1 FROM job_stages s WHERE s.job_id = j.id AND s.state = 'failed')"
+    ))
+    .fetch_one(pool)
+    .await?;
+
+    let failure_rules: Vec<(i64, String)> = sqlx::query_as(&format!(
+        "SELECT j.id, json_extract(r.value, '$.rule')
+           FROM jobs j, json_each(j.verdict_json, '$.reasons') r
+          WHERE {ended} AND j.verdict_json IS NOT NULL AND {OUTCOME_SQL} = 'fail'
+            AND json_extract(r.value, '$.level') = 'fail'
+            AND json_extract(r.value, '$.rule') IS NOT NULL"
+    ))
+    .fetch_all(pool)
+    .await?;
+
+    // The surface stage's own count: a job that never reached one says nothing of bad blocks.
+    let bad_blocks: Vec<(i64, i64)> = sqlx::query_as(&format!(
+        "SELECT s.bad_blocks, COUNT(DISTINCT j.id)
+           FROM jobs j JOIN job_stages s ON s.job_id = j.id
+          WHERE {judged} AND s.kind = $1 AND s.state IN ('passed', 'failed')
+          GROUP BY s.bad_blocks"
+    ))
+    .bind(StageKind::Surface.as_str())
+    .fetch_all(pool)
+    .await?;
+
+    // The verdict keeps each watched counter before and after (`Verdict::deltas`): reading
+    // them there spares parsing two SMART reports per job.
+    let reallocations: Vec<(i64, i64)> = sqlx::query_as(&format!(
+        "SELECT MAX(0, json_extract(c.value, '$.after') - json_extract(c.value, '$.before')) AS rise,
+                COUNT(DISTINCT j.id)
+           FROM jobs j, json_each(j.verdict_json, '$.deltas') c
+          WHERE {judged} AND j.verdict_json IS NOT NULL
+            AND json_extract(c.value, '$.name') IN ($1, $2)
+            AND json_type(c.value, '$.before') = 'integer'
+            AND json_type(c.value, '$.after') = 'integer'
+          GROUP BY rise"
+    ))
+    .bind(burnin::stats::REALLOCATED_ATA)
+    .bind(burnin::stats::GROWN_DEFECTS_SAS)
+    .fetch_all(pool)
+    .await?;
+
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(Rows {
+        today,
+        outcomes: outcomes
+            .into_iter()
+            .filter_map(|(model, outcome, jobs)| {
+                let outcome = match outcome.as_str() {
+                    "pass" => Outcome::Pass,
+                    "warn" => Outcome::Warn,
+                    "fail" => Outcome::Fail,
+                    _ => return None,
+                };
+                Some(OutcomeRow { model, outcome, jobs: count(jobs) })
+            })
+            .collect(),
+        days: days
+            .into_iter()
+            .map(|(day, ended, failed)| DayRow { day, ended: count(ended), failed: count(failed) })
+            .collect(),
+        durations: durations.into_iter().map(|(bytes, secs)| (count(bytes), secs)).collect(),
+        failed_stages: failed_stages
+            .into_iter()
+            .filter_map(|(kind, jobs)| Some((StageKind::parse(&kind)?, count(jobs))))
+            .collect(),
+        failed_without_stage: count(failed_without_stage),
+        failure_rules,
+        bad_blocks: bad_blocks.into_iter().map(|(n, jobs)| (count(n), count(jobs))).collect(),
+        reallocations: reallocations
+            .into_iter()
+            .map(|(rise, jobs)| (count(rise), count(jobs)))
+            .collect(),
+    })
+}

@@ -1,0 +1,316 @@
+//! The verifiable record, end to end: a demo drive burned in over SSH, its evidence bundle
+//! sealed once and the same on every fetch, checked offline by `burnin-server verify` (and
+//! failing, naming the part, when one byte of a capture changes), the certificate PDF's text
+//! and rendering, retention dropping outputs while the seal still verifies, a job deleted by
+//! an admin naming what went, and an audit log the database refuses to change.
+
+#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod common;
+
+use std::process::Command;
+
+use burnin::access::Role;
+use common::demo::{demo, drives, surface_test_to_end};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_burnin-server");
+
+async fn bytes(server: &common::TestServer, path: &str) -> (u16, Vec<u8>, String) {
+    let answer = server.client.get(server.url(path)).send().await.unwrap();
+    let status = answer.status().as_u16();
+    let kind = answer
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, answer.bytes().await.unwrap().to_vec(), kind)
+}
+
+fn verify(path: &std::path::Path, key: Option<&str>) -> (i32, String) {
+    let mut command = Command::new(BIN);
+    command.arg("verify").arg(path);
+    if let Some(key) = key {
+        command.arg("--key").arg(key);
+    }
+    let out = command.output().unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test]
+async fn a_sealed_bundle_verifies_offline_and_a_changed_byte_is_named() {
+    let server = demo(|_| {}).await;
+    let fleet = drives(&server).await;
+    let job = surface_test_to_end(&server, &fleet, "FAIL001").await;
+    assert_eq!(job["state"], "failed", "{job:#}");
+    let id = job["id"].as_i64().unwrap();
+
+    let key = server.get_json("/api/v1/signing-key").await;
+    let public = key["public_key"].as_str().unwrap().to_owned();
+    assert_eq!(key["algorithm"], "ed25519");
+    // Open: a buyer needs no account to learn the key.
+    let anonymous = reqwest::Client::new().get(server.url("/api/v1/signing-key")).send().await;
+    assert_eq!(anonymous.unwrap().status(), 200);
+
+    let (status, first, kind) = bytes(&server, &format!("/api/v1/burnin/{id}/evidence")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&first));
+    assert_eq!(kind, "application/json");
+    let (_, second, _) = bytes(&server, &format!("/api/v1/burnin/{id}/evidence")).await;
+    assert_eq!(first, second, "the bundle is sealed once: the same bytes on every fetch");
+    let bundle: Value = serde_json::from_slice(&first).unwrap();
+    assert_eq!(bundle["manifest"]["drive_serial"], "FAIL001");
+    assert_eq!(bundle["manifest"]["outcome"], "fail");
+    assert_eq!(bundle["manifest"]["public_key"], public.as_str());
+    let parts = bundle["parts"].as_object().unwrap();
+    for name in ["job", "drive", "verdict", "thresholds", "captures/smart_before.json"] {
+        assert!(parts.contains_key(name), "no part {name}: {:?}", parts.keys());
+    }
+    assert!(
+        parts.keys().any(|k| k.starts_with("stages/") && k.ends_with("/stderr")),
+        "the surface test's output is in the bundle: {:?}",
+        parts.keys()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.json");
+    std::fs::write(&good, &first).unwrap();
+    let (code, text) = verify(&good, Some(&public));
+    assert_eq!(code, 0, "{text}");
+    let hash = bundle_hash(&server, id).await;
+    assert!(text.contains(&hash), "the verifier prints the certificate's hash: {text}");
+
+    // One byte of the SMART capture changed: the verifier says which part.
+    let mut tampered: Value = bundle.clone();
+    let capture = tampered["parts"]["captures/smart_before.json"].as_str().unwrap().to_owned();
+    let at = capture.find("FAIL001").unwrap();
+    let mut changed = capture.into_bytes();
+    changed[at] = b'G';
+    tampered["parts"]["captures/smart_before.json"] =
+        Value::String(String::from_utf8(changed).unwrap());
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, serde_json::to_vec_pretty(&tampered).unwrap()).unwrap();
+    let (code, text) = verify(&bad, Some(&public));
+    assert_eq!(code, 1, "a changed capture fails: {text}");
+    assert!(text.contains("parts/captures/smart_before.json"), "it names the part: {text}");
+
+    // Another key: intact, but not signed by the key the checker expects.
+    let other = burnin::evidence::public_key_text(
+        &ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key(),
+    );
+    let (code, text) = verify(&good, Some(&other));
+    assert_eq!(code, 1, "the wrong key fails: {text}");
+
+    // Unreadable input is told apart from a mismatch.
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, b"{ not json").unwrap();
+    let (code, text) = verify(&junk, None);
+    assert_eq!(code, 2, "{text}");
+
+    // The dashboard checks the same way, and says where.
+    let answer: Value = server
+        .client
+        .post(server.url("/api/v1/evidence/verify"))
+        .body(serde_json::to_vec(&tampered).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["valid"], false, "{answer:#}");
+    assert!(
+        answer["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["location"] == "parts/captures/smart_before.json"),
+        "{answer:#}"
+    );
+    let answer: Value = server
+        .client
+        .post(server.url("/api/v1/evidence/verify"))
+        .body(first.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["valid"], true, "{answer:#}");
+    assert_eq!(answer["key_matches_expected"], true, "{answer:#}");
+}
+
+async fn bundle_hash(server: &common::TestServer, id: i64) -> String {
+    let certificate = server.get_json(&format!("/api/v1/burnin/{id}/certificate")).await;
+    let hash = certificate["bundle_hash"].as_str().unwrap().to_owned();
+    assert_eq!(hash.len(), 64, "{certificate:#}");
+    hash
+}
+
+#[tokio::test]
+async fn the_pdf_holds_the_serial_verdict_and_hash_and_renders() {
+    let server = demo(|_| {}).await;
+    let fleet = drives(&server).await;
+    let job = surface_test_to_end(&server, &fleet, "FAIL001").await;
+    let id = job["id"].as_i64().unwrap();
+    let certificate = server.get_json(&format!("/api/v1/burnin/{id}/certificate")).await;
+    assert_eq!(certificate["outcome"], "FAIL");
+    assert_eq!(certificate["bad_blocks"], 24, "{certificate:#}");
+    assert_eq!(certificate["defects"].as_array().unwrap().len(), 24);
+    let block = certificate["defects"][0]["block"].as_u64().unwrap();
+    let offset = certificate["defects"][0]["byte_offset"].as_u64().unwrap();
+    assert!(offset > 0 && offset % block == 0, "a byte offset is the block times its size");
+    let hash = bundle_hash(&server, id).await;
+    let dir = tempfile::tempdir().unwrap();
+    for paper in ["a4", "letter"] {
+        let (status, pdf, kind) =
+            bytes(&server, &format!("/api/v1/burnin/{id}/certificate.pdf?paper={paper}")).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&pdf));
+        assert_eq!(kind, "application/pdf");
+        let path = dir.path().join(format!("{paper}.pdf"));
+        std::fs::write(&path, &pdf).unwrap();
+        let text = Command::new("pdftotext").arg("-layout").arg(&path).arg("-").output().unwrap();
+        assert!(text.status.success(), "pdftotext read it");
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.contains("FAIL001"), "{text}");
+        assert!(text.contains("FAIL"), "{text}");
+        let flat: String = text.split_whitespace().collect();
+        assert!(flat.contains(&hash), "the hash is on the certificate: {text}");
+        let info = Command::new("pdfinfo").arg(&path).output().unwrap();
+        let info = String::from_utf8_lossy(&info.stdout);
+        let size = if paper == "a4" { "(A4)" } else { "612 x 792 pts (letter)" };
+        assert!(info.contains(size), "{paper}: {info}");
+        let png = dir.path().join(paper);
+        let render = Command::new("pdftoppm")
+            .args(["-png", "-r", "60", "-f", "1", "-l", "1"])
+            .arg(&path)
+            .arg(&png)
+            .status()
+            .unwrap();
+        assert!(render.success());
+        let made: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(paper))
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".png"))
+            .collect();
+        assert_eq!(made.len(), 1, "one page rendered");
+        assert!(std::fs::metadata(made[0].path()).unwrap().len() > 10_000, "not a blank page");
+    }
+    let (status, body, _) =
+        bytes(&server, &format!("/api/v1/burnin/{id}/certificate.pdf?paper=tabloid")).await;
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("letter"));
+}
+
+#[tokio::test]
+async fn retention_drops_outputs_but_the_seal_still_verifies() {
+    let server = demo(|_| {}).await;
+    let fleet = drives(&server).await;
+    let job = surface_test_to_end(&server, &fleet, "ZJV0A1B2").await;
+    let id = job["id"].as_i64().unwrap();
+    let streams = |job: &Value| -> Vec<String> {
+        job["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["outputs"].as_array().cloned().unwrap_or_default())
+            .map(|o| o["stream"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let kept = streams(&job);
+    let bulky = kept.iter().filter(|s| *s != "stdout").count();
+    assert!(bulky > 0 && kept.contains(&"stdout".to_owned()), "the job kept outputs: {job:#}");
+    let hash = bundle_hash(&server, id).await;
+    // Not old enough yet: nothing goes.
+    assert_eq!(server.services.prune_outputs(30, "tests").await.unwrap(), 0);
+    let pool = sqlx::SqlitePool::connect(&server.database_url()).await.unwrap();
+    sqlx::query("UPDATE jobs SET finished_at = '2020-01-01T00:00:00.000Z' WHERE id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let removed = server.services.prune_outputs(30, "tests").await.unwrap();
+    assert_eq!(removed, bulky as u64);
+    let after = server.get_json(&format!("/api/v1/burnin/{id}")).await;
+    assert!(streams(&after).iter().all(|s| s == "stdout"), "only bad block lists stay: {after:#}");
+    assert_eq!(after["verdict"], job["verdict"], "the verdict stays");
+    assert_eq!(bundle_hash(&server, id).await, hash, "the certificate's hash stays");
+    let (_, bundle, _) = bytes(&server, &format!("/api/v1/burnin/{id}/evidence")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pruned.json");
+    std::fs::write(&path, &bundle).unwrap();
+    let key = server.get_json("/api/v1/signing-key").await;
+    let (code, text) = verify(&path, key["public_key"].as_str());
+    assert_eq!(code, 0, "what is left still verifies: {text}");
+    assert!(text.contains("no longer keeps"), "and it says what was left out: {text}");
+}
+
+#[tokio::test]
+async fn an_admin_deletes_a_job_naming_what_went_and_the_audit_log_cannot_change() {
+    let server = demo(|_| {}).await;
+    let fleet = drives(&server).await;
+    let job = surface_test_to_end(&server, &fleet, "ZJV0A1B2").await;
+    let id = job["id"].as_i64().unwrap();
+    bundle_hash(&server, id).await;
+
+    let operator = server.client_as(Role::Operator).await;
+    let refused = operator
+        .delete(server.url(&format!("/api/v1/burnin/{id}")))
+        .json(&json!({"confirm": "ZJV0A1B2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403, "an operator may not delete history");
+    let wrong = server
+        .client
+        .delete(server.url(&format!("/api/v1/burnin/{id}")))
+        .json(&json!({"confirm": "ZJV0A1B3"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 400);
+    assert_eq!(server.get_json(&format!("/api/v1/burnin/{id}")).await["id"], id, "still there");
+
+    let removed: Value = server
+        .client
+        .delete(server.url(&format!("/api/v1/burnin/{id}")))
+        .json(&json!({"confirm": "ZJV0A1B2"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(removed["job_id"], id, "{removed:#}");
+    assert!(removed["stages"].as_u64().unwrap() >= 3, "{removed:#}");
+    assert!(removed["outputs"].as_u64().unwrap() > 0, "{removed:#}");
+    assert_eq!(removed["evidence"], true, "{removed:#}");
+    let gone = server.client.get(server.url(&format!("/api/v1/burnin/{id}"))).send().await.unwrap();
+    assert_eq!(gone.status(), 404);
+    let events = common::demo::audit_events(&server).await;
+    let (_, detail) = events.iter().find(|(action, _)| action == "burnin.delete").unwrap();
+    let detail: Value = serde_json::from_str(detail).unwrap();
+    assert_eq!(detail, removed, "the audit event names what was removed");
+    // The job's own events stay.
+    assert!(events.iter().any(|(action, d)| action.starts_with("burnin.start")
+        && serde_json::from_str::<Value>(d).unwrap()["job_id"] == id));
+
+    // Nothing changes the log, whatever path asks: the database refuses.
+    let pool = sqlx::SqlitePool::connect(&server.database_url()).await.unwrap();
+    let before: (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_events").fetch_one(&pool).await.unwrap();
+    assert!(before.0 > 0);
+    let update = sqlx::query("UPDATE audit_events SET actor = 'nobody'").execute(&pool).await;
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    let delete = sqlx::query("DELETE FROM audit_events").execute(&pool).await;
+    assert!(delete.unwrap_err().to_string().contains("append-only"));
+    let after: (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_events").fetch_one(&pool).await.unwrap();
+    assert_eq!(after, before);
+    let actors: Vec<(String,)> =
+        sqlx::query_as("SELECT DISTINCT actor FROM audit_events").fetch_all(&pool).await.unwrap();
+    assert!(actors.iter().all(|(a,)| a != "nobody"));
+}

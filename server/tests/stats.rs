@@ -1,0 +1,336 @@
+//! The statistics page's figures from a real SQLite record: jobs written straight into the
+//! database as the engine leaves them (verdicts, stages, deltas), and a demo burn-in run to
+//! its end.
+
+mod common;
+
+use burnin::access::Principal;
+use burnin::stats::Statistics;
+use common::{
+    TestServer,
+    demo::{demo, drives, id_of, run_to_end, start},
+};
+use serde_json::json;
+
+const TB8: i64 = 8_001_563_222_016;
+const TB12: i64 = 12_000_138_625_024;
+
+/// A job as seeded: drive index, state, outcome, hours it ran, days ago it ended, its surface
+/// stage (state, bad blocks), failing rules, and the reallocated counter (before, after).
+struct Job {
+    drive: usize,
+    state: &'static str,
+    outcome: Option<&'static str>,
+    hours: i64,
+    days_ago: i64,
+    surface: Option<(&'static str, i64)>,
+    fails: &'static [&'static str],
+    reallocated: Option<(u64, u64)>,
+}
+
+/// (serial, model, size)
+const DRIVES: [(&str, &str, i64); 4] = [
+    ("ZA1", "ST8000VN004-3CP101", TB8),
+    ("ZA2", "ST12000NM0008-2H3101", TB12),
+    ("WD1", "WDC WD80EFAX-68KNBN0", TB8),
+    ("TS1", "TOSHIBA MG06ACA10TE", 10_000_831_348_736),
+];
+
+const JOBS: [Job; 8] = [
+    Job {
+        drive: 0,
+        state: "passed",
+        outcome: Some("pass"),
+        hours: 20,
+        days_ago: 0,
+        surface: Some(("passed", 0)),
+        fails: &[],
+        reallocated: Some((0, 0)),
+    },
+    Job {
+        drive: 0,
+        state: "passed",
+        outcome: Some("pass"),
+        hours: 30,
+        days_ago: 1,
+        surface: Some(("passed", 0)),
+        fails: &[],
+        reallocated: Some((0, 0)),
+    },
+    Job {
+        drive: 0,
+        state: "failed",
+        outcome: Some("fail"),
+        hours: 5,
+        days_ago: 1,
+        surface: Some(("failed", 24)),
+        fails: &["surface.failed", "surface.bad_blocks", "ata.5.delta"],
+        reallocated: Some((0, 24)),
+    },
+    Job {
+        drive: 1,
+        state: "passed",
+        outcome: Some("warn"),
+        hours: 40,
+        days_ago: 2,
+        surface: Some(("passed", 3)),
+        fails: &[],
+        reallocated: Some((2, 2)),
+    },
+    Job {
+        drive: 2,
+        state: "passed",
+        outcome: Some("pass"),
+        hours: 22,
+        days_ago: 3,
+        surface: Some(("passed", 0)),
+        fails: &[],
+        reallocated: Some((0, 0)),
+    },
+    // Failed by the verdict after every stage passed: the heat.
+    Job {
+        drive: 2,
+        state: "failed",
+        outcome: Some("fail"),
+        hours: 21,
+        days_ago: 3,
+        surface: Some(("passed", 0)),
+        fails: &["temperature.max"],
+        reallocated: None,
+    },
+    // Cancelled: incomplete, counted only per day.
+    Job {
+        drive: 3,
+        state: "cancelled",
+        outcome: None,
+        hours: 1,
+        days_ago: 0,
+        surface: None,
+        fails: &[],
+        reallocated: None,
+    },
+    // Ended long ago: in every figure but the last 90 days.
+    Job {
+        drive: 3,
+        state: "passed",
+        outcome: Some("pass"),
+        hours: 26,
+        days_ago: 200,
+        surface: Some(("passed", 150)),
+        fails: &[],
+        reallocated: Some((10, 130)),
+    },
+];
+
+fn stamp(secs: i64) -> String {
+    burnin::format::utc(secs).replace('Z', ".000Z")
+}
+
+fn verdict(job: &Job) -> Option<String> {
+    let outcome = job.outcome?;
+    let reasons: Vec<_> = job
+        .fails
+        .iter()
+        .map(|rule| json!({"level": "fail", "rule": rule, "text": "seeded", "evidence": "the test"}))
+        .chain(std::iter::once(
+            json!({"level": "info", "rule": "seeded.note", "text": "a note", "evidence": "the test"}),
+        ))
+        .collect();
+    let mut deltas = vec![
+        json!({"name": burnin::stats::REALLOCATED_ATA.replace("(5)", "(x)"), "before": 0, "after": 9}),
+    ];
+    if let Some((before, after)) = job.reallocated {
+        deltas.push(
+            json!({"name": burnin::stats::REALLOCATED_ATA, "before": before, "after": after}),
+        );
+        deltas.push(json!({"name": "Current pending sectors (197)", "before": 0, "after": 50}));
+    }
+    Some(
+        json!({"outcome": outcome, "reasons": reasons, "deltas": deltas, "max_temperature_c": 40.0})
+            .to_string(),
+    )
+}
+
+async fn seed(server: &TestServer) {
+    let pool = sqlx::SqlitePool::connect(&server.database_url()).await.expect("the database");
+    sqlx::query("INSERT INTO hosts (id, name) VALUES (1, 'nas')")
+        .execute(&pool)
+        .await
+        .expect("a host");
+    let mut drive_ids = Vec::new();
+    for (serial, model, size) in DRIVES {
+        let id = sqlx::query(
+            "INSERT INTO drives (host_id, serial, devname, model, size_bytes, kind, pool_kind)
+             VALUES (1, $1, 'sdx', $2, $3, 'HDD', 'free')",
+        )
+        .bind(serial)
+        .bind(model)
+        .bind(size)
+        .execute(&pool)
+        .await
+        .expect("a drive")
+        .last_insert_rowid();
+        drive_ids.push(id);
+    }
+    // Noon today (UTC), so a job `days_ago` days back ends on that calendar day.
+    let now = burnin_server::auth::now_unix();
+    let noon = now.div_euclid(86_400) * 86_400 + 12 * 3600;
+    for job in &JOBS {
+        let finished = noon - job.days_ago * 86_400;
+        let started = finished - job.hours * 3600;
+        let id = sqlx::query(
+            "INSERT INTO jobs (drive_id, host_id, state, operator, created_at, started_at, finished_at, verdict_json)
+             VALUES ($1, 1, $2, 'tests', $3, $3, $4, $5)",
+        )
+        .bind(drive_ids[job.drive])
+        .bind(job.state)
+        .bind(stamp(started))
+        .bind(stamp(finished))
+        .bind(verdict(job))
+        .execute(&pool)
+        .await
+        .expect("a job")
+        .last_insert_rowid();
+        let mut stages = vec![(0, "precheck", "passed", 0)];
+        if let Some((state, bad)) = job.surface {
+            stages.push((1, "surface", state, bad));
+        }
+        for (position, kind, state, bad) in stages {
+            sqlx::query(
+                "INSERT INTO job_stages (job_id, position, kind, state, bad_blocks) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(position)
+            .bind(kind)
+            .bind(state)
+            .bind(bad)
+            .execute(&pool)
+            .await
+            .expect("a stage");
+        }
+    }
+    // A job still running counts nowhere.
+    sqlx::query(
+        "INSERT INTO jobs (drive_id, host_id, state, operator, started_at) VALUES ($1, 1, 'running', 'tests', $2)",
+    )
+    .bind(drive_ids[1])
+    .bind(stamp(now))
+    .execute(&pool)
+    .await
+    .expect("a running job");
+    pool.close().await;
+}
+
+fn labelled(counts: &[burnin::stats::Count]) -> Vec<(&str, u64)> {
+    counts.iter().map(|c| (c.label.as_str(), c.jobs)).collect()
+}
+
+fn figure<'a>(stats: &'a Statistics, id: &str) -> &'a burnin::stats::Figure {
+    stats.figures.iter().find(|f| f.id == id).unwrap_or_else(|| panic!("no figure {id}"))
+}
+
+#[tokio::test]
+async fn the_figures_count_the_seeded_record() {
+    let server = TestServer::start().await;
+    seed(&server).await;
+    let stats =
+        server.services.statistics(&Principal::system("tests")).await.expect("the statistics");
+
+    assert_eq!((stats.judged, stats.passed, stats.warned, stats.failed), (7, 4, 1, 2));
+    let vendors: Vec<(&str, u64, u64, u64)> =
+        stats.by_vendor.iter().map(|r| (r.group.as_str(), r.passed, r.warned, r.failed)).collect();
+    assert_eq!(vendors, [("Seagate", 2, 1, 1), ("Western Digital", 1, 0, 1), ("Toshiba", 1, 0, 0)]);
+    assert_eq!(figure(&stats, "by-vendor").rows[0], ["Seagate", "4", "2", "1", "1", "75 %"]);
+    let models: Vec<(&str, u64)> =
+        stats.by_model.iter().map(|r| (r.group.as_str(), r.judged())).collect();
+    assert_eq!(
+        models,
+        [
+            ("ST8000VN004-3CP101", 3),
+            ("WDC WD80EFAX-68KNBN0", 2),
+            ("ST12000NM0008-2H3101", 1),
+            ("TOSHIBA MG06ACA10TE", 1)
+        ]
+    );
+
+    // The last 90 days: seven jobs ended (the cancelled one too), the one of 200 days ago not.
+    let recent: Vec<(u64, u64)> =
+        stats.per_day.iter().rev().take(4).map(|d| (d.ended, d.failed)).collect();
+    assert_eq!(recent, [(2, 0), (2, 1), (1, 0), (2, 1)]);
+    assert_eq!(stats.per_day.iter().map(|d| d.ended).sum::<u64>(), 7);
+    assert_eq!(figure(&stats, "per-day").rows.len(), 4);
+
+    // Passed burn-ins with a surface test: 8 TB ran 20, 22 and 30 hours.
+    let durations: Vec<(&str, u64, f64, f64)> = stats
+        .durations
+        .iter()
+        .map(|d| (d.capacity.as_str(), d.jobs, d.median_hours, d.max_hours))
+        .collect();
+    assert_eq!(
+        durations,
+        [("8 TB", 3, 22.0, 30.0), ("10 TB", 1, 26.0, 26.0), ("12 TB", 1, 40.0, 40.0)]
+    );
+
+    assert_eq!(
+        labelled(&stats.failed_stages),
+        [("Surface test", 1), ("No stage (the verdict)", 1)]
+    );
+    assert_eq!(
+        labelled(&stats.failure_reasons),
+        [("Bad blocks", 1), ("Reallocations rose", 1), ("Surface test failed", 1), ("Too hot", 1)]
+    );
+    assert_eq!(labelled(&stats.bad_blocks), [("0", 4), ("1–9", 1), ("10–99", 1), ("100+", 1)]);
+    // Rises of 0 (four jobs, the warned one's 2 → 2 included), 24 and 120; the pending
+    // counter and the look-alike name are not reallocations.
+    assert_eq!(labelled(&stats.reallocations), [("0", 4), ("1–9", 0), ("10–99", 1), ("100+", 1)]);
+    let chart = &figure(&stats, "reallocations").chart;
+    assert!(chart.starts_with("<svg") && chart.contains("data-value=\"4\""), "{chart}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_empty_record_answers_empty_figures() {
+    let server = TestServer::start().await;
+    let stats =
+        server.services.statistics(&Principal::system("tests")).await.expect("the statistics");
+    assert_eq!(stats.judged, 0);
+    assert_eq!(stats.per_day.len(), 90);
+    assert!(stats.figures.iter().all(|f| f.rows.is_empty() && f.chart.contains("No data")));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_demo_burn_in_shows_in_the_figures() {
+    let server = demo(|_| {}).await;
+    let drives = drives(&server).await;
+    let ids = [id_of(&drives, "ZJV0A1B2"), id_of(&drives, "FAIL001"), id_of(&drives, "VGH1K2L3")];
+    let (status, body) = start(
+        &server,
+        json!({"drive_ids": ids, "stages": ["short_test", "surface"], "operator": "tester", "confirm_phrase": "ERASE 3 DRIVES"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let jobs: Vec<i64> = body
+        .as_array()
+        .expect("the jobs")
+        .iter()
+        .map(|j| j["id"].as_i64().expect("a job id"))
+        .collect();
+    let views = run_to_end(&server, &jobs, 4000.0).await;
+    assert_eq!(views[1]["state"], "failed", "{:#}", views[1]);
+    let stats =
+        server.services.statistics(&Principal::system("tests")).await.expect("the statistics");
+    assert_eq!((stats.judged, stats.failed), (3, 1), "{stats:#?}");
+    let vendors: Vec<(&str, u64, u64)> =
+        stats.by_vendor.iter().map(|r| (r.group.as_str(), r.judged(), r.failed)).collect();
+    assert_eq!(vendors, [("Seagate", 2, 1), ("Western Digital", 1, 0)]);
+    assert_eq!(stats.per_day.last().map(|d| (d.ended, d.failed)), Some((3, 1)));
+    assert_eq!(labelled(&stats.failed_stages), [("Surface test", 1)]);
+    assert!(labelled(&stats.failure_reasons).contains(&("Bad blocks", 1)), "{stats:#?}");
+    // FAIL001's 24 bad blocks; the two healthy drives none.
+    assert_eq!(labelled(&stats.bad_blocks), [("0", 2), ("1–9", 0), ("10–99", 1), ("100+", 0)]);
+    let capacities: Vec<(&str, u64)> =
+        stats.durations.iter().map(|d| (d.capacity.as_str(), d.jobs)).collect();
+    assert_eq!(capacities, [("8 TB", 1), ("12 TB", 1)]);
+    server.stop().await;
+}

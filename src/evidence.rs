@@ -1,0 +1,548 @@
+//! The evidence bundle: a burn-in's record (the job, the drive, raw SMART captures, every
+//! stage's kept output, the verdict and the thresholds it was judged with) sealed with the
+//! dashboard's Ed25519 key, so a buyer or a vendor can check it without trusting us.
+//!
+//! Layout (`burnin-evidence/1`):
+//! - `parts`: name → JSON value. A JSON part is the value itself; a text capture is a string.
+//! - `manifest`: who and what (job, serial, outcome, dates, the public key) and, per part, the
+//!   SHA-256 of its canonical form.
+//! - `signature`: Ed25519 over the manifest's canonical form.
+//!
+//! The bundle's hash (printed on the certificate) is the SHA-256 of the canonical manifest:
+//! it pins every part through their digests. Checking a bundle therefore needs nothing but this
+//! module: the signature proves the manifest, the digests prove each part, and a mismatch names
+//! the part that changed. A part the dashboard dropped under its retention setting is absent;
+//! its digest stays signed, so the rest still verifies and the report says which is missing.
+//!
+//! Canonical JSON: objects with keys in byte order, no spaces, strings and numbers as
+//! `serde_json` writes them (shortest round-trip floats). Deterministic, so sealing the same
+//! record twice gives the same bytes and the same hash.
+
+use std::collections::BTreeMap;
+
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+pub const FORMAT: &str = "burnin-evidence/1";
+
+/// A sealed record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bundle {
+    pub format: String,
+    pub manifest: Manifest,
+    /// Ed25519 over `canonical(manifest)`, standard base64.
+    pub signature: String,
+    pub parts: BTreeMap<String, Value>,
+}
+
+/// What is signed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub job_id: i64,
+    pub drive_serial: String,
+    pub drive_model: String,
+    pub host_name: String,
+    /// `pass`, `warn`, `fail` or `incomplete`, as the job was judged.
+    pub outcome: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// When the record was sealed (RFC 3339 UTC).
+    pub sealed_at: String,
+    /// The product and version that sealed it.
+    pub issuer: String,
+    /// The signing key's public half, standard base64 of its 32 bytes.
+    pub public_key: String,
+    pub parts: Vec<PartDigest>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartDigest {
+    pub name: String,
+    /// Lowercase hex SHA-256 of the part's canonical JSON.
+    pub sha256: String,
+    /// What the part is, for a reader of the bundle.
+    pub about: String,
+}
+
+/// One part to seal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Part {
+    pub name: String,
+    pub about: String,
+    pub value: Value,
+}
+
+impl Part {
+    pub fn json(name: impl Into<String>, about: impl Into<String>, value: Value) -> Part {
+        Part { name: name.into(), about: about.into(), value }
+    }
+
+    /// Captured bytes: a string when they are UTF-8, else `{"base64": …}` so no byte is lost.
+    pub fn bytes(name: impl Into<String>, about: impl Into<String>, bytes: &[u8]) -> Part {
+        let value = match std::str::from_utf8(bytes) {
+            Ok(text) => Value::String(text.to_owned()),
+            Err(_) => serde_json::json!({ "base64": STANDARD.encode(bytes) }),
+        };
+        Part { name: name.into(), about: about.into(), value }
+    }
+}
+
+/// Writes `value` in canonical form.
+pub fn canonical(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push(b'{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_scalar(&Value::String(key.clone()), out);
+                out.push(b':');
+                write_canonical(&map[key], out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        scalar => write_scalar(scalar, out),
+    }
+}
+
+fn write_scalar(value: &Value, out: &mut Vec<u8>) {
+    // Scalars have one serde_json form; writing them cannot fail.
+    if let Ok(text) = serde_json::to_vec(value) {
+        out.extend_from_slice(&text);
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}
+
+/// The digest a part's value is pinned by.
+pub fn part_digest(value: &Value) -> String {
+    sha256_hex(&canonical(value))
+}
+
+/// The bundle's hash: what the certificate prints and a verifier compares.
+pub fn manifest_hash(manifest: &Manifest) -> String {
+    sha256_hex(&canonical(&manifest_value(manifest)))
+}
+
+fn manifest_value(manifest: &Manifest) -> Value {
+    // A manifest is plain data; it always serializes.
+    serde_json::to_value(manifest).unwrap_or(Value::Null)
+}
+
+/// The public half of a key, as bundles and `/api/v1/signing-key` show it.
+pub fn public_key_text(key: &VerifyingKey) -> String {
+    STANDARD.encode(key.as_bytes())
+}
+
+/// Reads a public key given as standard base64 of its 32 bytes.
+pub fn parse_public_key(text: &str) -> Result<VerifyingKey, String> {
+    let bytes =
+        STANDARD.decode(text.trim()).map_err(|e| format!("the public key is not base64 ({e})"))?;
+    let bytes: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("the public key is {} bytes; an Ed25519 key is 32", bytes.len()))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|e| format!("the public key is not valid ({e})"))
+}
+
+/// Seals `parts` under `manifest` (whose `public_key` and `parts` are filled in here).
+pub fn seal(mut manifest: Manifest, parts: Vec<Part>, key: &SigningKey) -> Bundle {
+    manifest.public_key = public_key_text(&key.verifying_key());
+    manifest.parts = parts
+        .iter()
+        .map(|part| PartDigest {
+            name: part.name.clone(),
+            sha256: part_digest(&part.value),
+            about: part.about.clone(),
+        })
+        .collect();
+    let signature = key.sign(&canonical(&manifest_value(&manifest)));
+    Bundle {
+        format: FORMAT.to_owned(),
+        signature: STANDARD.encode(signature.to_bytes()),
+        parts: parts.into_iter().map(|part| (part.name, part.value)).collect(),
+        manifest,
+    }
+}
+
+/// Puts a sealed manifest back together with the parts still kept: a part missing from
+/// `parts` reads as pruned when verified.
+pub fn reassemble(manifest: Manifest, signature: String, parts: Vec<Part>) -> Bundle {
+    Bundle {
+        format: FORMAT.to_owned(),
+        manifest,
+        signature,
+        parts: parts.into_iter().map(|part| (part.name, part.value)).collect(),
+    }
+}
+
+/// What a check found wrong, and where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// `format`, `signature`, `public_key`, `manifest.job_id`, or `parts/<name>`.
+    pub location: String,
+    pub message: String,
+}
+
+/// The public half of the signing key, as the Settings page and `/api/v1/signing-key` show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyView {
+    pub algorithm: String,
+    /// Standard base64 of the 32-byte Ed25519 public key.
+    pub public_key: String,
+    /// The first 16 hex digits of the key's SHA-256.
+    pub fingerprint: String,
+}
+
+/// The outcome of checking a bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    /// The signature holds and every kept part matches its digest.
+    pub valid: bool,
+    /// Every part named by the manifest is present (none pruned).
+    pub complete: bool,
+    /// The manifest's hash, to compare with the certificate.
+    pub hash: String,
+    pub job_id: i64,
+    pub drive_serial: String,
+    pub outcome: String,
+    pub public_key: String,
+    /// Whether the key that signed is the one the verifier was told to expect.
+    pub key_matches_expected: Option<bool>,
+    pub problems: Vec<Problem>,
+    /// Parts named by the manifest but not in the bundle (dropped by retention).
+    pub missing: Vec<String>,
+    /// Parts checked and found to match.
+    pub checked: Vec<String>,
+}
+
+fn problem(location: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem { location: location.into(), message: message.into() }
+}
+
+/// Reads a bundle from its JSON text, naming what makes it unreadable.
+pub fn parse(text: &[u8]) -> Result<Bundle, String> {
+    let value: Value = serde_json::from_slice(text).map_err(|e| {
+        format!(
+            "the file is not JSON ({e}); an evidence bundle is the JSON from /api/v1/burnin/{{id}}/evidence"
+        )
+    })?;
+    match value.get("format").and_then(Value::as_str) {
+        Some(FORMAT) => {}
+        Some(other) => {
+            return Err(format!(
+                "the bundle's format is {other:?}; this version reads {FORMAT:?} bundles"
+            ));
+        }
+        None => {
+            return Err(format!(
+                "the file has no \"format\": it is not an evidence bundle ({FORMAT})"
+            ));
+        }
+    }
+    serde_json::from_value(value).map_err(|e| format!("the bundle is not complete: {e}"))
+}
+
+/// Checks a bundle: the signature over the manifest, each part against its digest, the
+/// manifest against the job it describes, and (given one) the key against the expected key.
+pub fn verify(bundle: &Bundle, expected_key: Option<&VerifyingKey>) -> Verification {
+    let manifest = &bundle.manifest;
+    let mut problems = Vec::new();
+    if bundle.format != FORMAT {
+        problems.push(problem("format", format!("{:?} is not {FORMAT:?}", bundle.format)));
+    }
+    let key = match parse_public_key(&manifest.public_key) {
+        Ok(key) => Some(key),
+        Err(message) => {
+            problems.push(problem("manifest.public_key", message));
+            None
+        }
+    };
+    let key_matches_expected = match (&key, expected_key) {
+        (Some(key), Some(expected)) => Some(key == expected),
+        _ => None,
+    };
+    if key_matches_expected == Some(false) {
+        problems.push(problem(
+            "manifest.public_key",
+            format!(
+                "the bundle was signed by key {}, not by the expected key {}",
+                manifest.public_key,
+                expected_key.map(public_key_text).unwrap_or_default()
+            ),
+        ));
+    }
+    if let Some(key) = &key {
+        match STANDARD.decode(bundle.signature.trim()).ok().and_then(|bytes| {
+            <[u8; 64]>::try_from(bytes.as_slice()).ok().map(|b| Signature::from_bytes(&b))
+        }) {
+            None => problems.push(problem(
+                "signature",
+                "the signature is not 64 bytes of base64: it is damaged",
+            )),
+            Some(signature) => {
+                if key.verify(&canonical(&manifest_value(manifest)), &signature).is_err() {
+                    problems.push(problem(
+                        "signature",
+                        "the signature does not match the manifest: the manifest was changed after it was signed, or another key signed it",
+                    ));
+                }
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    let mut checked = Vec::new();
+    for digest in &manifest.parts {
+        match bundle.parts.get(&digest.name) {
+            None => missing.push(digest.name.clone()),
+            Some(value) => {
+                let now = part_digest(value);
+                if now == digest.sha256 {
+                    checked.push(digest.name.clone());
+                } else {
+                    problems.push(problem(
+                        format!("parts/{}", digest.name),
+                        format!(
+                            "{} does not match its signed digest (signed {}, found {}): it was changed",
+                            if digest.about.is_empty() { &digest.name } else { &digest.about },
+                            short(&digest.sha256),
+                            short(&now)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    for name in bundle.parts.keys() {
+        if !manifest.parts.iter().any(|digest| &digest.name == name) {
+            problems.push(problem(
+                format!("parts/{name}"),
+                "this part is not named by the signed manifest: it was added after signing",
+            ));
+        }
+    }
+    if let Some(job) = bundle.parts.get("job") {
+        let same = |field: &str, expected: Value| job.get(field).is_some_and(|v| *v == expected);
+        if !same("id", Value::from(manifest.job_id)) {
+            problems.push(problem(
+                "manifest.job_id",
+                "the job part is another job than the manifest names",
+            ));
+        }
+        if !same("drive_serial", Value::from(manifest.drive_serial.clone())) {
+            problems.push(problem(
+                "manifest.drive_serial",
+                "the job part names another drive than the manifest",
+            ));
+        }
+    }
+    Verification {
+        valid: problems.is_empty(),
+        complete: missing.is_empty(),
+        hash: manifest_hash(manifest),
+        job_id: manifest.job_id,
+        drive_serial: manifest.drive_serial.clone(),
+        outcome: manifest.outcome.clone(),
+        public_key: manifest.public_key.clone(),
+        key_matches_expected,
+        problems,
+        missing,
+        checked,
+    }
+}
+
+fn short(hex: &str) -> &str {
+    hex.get(..16).unwrap_or(hex)
+}
+
+/// Where in a text part two versions first differ, for a reader comparing a bundle with a
+/// copy: line and column (1-based) of the first differing character.
+pub fn first_difference(a: &str, b: &str) -> Option<(usize, usize)> {
+    let (mut line, mut column) = (1, 1);
+    let mut left = a.chars();
+    let mut right = b.chars();
+    loop {
+        match (left.next(), right.next()) {
+            (None, None) => return None,
+            (Some(x), Some(y)) if x == y => {
+                if x == '\n' {
+                    line += 1;
+                    column = 1;
+                } else {
+                    column += 1;
+                }
+            }
+            _ => return Some((line, column)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[7u8; 32])
+    }
+
+    fn manifest() -> Manifest {
+        Manifest {
+            job_id: 4,
+            drive_serial: "ZL2ABC".into(),
+            drive_model: "ST4000".into(),
+            host_name: "nas1".into(),
+            outcome: "pass".into(),
+            started_at: Some("2026-12-01T00:00:00Z".into()),
+            finished_at: Some("2026-12-02T00:00:00Z".into()),
+            sealed_at: "2026-12-02T00:00:01Z".into(),
+            issuer: "test".into(),
+            public_key: String::new(),
+            parts: Vec::new(),
+        }
+    }
+
+    fn sealed() -> Bundle {
+        seal(
+            manifest(),
+            vec![
+                Part::json(
+                    "job",
+                    "the job",
+                    json!({"id": 4, "drive_serial": "ZL2ABC", "z": 1.5, "a": [1, 2]}),
+                ),
+                Part::bytes(
+                    "captures/smart_before.json",
+                    "SMART before",
+                    b"{\"serial_number\": \"ZL2ABC\"}",
+                ),
+                Part::bytes("stages/5-surface/stdout", "bad blocks", &[0xff, 0x00, 0x41]),
+            ],
+            &key(),
+        )
+    }
+
+    #[test]
+    fn canonical_form_sorts_keys_at_every_depth_and_has_no_spaces() {
+        let value = json!({"b": {"y": 1, "x": [true, null, "é"]}, "a": 0.5});
+        assert_eq!(
+            String::from_utf8(canonical(&value)).expect("canonical JSON is UTF-8"),
+            r#"{"a":0.5,"b":{"x":[true,null,"é"],"y":1}}"#
+        );
+    }
+
+    #[test]
+    fn a_sealed_bundle_verifies_after_a_round_trip_through_text() {
+        let bundle = sealed();
+        let text = serde_json::to_vec_pretty(&bundle).expect("a bundle serializes");
+        let back = parse(&text).expect("a written bundle parses");
+        let report = verify(&back, Some(&key().verifying_key()));
+        assert!(report.valid, "{:?}", report.problems);
+        assert!(report.complete);
+        assert_eq!(report.checked.len(), 3);
+        assert_eq!(report.hash, manifest_hash(&bundle.manifest));
+        assert_eq!(sealed(), bundle, "sealing is deterministic");
+    }
+
+    #[test]
+    fn one_changed_byte_of_a_capture_fails_and_names_the_part() {
+        let mut bundle = sealed();
+        bundle.parts.insert(
+            "captures/smart_before.json".into(),
+            Value::String("{\"serial_number\": \"ZL2ABD\"}".into()),
+        );
+        let report = verify(&bundle, None);
+        assert!(!report.valid);
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        assert_eq!(report.problems[0].location, "parts/captures/smart_before.json");
+    }
+
+    #[test]
+    fn an_edited_manifest_fails_the_signature() {
+        let mut bundle = sealed();
+        bundle.manifest.outcome = "fail".into();
+        let report = verify(&bundle, None);
+        assert!(!report.valid);
+        assert!(report.problems.iter().any(|p| p.location == "signature"), "{:?}", report.problems);
+    }
+
+    #[test]
+    fn another_key_is_named_and_a_pruned_part_is_missing_not_invalid() {
+        let mut bundle = sealed();
+        bundle.parts.remove("stages/5-surface/stdout");
+        let other = SigningKey::from_bytes(&[9u8; 32]).verifying_key();
+        let report = verify(&bundle, Some(&other));
+        assert_eq!(report.key_matches_expected, Some(false));
+        assert!(!report.valid);
+        assert!(!report.complete);
+        assert_eq!(report.missing, ["stages/5-surface/stdout"]);
+        let report = verify(&bundle, Some(&key().verifying_key()));
+        assert!(report.valid, "{:?}", report.problems);
+        assert!(!report.complete);
+    }
+
+    #[test]
+    fn an_added_part_and_a_swapped_job_are_caught() {
+        let mut bundle = sealed();
+        bundle.parts.insert("extra".into(), json!(1));
+        let report = verify(&bundle, None);
+        assert!(!report.valid);
+        assert!(
+            report.problems.iter().any(|p| p.location == "parts/extra"),
+            "{:?}",
+            report.problems
+        );
+        let mut bundle = sealed();
+        bundle.parts.insert("job".into(), json!({"id": 5, "drive_serial": "ZL2ABC"}));
+        let report = verify(&bundle, None);
+        assert!(!report.valid);
+        assert!(report.problems.iter().any(|p| p.location == "parts/job"));
+        assert!(report.problems.iter().any(|p| p.location == "manifest.job_id"));
+    }
+
+    #[test]
+    fn unreadable_files_say_why() {
+        assert!(parse(b"not json").expect_err("bad input is refused").contains("not JSON"));
+        assert!(parse(b"{}").expect_err("bad input is refused").contains("no \"format\""));
+        assert!(
+            parse(br#"{"format":"other/2"}"#)
+                .expect_err("bad input is refused")
+                .contains("other/2")
+        );
+    }
+
+    #[test]
+    fn the_first_difference_is_located_by_line_and_column() {
+        assert_eq!(first_difference("ab\ncd", "ab\nce"), Some((2, 2)));
+        assert_eq!(first_difference("same", "same"), None);
+    }
+}
