@@ -14,7 +14,9 @@ use crate::AppError;
 pub async fn fetch_drive_record(serial: String) -> Result<DriveRecord, AppError> {
     crate::backend::reply(
         async {
-            crate::backend::backend()?.drive_record(crate::backend::principal().await?, serial).await
+            crate::backend::backend()?
+                .drive_record(crate::backend::principal().await?, serial)
+                .await
         }
         .await,
     )

@@ -749,7 +749,6 @@ async fn delete_job(
     Ok(Json(services.remove_job(&caller, parse_id(&id)?, &body.confirm).await?))
 }
 
-/// The public key that signs evidence bundles. Open to anyone: a buyer checks a bundle with it.
 /// A drive's record by serial, across every host it has sat in: identity, places, location
 /// history, every burn-in and the trend of its watched counters.
 async fn drive_record(
@@ -768,6 +767,7 @@ async fn statistics(
     Ok(Json(services.statistics(&caller).await?))
 }
 
+/// The public key that signs evidence bundles. Open to anyone: a buyer checks a bundle with it.
 async fn signing_key(State(services): State<Services>) -> Json<burnin::evidence::KeyView> {
     Json(services.key_view())
 }
