@@ -179,6 +179,7 @@ pub struct CertificateView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Removed {
     pub job_id: i64,
+    pub drive_id: i64,
     pub drive_serial: String,
     pub stages: u32,
     pub outputs: u32,

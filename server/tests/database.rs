@@ -97,3 +97,62 @@ async fn the_database_holds_one_active_job_per_drive_for_exactly_the_active_stat
     }
     insert("cancelled").await.unwrap();
 }
+
+/// Audit events written before the record migration get their job and drive columns from
+/// their detail, so an older job's audit trail is found by the same indexed query.
+#[tokio::test]
+async fn older_audit_events_get_their_job_and_drive_columns_when_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("burnin.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let record = 20261205000010;
+    let mut before = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            burnin_server::db::MIGRATOR
+                .migrations
+                .iter()
+                .filter(|m| m.version < record)
+                .cloned()
+                .collect(),
+        ),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    before.set_ignore_missing(true);
+    before.run(&pool).await.unwrap();
+    for sql in [
+        "INSERT INTO hosts (id, name) VALUES (1, 'nas')",
+        "INSERT INTO drives (id, host_id, serial, devname) VALUES (7, 1, 'S1', 'sda')",
+        "INSERT INTO jobs (id, drive_id, host_id, operator, state) VALUES (3, 7, 1, 't', 'passed')",
+        r#"INSERT INTO audit_events (id, actor, action, detail) VALUES
+            (1, 'ann', 'burnin.start', '{"job_id": 3, "device": "sda"}'),
+            (2, 'ann', 'burnin.refused', '{"drive_ids": [7], "reasons": ["in a pool"]}'),
+            (3, 'ann', 'burnin.refused', '{"drive_ids": [7, 8], "reasons": ["in a pool"]}'),
+            (4, 'ann', 'drive.edit', '{"drive_id": 7, "notes": {"from": "", "to": "x"}}'),
+            (5, 'ann', 'settings.changed', 'not json'),
+            (6, 'ann', 'burnin.start', '{"job_id": "3"}')"#,
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
+    let db = Db::open(&url).await.unwrap();
+    let rows: Vec<(i64, Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT id, job_id, drive_id FROM audit_events ORDER BY id")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (1, Some(3), Some(7)),
+            (2, None, Some(7)),
+            (3, None, None),
+            (4, None, Some(7)),
+            (5, None, None),
+            (6, None, None),
+        ]
+    );
+    // The columns are filled before the log becomes append-only, and it is append-only after.
+    let update = sqlx::query("UPDATE audit_events SET job_id = 1").execute(db.pool()).await;
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+}

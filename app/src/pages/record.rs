@@ -45,7 +45,8 @@ pub async fn fetch_certificate(id: i64) -> Result<CertificateView, AppError> {
     )
 }
 
-#[server(input = Json)]
+/// A read, so a GET: nothing that reaches the audit log is a state-changing request.
+#[server(input = GetUrl)]
 pub async fn fetch_audit(params: AuditParams) -> Result<AuditPage, AppError> {
     crate::backend::reply(
         async {

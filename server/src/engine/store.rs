@@ -1040,13 +1040,13 @@ pub async fn delete_job(
     tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     job_id: i64,
 ) -> Result<Option<burnin::record::Removed>, DbError> {
-    let job: Option<(String,)> = sqlx::query_as(
-        "SELECT d.serial FROM jobs j JOIN drives d ON d.id = j.drive_id WHERE j.id = $1",
+    let job: Option<(String, i64)> = sqlx::query_as(
+        "SELECT d.serial, d.id FROM jobs j JOIN drives d ON d.id = j.drive_id WHERE j.id = $1",
     )
     .bind(job_id)
     .fetch_optional(&mut **tx)
     .await?;
-    let Some((serial,)) = job else { return Ok(None) };
+    let Some((serial, drive_id)) = job else { return Ok(None) };
     let mut counts = [0u32; 5];
     for (slot, sql) in [
         "SELECT COUNT(*) FROM job_stages WHERE job_id = $1",
@@ -1065,6 +1065,7 @@ pub async fn delete_job(
     sqlx::query("DELETE FROM jobs WHERE id = $1").bind(job_id).execute(&mut **tx).await?;
     Ok(Some(burnin::record::Removed {
         job_id,
+        drive_id,
         drive_serial: serial,
         stages: counts[0],
         outputs: counts[1],
