@@ -473,6 +473,31 @@ mod tests {
         assert_eq!(sealed(), bundle, "sealing is deterministic");
     }
 
+    /// A signed part's digest is over its numbers as written; reading them back must give the
+    /// same bits, or a bundle stops verifying once parsed (serde_json's `float_roundtrip`).
+    #[test]
+    fn every_float_reads_back_to_the_same_canonical_bytes() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let floats: Vec<Value> = (0..20_000)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                // Temperatures and rates as sampled (tenths summed), and arbitrary doubles.
+                if i % 2 == 0 {
+                    json!(30.0 + f64::from(u32::try_from(state % 400).unwrap_or(0)) * 0.1)
+                } else {
+                    json!(f64::from_bits(state >> 2))
+                }
+            })
+            .filter(|v| v.is_f64())
+            .collect();
+        let value = Value::Array(floats);
+        let text = canonical(&value);
+        let back: Value = serde_json::from_slice(&text).expect("canonical JSON parses");
+        assert!(canonical(&back) == text, "a float did not read back to the same bits");
+    }
+
     #[test]
     fn one_changed_byte_of_a_capture_fails_and_names_the_part() {
         let mut bundle = sealed();

@@ -304,14 +304,17 @@ async fn an_admin_deletes_a_job_naming_what_went_and_the_audit_log_cannot_change
     let drive_id = common::demo::id_of(&fleet, "ZJV0A1B2");
     let trail = burnin_server::audit::of_job(&pool, id).await.unwrap();
     let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
-    assert!(actions.contains(&"burnin.start"), "{actions:?}");
+    assert!(actions.iter().any(|a| a.starts_with("burnin.start")), "{actions:?}");
     let by_column: Vec<(i64, Option<i64>)> =
         sqlx::query_as("SELECT id, drive_id FROM audit_events WHERE job_id = $1 ORDER BY id")
             .bind(id)
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(by_column.iter().map(|(e, _)| *e).collect::<Vec<_>>(), trail.iter().map(|e| e.id).collect::<Vec<_>>());
+    assert_eq!(
+        by_column.iter().map(|(e, _)| *e).collect::<Vec<_>>(),
+        trail.iter().map(|e| e.id).collect::<Vec<_>>()
+    );
     assert!(by_column.iter().all(|(_, d)| *d == Some(drive_id)), "{by_column:?}");
     let before: (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM audit_events").fetch_one(&pool).await.unwrap();

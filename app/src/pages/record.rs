@@ -7,7 +7,7 @@ use burnin::{
     record::{CertificateView, JobRecord, Removed},
 };
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
+use leptos::server_fn::codec::{GetUrl, Json};
 
 use crate::AppError;
 
