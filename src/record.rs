@@ -162,6 +162,8 @@ pub struct JobRecord {
     pub audit: Vec<crate::history::AuditEvent>,
     /// The temperature over the job, as SVG (`crate::chart`); empty without readings.
     pub temperature_chart: String,
+    /// The chart's numbers (`temperature_table`).
+    pub temperature_table: Vec<TemperatureRow>,
     /// The throughput across the disk, as SVG; empty without a surface scan.
     pub throughput_chart: String,
 }
@@ -227,6 +229,81 @@ pub struct Certificate {
     pub profile: SurfaceProfile,
     /// When the record was sealed.
     pub sealed_at: String,
+}
+
+/// One row of a job's temperature table: a stretch of the run and what the drive read in it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemperatureRow {
+    /// Unix seconds of the stretch's first and last reading.
+    pub from: f64,
+    pub to: f64,
+    pub samples: usize,
+    pub min_c: f64,
+    pub mean_c: f64,
+    pub max_c: f64,
+}
+
+/// The numbers beside a job's temperature chart: the run cut into at most `rows` stretches of
+/// equal time, each with its lowest, mean and highest reading. Readings that are not finite
+/// are left out; stretches without readings give no row.
+pub fn temperature_table(readings: &[(f64, f64)], rows: usize) -> Vec<TemperatureRow> {
+    let readings: Vec<(f64, f64)> =
+        readings.iter().copied().filter(|(t, c)| t.is_finite() && c.is_finite()).collect();
+    let (Some(first), Some(last)) = (readings.first(), readings.last()) else {
+        return Vec::new();
+    };
+    let (start, span) = (first.0, (last.0 - first.0).max(0.0));
+    let rows = rows.max(1);
+    let mut table: Vec<TemperatureRow> = Vec::new();
+    let mut current: Option<(usize, TemperatureRow, f64)> = None;
+    for (at, celsius) in readings {
+        let slot = if span > 0.0 {
+            // Saturating float-to-int: the last reading falls in the last stretch.
+            (((at - start) / span * rows as f64) as usize).min(rows - 1)
+        } else {
+            0
+        };
+        match &mut current {
+            Some((index, row, sum)) if *index == slot => {
+                row.to = at;
+                row.samples += 1;
+                row.min_c = row.min_c.min(celsius);
+                row.max_c = row.max_c.max(celsius);
+                *sum += celsius;
+            }
+            _ => {
+                if let Some((_, row, sum)) = current.take() {
+                    table.push(TemperatureRow { mean_c: sum / row.samples as f64, ..row });
+                }
+                let row = TemperatureRow {
+                    from: at,
+                    to: at,
+                    samples: 1,
+                    min_c: celsius,
+                    mean_c: celsius,
+                    max_c: celsius,
+                };
+                current = Some((slot, row, celsius));
+            }
+        }
+    }
+    if let Some((_, row, sum)) = current {
+        table.push(TemperatureRow { mean_c: sum / row.samples as f64, ..row });
+    }
+    table
+}
+
+/// A long series thinned to at most `points` for a chart: the hottest reading of each bucket,
+/// so a short spike is never smoothed away.
+pub fn hottest_of_each(readings: &[(f64, f64)], points: usize) -> Vec<(f64, f64)> {
+    if readings.len() <= points.max(1) {
+        return readings.to_vec();
+    }
+    let size = readings.len().div_ceil(points.max(1));
+    readings
+        .chunks(size)
+        .filter_map(|chunk| chunk.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)))
+        .collect()
 }
 
 /// The most defects a certificate lists; the count says how many there are.
@@ -384,6 +461,53 @@ pub fn certificate(src: Sources<'_>) -> Certificate {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_temperature_table_cuts_the_run_into_stretches_with_their_extremes_and_mean() {
+        // Ten hours, a reading a minute, 30 °C with a 52 °C spike in hour seven.
+        let readings: Vec<(f64, f64)> = (0..600)
+            .map(|m| {
+                (
+                    1_700_000_000.0 + f64::from(m) * 60.0,
+                    if m == 430 { 52.0 } else { 30.0 + f64::from(m % 3) },
+                )
+            })
+            .collect();
+        let table = temperature_table(&readings, 10);
+        assert_eq!(table.len(), 10);
+        assert_eq!(table.iter().map(|r| r.samples).sum::<usize>(), 600);
+        assert!(table.windows(2).all(|w| w[0].to < w[1].from), "stretches are in order");
+        let hot: Vec<&TemperatureRow> = table.iter().filter(|r| r.max_c == 52.0).collect();
+        assert_eq!(hot.len(), 1);
+        assert!(hot[0].from <= readings[430].0 && readings[430].0 <= hot[0].to);
+        for row in &table {
+            assert!(row.min_c <= row.mean_c && row.mean_c <= row.max_c, "{row:?}");
+            assert_eq!(row.min_c, 30.0);
+        }
+        assert!(temperature_table(&[], 10).is_empty());
+        let one = temperature_table(&[(5.0, 40.0), (5.0, f64::NAN)], 10);
+        assert_eq!(
+            one,
+            vec![TemperatureRow {
+                from: 5.0,
+                to: 5.0,
+                samples: 1,
+                min_c: 40.0,
+                mean_c: 40.0,
+                max_c: 40.0
+            }]
+        );
+    }
+
+    #[test]
+    fn a_thinned_series_keeps_every_spike() {
+        let readings: Vec<(f64, f64)> =
+            (0..10_000).map(|i| (f64::from(i), if i == 7_777 { 61.0 } else { 35.0 })).collect();
+        let thin = hottest_of_each(&readings, 600);
+        assert!(thin.len() <= 600);
+        assert!(thin.contains(&(7_777.0, 61.0)));
+        assert_eq!(hottest_of_each(&readings[..10], 600), readings[..10].to_vec());
+    }
     use super::*;
 
     #[test]

@@ -197,6 +197,8 @@ pub trait Backend: Send + Sync + 'static {
         caller: Principal,
         filter: burnin::alert::AlertFilter,
     ) -> Answer<'_, Vec<burnin::alert::AlertView>>;
+    /// One alert by id, whatever its state (a link in a notification names it).
+    fn alert(&self, caller: Principal, id: i64) -> Answer<'_, burnin::alert::AlertView>;
     /// Counts of the open alerts, for the header and the Hosts page.
     fn alert_summary(&self, caller: Principal) -> Answer<'_, burnin::alert::AlertSummary>;
     /// Acknowledges or resolves an alert as the caller, with an optional note.

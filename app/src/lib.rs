@@ -171,6 +171,7 @@ pub fn server_fn_doors() -> Vec<(&'static str, burnin::access::Door)> {
         (RevokeToken::PATH, Door::Needs(Action::ManageTokens)),
         (ListAlerts::PATH, view),
         (OpenAlertCounts::PATH, view),
+        (FetchAlert::PATH, view),
         (HandleAlert::PATH, Door::Needs(Action::HandleAlerts)),
         (ListChannels::PATH, view),
         (ChannelDeliveries::PATH, view),

@@ -70,6 +70,17 @@ test('a failed burn-in reaches the header counter and the desktop without a relo
   await page.locator('select[name="state"]').selectOption('resolved');
   await expect(page).toHaveURL(/state=resolved/);
   await expect(page.locator('li.alert[data-state="acknowledged"]')).toHaveCount(0);
+
+  // A notification's link names its alert: it opens that alert, even once resolved, and the
+  // page rendered by the server already shows it.
+  const alertId = stored[0].id;
+  expect((await request.post(`/api/v1/alerts/${alertId}/resolve`, { data: { note: 'returned' } })).status()).toBe(200);
+  await page.goto(`/alerts?id=${alertId}`);
+  const named = page.getByTestId('named-alert').locator(`li.alert[data-alert="${alertId}"]`);
+  await expect(named).toHaveAttribute('data-state', 'resolved');
+  await expect(named).toContainText('returned');
+  await expect(named.getByRole('link', { name: /job #\d+/ })).toHaveAttribute('href', /^\/jobs\/\d+$/);
+  await expect(page.locator(`li.alert[data-alert="${alertId}"]`)).toHaveCount(1);
 });
 
 test('a channel made on the Settings page sends a test through the real path and shows the result', async ({ page }) => {

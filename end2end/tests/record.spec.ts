@@ -125,8 +125,22 @@ test("FAIL001's job page shows its bad blocks with byte offsets and its changed 
   const output = page.locator('details.output[data-stream="stderr"]').first();
   await output.locator('summary').click();
   await expect(output.locator('pre')).not.toBeEmpty({ timeout: 15_000 });
-  await output.getByTestId('output-search').fill('done');
+  await output.getByTestId('output-search').fill('DONE');
   await expect(output.getByTestId('output-matches')).toContainText('matching line');
+  // Every match is marked, whatever its case, and only matching lines stay.
+  const marks = output.locator('pre mark');
+  await expect(marks.first()).toHaveText(/^done$/i);
+  const shownLines = (await output.locator('pre').innerText()).split('\n').filter((l) => l.length > 0);
+  expect(shownLines.every((l) => /done/i.test(l))).toBe(true);
+  expect(await marks.count()).toBeGreaterThanOrEqual(shownLines.length);
+  // The temperature chart's numbers stand beside it: the table's hottest reading is the
+  // certificate's.
+  const table = page.getByTestId('temperature-table');
+  await expect(table.locator('tbody tr').first()).toBeVisible();
+  const maxes = await table
+    .locator('td[data-max]')
+    .evaluateAll((tds) => tds.map((td) => Number(td.getAttribute('data-max'))));
+  expect(Math.max(...maxes)).toBeCloseTo(certificate.temperature_max_c, 5);
   // The audit trail of the job names its start and its end.
   await expect(page.locator('[data-testid="job-audit"] tr[data-action="burnin.start_destructive"]')).toHaveCount(1);
   await expect(page.locator('[data-testid="job-audit"] tr[data-action="burnin.failed"]')).toHaveCount(1);

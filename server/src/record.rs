@@ -231,7 +231,9 @@ impl Services {
         };
         let pool = self.db.pool();
         let audit = crate::audit::of_job(pool, job_id).await?;
-        let temperatures = store::temperature_series(pool, job_id, 600).await?;
+        let readings = store::temperature_series(pool, job_id).await?;
+        let temperature_table = burnin::record::temperature_table(&readings, 12);
+        let temperatures = burnin::record::hottest_of_each(&readings, 600);
         // The thresholds the job was judged with; today's settings while it still runs.
         let thresholds = store::thresholds(pool, job_id)
             .await?
@@ -261,6 +263,7 @@ impl Services {
             sealed,
             audit,
             temperature_chart,
+            temperature_table,
             throughput_chart,
         })
     }

@@ -1091,6 +1091,10 @@ impl Backend for Services {
         Box::pin(async move { self.list_alerts(&caller, &filter).await })
     }
 
+    fn alert(&self, caller: Principal, id: i64) -> Answer<'_, burnin::alert::AlertView> {
+        Box::pin(async move { self.get_alert(&caller, id).await })
+    }
+
     fn alert_summary(&self, caller: Principal) -> Answer<'_, burnin::alert::AlertSummary> {
         Box::pin(async move {
             allow(&caller, Action::View)?;

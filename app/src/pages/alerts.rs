@@ -23,6 +23,15 @@ pub async fn list_alerts(filter: AlertFilter) -> Result<Vec<AlertView>, AppError
     )
 }
 
+/// One alert, whatever its state: what a notification's link opens.
+#[server(input = leptos::server_fn::codec::GetUrl)]
+pub async fn fetch_alert(id: i64) -> Result<AlertView, AppError> {
+    crate::backend::reply(
+        async { crate::backend::backend()?.alert(crate::backend::principal().await?, id).await }
+            .await,
+    )
+}
+
 /// A read polled every few seconds by each open page: a GET, so it is not logged as a change.
 #[server(input = leptos::server_fn::codec::GetUrl)]
 pub async fn open_alert_counts() -> Result<AlertSummary, AppError> {
@@ -162,8 +171,20 @@ pub fn AlertsPage() -> impl IntoView {
             severity: q.get("severity").and_then(|s| Severity::parse(&s)),
         })
     });
+    // `?id=N` (every notification's link) shows that alert first, even once resolved.
+    let named_id =
+        Memo::new(move |_| query.with(|q| q.get("id").and_then(|i| i.parse::<i64>().ok())));
     let changed = RwSignal::new(0u32);
     let alerts = Resource::new(move || (filter.get(), changed.get()), |(f, _)| list_alerts(f));
+    let named = Resource::new(
+        move || (named_id.get(), changed.get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => fetch_alert(id).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
     let hosts = Resource::new(|| (), |_| crate::pages::dashboard::dashboard_snapshot());
     let notice = RwSignal::new(None::<Result<String, String>>);
     let may_handle = crate::pages::access::may(Action::HandleAlerts);
@@ -243,8 +264,29 @@ pub fn AlertsPage() -> impl IntoView {
                 </select>
             </label>
         </form>
+        <Suspense fallback=|| ()>
+            {move || named.get().map(|answer| match answer {
+                Ok(None) => ().into_any(),
+                Err(e) => view! {
+                    <section class="panel empty" data-testid="named-alert">
+                        <p class="notice error" role="alert">{format!("The linked alert cannot be shown: {}", e.message)}</p>
+                        <p><a href="/alerts">"Show the open alerts"</a></p>
+                    </section>
+                }.into_any(),
+                Ok(Some(alert)) => view! {
+                    <section class="named-alert" data-testid="named-alert" aria-label="The linked alert">
+                        <p class="hint">{format!("The alert this link names (#{}), as it is now.", alert.id)}" "<a href="/alerts">"Show the open alerts"</a></p>
+                        <ul class="alerts"><AlertItem alert may_handle changed notice/></ul>
+                    </section>
+                }.into_any(),
+            })}
+        </Suspense>
         <Suspense fallback=|| view! { <p class="loading">"Loading alerts…"</p> }>
-            {move || alerts.get().map(|answer| match answer {
+            {move || alerts.get().map(|answer| match answer.map(|list| {
+                // The linked alert is shown above, once.
+                let named = named_id.get();
+                list.into_iter().filter(|a| Some(a.id) != named).collect::<Vec<_>>()
+            }) {
                 Err(e) => view! { <p class="notice error" role="alert">{e.message}</p> }.into_any(),
                 Ok(list) if list.is_empty() => view! {
                     <section class="panel empty" data-testid="no-alerts">

@@ -62,8 +62,15 @@ pub fn JobPage() -> impl IntoView {
 
 #[component]
 fn JobView(record: JobRecord, changed: RwSignal<u32>) -> impl IntoView {
-    let JobRecord { job, certificate: c, sealed, audit, temperature_chart, throughput_chart } =
-        record;
+    let JobRecord {
+        job,
+        certificate: c,
+        sealed,
+        audit,
+        temperature_chart,
+        temperature_table,
+        throughput_chart,
+    } = record;
     let id = job.id;
     let outcome = c.outcome.clone();
     let class = outcome_class(&outcome);
@@ -122,7 +129,13 @@ fn JobView(record: JobRecord, changed: RwSignal<u32>) -> impl IntoView {
         <Defects c=c.clone()/>
         <Counters c=c.clone()/>
         {(!temperature_chart.is_empty()).then(|| view! {
-            <section class="panel"><h2>"Temperature"</h2><div class="chart-wrap" inner_html=temperature_chart></div></section>
+            <section class="panel">
+                <h2>"Temperature"</h2>
+                <div class="chart-with-table">
+                    <div class="chart-wrap" inner_html=temperature_chart></div>
+                    <TemperatureTable rows=temperature_table/>
+                </div>
+            </section>
         })}
         {(!throughput_chart.is_empty()).then(|| view! {
             <section class="panel"><h2>"Throughput across the disk"</h2><div class="chart-wrap" inner_html=throughput_chart></div></section>
@@ -158,6 +171,77 @@ fn JobView(record: JobRecord, changed: RwSignal<u32>) -> impl IntoView {
         </section>
         {(may_delete && sealed).then(|| view! { <DeleteJob id serial changed/> })}
     }
+}
+
+/// A reading's time as the table shows it: month, day and minute, UTC.
+fn clock_utc(secs: f64) -> String {
+    // Saturating float-to-int; readings are Unix seconds.
+    let text = burnin::format::utc(secs as i64);
+    text.get(5..16).map_or(text.clone(), |t| t.replace('T', " "))
+}
+
+/// The numbers behind the temperature chart, stretch by stretch.
+#[component]
+fn TemperatureTable(rows: Vec<burnin::record::TemperatureRow>) -> impl IntoView {
+    view! {
+        <table class="numbers" data-testid="temperature-table">
+            <caption>"Readings by stretch of the run (UTC)"</caption>
+            <thead><tr><th>"From"</th><th>"To"</th><th class="num">"Min °C"</th><th class="num">"Mean °C"</th><th class="num">"Max °C"</th><th class="num">"Readings"</th></tr></thead>
+            <tbody>
+                {rows.into_iter().map(|r| view! {
+                    <tr>
+                        <td class="nowrap">{clock_utc(r.from)}</td>
+                        <td class="nowrap">{clock_utc(r.to)}</td>
+                        <td class="num">{format!("{:.1}", r.min_c)}</td>
+                        <td class="num">{format!("{:.1}", r.mean_c)}</td>
+                        <td class="num" data-max=r.max_c.to_string()>{format!("{:.1}", r.max_c)}</td>
+                        <td class="num">{r.samples}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// An output's lines with every match of `needle` (any case) marked; only matching lines
+/// when `needle` is not empty.
+fn marked_lines(all: &str, needle: &str) -> Vec<AnyView> {
+    if needle.is_empty() {
+        return vec![all.to_owned().into_any()];
+    }
+    let lower_needle = needle.to_lowercase();
+    let mut views = Vec::new();
+    for line in all.lines() {
+        let lower = line.to_lowercase();
+        if !lower.contains(&lower_needle) {
+            continue;
+        }
+        match marked_line(line, &lower, &lower_needle) {
+            Some(parts) => views.extend(parts),
+            // Lowercasing moved the bytes (outside ASCII): the line shows unmarked.
+            None => views.push(format!("{line}\n").into_any()),
+        }
+    }
+    views
+}
+
+/// One line with its matches marked, or `None` when the lowercase copy's byte positions do
+/// not fall on the line's own character boundaries.
+fn marked_line(line: &str, lower: &str, needle: &str) -> Option<Vec<AnyView>> {
+    if lower.len() != line.len() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let mut at = 0;
+    for (start, found) in lower.match_indices(needle) {
+        let end = start + found.len();
+        parts.push(line.get(at..start)?.to_owned().into_any());
+        let hit = line.get(start..end)?.to_owned();
+        parts.push(view! { <mark>{hit}</mark> }.into_any());
+        at = end;
+    }
+    parts.push(format!("{}\n", line.get(at..)?).into_any());
+    Some(parts)
 }
 
 #[component]
@@ -303,17 +387,17 @@ fn OutputView(
     };
     let shown = move || {
         text.with(|t| match t {
-            Some(Ok(all)) => {
-                let needle = search.get().to_lowercase();
-                if needle.is_empty() {
-                    return (all.clone(), None);
-                }
-                let lines: Vec<&str> =
-                    all.lines().filter(|l| l.to_lowercase().contains(&needle)).collect();
-                let count = lines.len();
-                (lines.join("\n"), Some(count))
+            Some(Ok(all)) => marked_lines(all, &search.get()),
+            _ => Vec::new(),
+        })
+    };
+    let matches = move || {
+        let needle = search.get().to_lowercase();
+        text.with(|t| match t {
+            Some(Ok(all)) if !needle.is_empty() => {
+                Some(all.lines().filter(|l| l.to_lowercase().contains(&needle)).count())
             }
-            _ => (String::new(), None),
+            _ => None,
         })
     };
     let cut = if omitted > 0 {
@@ -327,13 +411,13 @@ fn OutputView(
             <div class="output-tools">
                 <input type="search" placeholder="Search this output" aria-label="Search this output" data-testid="output-search"
                     prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev))/>
-                {move || shown().1.map(|n| view! { <span class="muted" data-testid="output-matches">{format!("{n} matching line(s)")}</span> })}
+                {move || matches().map(|n| view! { <span class="muted" data-testid="output-matches">{format!("{n} matching line(s)")}</span> })}
                 <a class="muted" href=format!("/api/v1/burnin/{job}/stages/{position}/output/{stream}") target="_blank" rel="noopener">"raw"</a>
             </div>
             {move || match text.get() {
                 None => view! { <p class="loading">"Loading…"</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="notice error">{e}</p> }.into_any(),
-                Some(Ok(_)) => view! { <pre class="stage-output-text">{shown().0}</pre> }.into_any(),
+                Some(Ok(_)) => view! { <pre class="stage-output-text">{shown()}</pre> }.into_any(),
             }}
         </details>
     }

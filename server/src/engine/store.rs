@@ -1010,28 +1010,18 @@ pub async fn history_rows(
     Ok((rows, next))
 }
 
-/// A job's temperatures with their times (unix seconds), oldest first, thinned to at most
-/// `points` by the hottest of each bucket, for the job page's chart.
+/// A job's temperature readings, oldest first: (Unix seconds, °C).
 pub async fn temperature_series(
     pool: &SqlitePool,
     job_id: i64,
-    points: usize,
 ) -> Result<Vec<(f64, f64)>, DbError> {
-    let rows: Vec<(f64, f64)> = sqlx::query_as(
+    Ok(sqlx::query_as(
         "SELECT (julianday(at) - 2440587.5) * 86400.0, celsius FROM temperature_samples \
          WHERE job_id = $1 ORDER BY at, rowid",
     )
     .bind(job_id)
     .fetch_all(pool)
-    .await?;
-    if rows.len() <= points.max(1) {
-        return Ok(rows);
-    }
-    let size = rows.len().div_ceil(points.max(1));
-    Ok(rows
-        .chunks(size)
-        .filter_map(|chunk| chunk.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)))
-        .collect())
+    .await?)
 }
 
 /// Deletes an ended job and everything hanging off it (stages, outputs, snapshots,
