@@ -40,10 +40,15 @@ pub enum SortKey {
     State,
     Verdict,
     Duration,
+    Started,
+    Capacity,
+    Location,
+    BadBlocks,
+    Operator,
 }
 
 impl SortKey {
-    pub const ALL: [SortKey; 8] = [
+    pub const ALL: [SortKey; 13] = [
         SortKey::Created,
         SortKey::Finished,
         SortKey::Serial,
@@ -52,6 +57,11 @@ impl SortKey {
         SortKey::State,
         SortKey::Verdict,
         SortKey::Duration,
+        SortKey::Started,
+        SortKey::Capacity,
+        SortKey::Location,
+        SortKey::BadBlocks,
+        SortKey::Operator,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,11 +74,30 @@ impl SortKey {
             SortKey::State => "state",
             SortKey::Verdict => "verdict",
             SortKey::Duration => "duration",
+            SortKey::Started => "started",
+            SortKey::Capacity => "capacity",
+            SortKey::Location => "location",
+            SortKey::BadBlocks => "bad_blocks",
+            SortKey::Operator => "operator",
         }
     }
 
     pub fn parse(text: &str) -> Option<SortKey> {
         SortKey::ALL.into_iter().find(|key| key.as_str() == text)
+    }
+
+    /// The direction a first click on the column sorts: biggest, latest and worst first for
+    /// sizes, times and counts; A to Z for names.
+    pub fn first_descending(self) -> bool {
+        matches!(
+            self,
+            SortKey::Created
+                | SortKey::Finished
+                | SortKey::Started
+                | SortKey::Duration
+                | SortKey::Capacity
+                | SortKey::BadBlocks
+        )
     }
 }
 

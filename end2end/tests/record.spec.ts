@@ -92,6 +92,20 @@ test('history filters by serial and verdict, pages with a cursor, and downloads 
   expect(second).not.toBe(first);
   expect(Number(second)).toBe(all[1].id);
 
+  // A column's heading sorts by it, and a second click reverses it; the link is the view.
+  await page.goto('/history');
+  await page.locator('th[data-sort="serial"] a').click();
+  await expect(page).toHaveURL(/sort=serial(&|$)/);
+  await expect(page.locator('th[data-sort="serial"]')).toHaveAttribute('aria-sort', 'ascending');
+  const ascending = await page.locator('table.history tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-serial') ?? ''));
+  expect(ascending.length).toBeGreaterThanOrEqual(2);
+  expect(ascending).toEqual([...ascending].sort());
+  await page.locator('th[data-sort="serial"] a').click();
+  await expect(page).toHaveURL(/sort=-serial/);
+  await expect(page.locator('th[data-sort="serial"]')).toHaveAttribute('aria-sort', 'descending');
+  const descending = await page.locator('table.history tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-serial') ?? ''));
+  expect(descending).toEqual([...ascending].reverse());
+
   // The CSV holds the same filtered set.
   await page.goto('/history?serial=FAIL001');
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('csv').click()]);

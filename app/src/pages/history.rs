@@ -2,7 +2,7 @@
 //! log. Both keep their filters in the address, so a link reproduces the view, and both work
 //! as plain forms before the page has hydrated.
 
-use burnin::history::{AuditParams, JobParams};
+use burnin::history::{AuditParams, JobParams, Sort, SortKey};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -39,6 +39,50 @@ fn hours(seconds: Option<i64>) -> String {
         Some(s) if s >= 3600 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
         Some(s) => format!("{}m {:02}s", s / 60, s % 60),
         None => "–".into(),
+    }
+}
+
+/// A column's heading as a link that sorts the history by it: the first click in the column's
+/// natural direction, the next reverses it. Filters stay; paging starts again.
+#[component]
+fn SortHeader(
+    label: &'static str,
+    key: SortKey,
+    numeric: bool,
+    pairs: Vec<(String, String)>,
+) -> impl IntoView {
+    let current = pairs
+        .iter()
+        .find(|(k, _)| k == "sort")
+        .and_then(|(_, v)| Sort::parse(v).ok())
+        .unwrap_or_default();
+    let active = current.key == key;
+    let next =
+        Sort { key, descending: if active { !current.descending } else { key.first_descending() } };
+    let mut linked: Vec<(String, String)> =
+        pairs.into_iter().filter(|(k, _)| k != "sort").collect();
+    if next != Sort::default() {
+        linked.push(("sort".into(), next.as_string()));
+    }
+    let href = if linked.is_empty() {
+        "/history".to_owned()
+    } else {
+        format!("/history?{}", query_string(&linked))
+    };
+    let aria = match (active, current.descending) {
+        (false, _) => "none",
+        (true, true) => "descending",
+        (true, false) => "ascending",
+    };
+    let arrow = match (active, current.descending) {
+        (false, _) => "",
+        (true, true) => " ▼",
+        (true, false) => " ▲",
+    };
+    view! {
+        <th class:num=numeric aria-sort=aria data-sort=key.as_str()>
+            <a class="sort" href=href>{label}{arrow}</a>
+        </th>
     }
 }
 
@@ -106,7 +150,8 @@ pub fn HistoryPage() -> impl IntoView {
             <label class="field"><span>"State"</span>
                 <select name="state" prop:value=move || value("state")>
                     <option value="">"Any"</option>
-                    {["queued", "running", "passed", "failed", "cancelled", "interrupted"].into_iter().map(|s| {
+                    {burnin::job::JobState::ALL.into_iter().map(|state| {
+                        let s = state.as_str();
                         view! { <option value=s selected=move || value("state") == s>{s}</option> }
                     }).collect_view()}
                 </select></label>
@@ -152,9 +197,23 @@ pub fn HistoryPage() -> impl IntoView {
                         <div class="table-wrap">
                         <table class="history" data-testid="history">
                             <thead><tr>
-                                <th>"Job"</th><th>"Serial"</th><th>"Model"</th><th class="num">"Capacity"</th>
-                                <th>"Host"</th><th>"Location"</th><th>"State"</th><th>"Verdict"</th>
-                                <th class="num">"Bad blocks"</th><th>"Operator"</th><th>"Started"</th><th class="num">"Duration"</th>
+                                {[
+                                    ("Job", SortKey::Created, false),
+                                    ("Serial", SortKey::Serial, false),
+                                    ("Model", SortKey::Model, false),
+                                    ("Capacity", SortKey::Capacity, true),
+                                    ("Host", SortKey::Host, false),
+                                    ("Location", SortKey::Location, false),
+                                    ("State", SortKey::State, false),
+                                    ("Verdict", SortKey::Verdict, false),
+                                    ("Bad blocks", SortKey::BadBlocks, true),
+                                    ("Operator", SortKey::Operator, false),
+                                    ("Started", SortKey::Started, false),
+                                    ("Duration", SortKey::Duration, true),
+                                ].into_iter().map(|(label, key, numeric)| {
+                                    let pairs = pairs.get_untracked();
+                                    view! { <SortHeader label key numeric pairs/> }
+                                }).collect_view()}
                             </tr></thead>
                             <tbody>
                                 {p.rows.into_iter().map(|r| {

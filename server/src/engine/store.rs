@@ -846,6 +846,11 @@ fn sort_sql(key: burnin::history::SortKey) -> String {
         SortKey::State => "j.state".into(),
         SortKey::Verdict => VERDICT_SQL.into(),
         SortKey::Duration => format!("printf('%015d', COALESCE({DURATION_SQL}, -1))"),
+        SortKey::Started => "COALESCE(j.started_at, '')".into(),
+        SortKey::Capacity => "printf('%020d', MAX(d.size_bytes, 0))".into(),
+        SortKey::Location => "d.location".into(),
+        SortKey::BadBlocks => "printf('%020d', MAX(COALESCE(j.bad_blocks, 0), 0))".into(),
+        SortKey::Operator => "j.operator".into(),
     }
 }
 
