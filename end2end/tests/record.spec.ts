@@ -222,3 +222,31 @@ test('Settings shows the signing key the API publishes', async ({ page, request 
   await hydrated(page);
   await expect(page.getByTestId('public-key')).toHaveText(key.public_key);
 });
+
+test('each record page comes rendered from the server and fits a phone', async ({ page, request }) => {
+  const pages: [string, string, string][] = [
+    ['history', '/history', 'data-testid="history"'],
+    ['job', `/jobs/${failJob}`, 'data-testid="job-page"'],
+    ['audit', '/audit', 'class="audit"'],
+  ];
+  fs.mkdirSync(screens, { recursive: true });
+  for (const [name, address, marker] of pages) {
+    // The first paint needs no wasm: the server's HTML already holds the page's content.
+    const html = await (await request.get(address)).text();
+    expect(html, `${address} as the server sends it`).toContain(marker);
+
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(address);
+    await hydrated(page);
+    await page.screenshot({ path: path.join(screens, `${name}-1280.png`), fullPage: true });
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(address);
+    await hydrated(page);
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
+    expect(overflow, `${address} is wider than a phone by ${overflow} px`).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: path.join(screens, `${name}-390.png`), fullPage: true });
+  }
+});

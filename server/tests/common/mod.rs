@@ -216,6 +216,10 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             task.await.expect("server task").expect("server stopped cleanly");
         }
+        // A stopped process writes nothing more. In a test its background work (inventory
+        // sweeps, the engine, the outbox) lives on in this runtime, and would race a server
+        // restarted on the same database for its write lock: closing the pool ends it.
+        self.services.db.pool().close().await;
         let dir = tempfile::tempdir().expect("temp dir");
         std::mem::replace(&mut self.dir, dir)
     }
