@@ -27,7 +27,12 @@ test('a failed burn-in reaches the header counter and the desktop without a relo
     class Recording {
       static get permission() { return 'granted'; }
       static requestPermission() { return Promise.resolve('granted'); }
-      constructor(title: string, options?: { body?: string }) { shown.push(`${title}: ${options?.body ?? ''}`); }
+      onclick: (() => void) | null = null;
+      constructor(title: string, options?: { body?: string }) {
+        shown.push(`${title}: ${options?.body ?? ''}`);
+        (window as unknown as { __last: Recording }).__last = this;
+      }
+      close() {}
     }
     (window as unknown as { Notification: unknown }).Notification = Recording;
   });
@@ -49,6 +54,12 @@ test('a failed burn-in reaches the header counter and the desktop without a relo
   await expect
     .poll(async () => page.evaluate(() => (window as unknown as { __shown: string[] }).__shown))
     .toEqual([expect.stringContaining('FAIL001')]);
+
+  // Clicking the desktop notification opens the alert it tells of.
+  const told = (await (await request.get('/api/v1/alerts?kind=burnin_failed')).json())[0].id;
+  await page.evaluate(() => (window as unknown as { __last: { onclick: () => void } }).__last.onclick());
+  await expect(page).toHaveURL(new RegExp(`/alerts\\?id=${told}$`));
+  await expect(page.getByTestId('named-alert').locator(`li.alert[data-alert="${told}"]`)).toBeVisible();
 
   await page.getByRole('link', { name: 'Alerts', exact: true }).click();
   await hydrated(page);

@@ -172,6 +172,8 @@ test('the audit page lists a refused start', async ({ page, request }) => {
   const rows = page.locator('table.audit tbody tr');
   await expect(rows.first()).toHaveAttribute('data-action', 'burnin.refused');
   await expect(rows.first()).toContainText('pool tank');
+  // Who refused it and from where: the address the request came from.
+  await expect(rows.first()).toContainText('127.0.0.1');
   const actions = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-action')));
   expect(new Set(actions)).toEqual(new Set(['burnin.refused']));
 });
@@ -249,4 +251,22 @@ test('each record page comes rendered from the server and fits a phone', async (
     expect(overflow, `${address} is wider than a phone by ${overflow} px`).toBeLessThanOrEqual(0);
     await page.screenshot({ path: path.join(screens, `${name}-390.png`), fullPage: true });
   }
+});
+
+test("an older job of a drive opens from the drive's drawer", async ({ page, request }) => {
+  // A second burn-in of the drive that passed: the first becomes its older job.
+  const newer = await burnIn(request, 'ZDH1X2Y3');
+  expect(newer).not.toBe(passJob);
+  await page.goto('/');
+  await hydrated(page);
+  await page.locator('tr[data-serial="ZDH1X2Y3"]').getByRole('button', { name: 'ZDH1X2Y3' }).click();
+  await page.getByRole('tab', { name: 'Burn-in' }).click();
+  // The latest job's panel links to its page; the list holds both jobs as links.
+  await expect(page.locator(`section.job[data-job="${newer}"] a[href="/jobs/${newer}"]`)).toBeVisible();
+  const older = page.locator(`ul.history a[href="/jobs/${passJob}"]`);
+  await expect(older).toBeVisible();
+  await older.click();
+  await expect(page).toHaveURL(new RegExp(`/jobs/${passJob}$`));
+  await expect(page.getByTestId('job-page')).toHaveAttribute('data-job', String(passJob));
+  await expect(page.getByTestId('job-outcome')).toHaveText('PASS');
 });

@@ -47,6 +47,20 @@ async fn a_sealed_bundle_verifies_offline_and_a_changed_byte_is_named() {
     assert_eq!(job["state"], "failed", "{job:#}");
     let id = job["id"].as_i64().unwrap();
 
+    // What the job page shows, a viewer may read; the audit log only an admin.
+    let viewer = server.client_as(Role::Viewer).await;
+    for path in [
+        format!("/api/v1/burnin/{id}"),
+        format!("/api/v1/burnin/{id}/certificate"),
+        format!("/api/v1/burnin/{id}/smart/before"),
+        format!("/api/v1/burnin/{id}/evidence"),
+    ] {
+        let answer = viewer.get(server.url(&path)).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "a viewer reads {path}");
+    }
+    let audit = viewer.get(server.url("/api/v1/audit")).send().await.unwrap();
+    assert_eq!(audit.status(), 403, "a viewer may not read the audit log");
+
     let key = server.get_json("/api/v1/signing-key").await;
     let public = key["public_key"].as_str().unwrap().to_owned();
     assert_eq!(key["algorithm"], "ed25519");

@@ -135,7 +135,21 @@ mod desktop {
             let options = web_sys::NotificationOptions::new();
             options.set_body(title);
             options.set_tag(&format!("burnin-alert-{id}"));
-            let _ = web_sys::Notification::new_with_options("Critical alert", &options);
+            let Ok(shown) = web_sys::Notification::new_with_options("Critical alert", &options)
+            else {
+                continue;
+            };
+            // A click opens the alert it tells of, in this tab.
+            let path = format!("/alerts?id={id}");
+            let open = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+                if let Some(window) = web_sys::window() {
+                    let _ = window.focus();
+                    let _ = window.location().assign(&path);
+                }
+            });
+            shown.set_onclick(Some(wasm_bindgen::JsCast::unchecked_ref(open.as_ref())));
+            // The page lives as long as the notification may be clicked.
+            open.forget();
         }
     }
 
