@@ -1,4 +1,5 @@
-import { test, expect, type Page, type APIRequestContext } from '@playwright/test';
+import { test, expect, type APIRequestContext } from '@playwright/test';
+import { driveId, hydrated, watchErrors } from './helpers';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -7,27 +8,6 @@ import * as path from 'node:path';
 // evidence bundle (and a tampered one) on the Verify page; the signing key on Settings.
 
 const screens = path.resolve(__dirname, '../../reports/screens');
-
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
-  });
-  page.on('pageerror', (error) => errors.push(String(error)));
-  return errors;
-}
-
-async function hydrated(page: Page) {
-  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
-}
-
-async function driveId(request: APIRequestContext, serial: string): Promise<number> {
-  await expect
-    .poll(async () => (await (await request.get('/api/v1/drives')).json()).length, { timeout: 30_000 })
-    .toBe(26);
-  const drives = await (await request.get(`/api/v1/drives?search=${serial}`)).json();
-  return drives.find((d: { serial: string }) => d.serial === serial).id;
-}
 
 /** Surface-tests `serial` and waits for the job to end; answers its id. */
 async function burnIn(request: APIRequestContext, serial: string): Promise<number> {

@@ -1,30 +1,10 @@
-import { test, expect, type Page, type APIRequestContext } from '@playwright/test';
+import { test, expect, type APIRequestContext, type Page } from '@playwright/test';
+import { driveId, hydrated, watchErrors } from './helpers';
 
 // The statistics page against the demo fleet: two burn-ins run to their end (FAIL001, a
 // Seagate that fails its surface test with 24 bad blocks, and VGH1K2L3, a Western Digital that
 // passes) and the page's tables and charts count them. Other specs leave jobs of their own in
 // the same database, so the test reads the figures first and asserts what the two jobs added.
-
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
-  });
-  page.on('pageerror', (error) => errors.push(String(error)));
-  return errors;
-}
-
-async function hydrated(page: Page) {
-  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
-}
-
-async function driveId(request: APIRequestContext, serial: string): Promise<number> {
-  await expect
-    .poll(async () => (await (await request.get('/api/v1/drives')).json()).length, { timeout: 30_000 })
-    .toBe(26);
-  const drives = await (await request.get(`/api/v1/drives?search=${serial}`)).json();
-  return drives.find((d: { serial: string }) => d.serial === serial).id;
-}
 
 /** Surface-tests `serials` together and waits until every job has ended. */
 async function burnIn(request: APIRequestContext, serials: string[]): Promise<Record<string, string>> {

@@ -8,9 +8,30 @@ use leptos_router::hooks::use_query_map;
 
 use super::record::{fetch_audit, fetch_history};
 
-const JOB_KEYS: [&str; 10] =
-    ["host_id", "model", "serial", "state", "verdict", "operator", "from", "to", "sort", "limit"];
-const AUDIT_KEYS: [&str; 6] = ["actor", "action", "subject", "from", "to", "limit"];
+/// `key=value` pairs of an address's query, in order.
+type Pairs = Vec<(String, String)>;
+
+/// A page's filters as the address gives them (blank ones left out), from the parameters
+/// `burnin::history` accepts less those in `skip`, and the page's cursor.
+fn address_filters(
+    params: &'static [&'static str],
+    skip: &'static [&'static str],
+) -> (Memo<Pairs>, Memo<Option<String>>) {
+    let query = use_query_map();
+    let pairs = Memo::new(move |_| {
+        query.with(|q| {
+            params
+                .iter()
+                .filter(|k| !skip.contains(k))
+                .filter_map(|k| {
+                    q.get(k).filter(|v| !v.trim().is_empty()).map(|v| ((*k).to_owned(), v))
+                })
+                .collect::<Pairs>()
+        })
+    });
+    let cursor = Memo::new(move |_| query.with(|q| q.get("cursor").filter(|c| !c.is_empty())));
+    (pairs, cursor)
+}
 
 /// `key=value&…` of the given pairs, values percent-encoded.
 fn query_string(pairs: &[(String, String)]) -> String {
@@ -89,17 +110,7 @@ fn SortHeader(
 #[component]
 pub fn HistoryPage() -> impl IntoView {
     let query = use_query_map();
-    let pairs = Memo::new(move |_| {
-        query.with(|q| {
-            JOB_KEYS
-                .iter()
-                .filter_map(|k| {
-                    q.get(k).filter(|v| !v.trim().is_empty()).map(|v| ((*k).to_owned(), v))
-                })
-                .collect::<Vec<(String, String)>>()
-        })
-    });
-    let cursor = Memo::new(move |_| query.with(|q| q.get("cursor").filter(|c| !c.is_empty())));
+    let (pairs, cursor) = address_filters(&burnin::history::JOB_PARAMS, &["drive_id", "cursor"]);
     let page = Resource::new(
         move || (pairs.get(), cursor.get()),
         |(pairs, cursor)| {
@@ -252,17 +263,7 @@ pub fn HistoryPage() -> impl IntoView {
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
-    let pairs = Memo::new(move |_| {
-        query.with(|q| {
-            AUDIT_KEYS
-                .iter()
-                .filter_map(|k| {
-                    q.get(k).filter(|v| !v.trim().is_empty()).map(|v| ((*k).to_owned(), v))
-                })
-                .collect::<Vec<(String, String)>>()
-        })
-    });
-    let cursor = Memo::new(move |_| query.with(|q| q.get("cursor").filter(|c| !c.is_empty())));
+    let (pairs, cursor) = address_filters(&burnin::history::AUDIT_PARAMS, &["cursor"]);
     let page = Resource::new(
         move || (pairs.get(), cursor.get()),
         |(pairs, cursor)| {
