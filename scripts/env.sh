@@ -9,6 +9,9 @@ export PATH="$HOME/.cargo/bin:$root/end2end/node_modules/.bin:$PATH"
 # (for `cargo leptos watch`, which stays optional), so its builds share the same cache.
 share_build_env() {
   export RUSTFLAGS="--cfg erase_components"
+  # Incremental state is gigabytes per crate and feature set, and a CI machine builds once; a
+  # full run once died of a full disk. Every scripted build shares this, so none rebuilds for it.
+  export CARGO_INCREMENTAL=0
   export LEPTOS_OUTPUT_NAME=burnin LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
     LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=frontend \
     LEPTOS_BIN_DIR=server LEPTOS_JS_MINIFY=true LEPTOS_HASH_FILES=false

@@ -20,12 +20,16 @@ durations() {
     printf '  %6ss  %s\n' "$(( end - step_starts[i] ))" "${step_names[$i]}"
   done
   printf '  %6ss  in all\n' "$(( now - started ))"
+  # A full disk has ended a CI run before: the figures that tell it from a real failure.
+  printf 'disk: target/ holds %s, %s free\n' "$(du -sh target 2>/dev/null | cut -f1)" \
+    "$(df -h --output=avail . | tail -1 | tr -d ' ')"
 }
 trap durations EXIT
 step() {
   step_names+=("$*")
   step_starts+=("$(date +%s)")
-  printf '\n\033[1;34m[test]\033[0m %s  (+%ss)\n' "$*" "$(( $(date +%s) - started ))"
+  printf '\n\033[1;34m[test]\033[0m %s  (+%ss, %s free)\n' "$*" "$(( $(date +%s) - started ))" \
+    "$(df -h --output=avail . | tail -1 | tr -d ' ')"
 }
 fail() { printf '\033[1;31m[test] FAILED:\033[0m %s\n' "$*" >&2; exit 1; }
 

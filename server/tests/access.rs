@@ -3,9 +3,7 @@
 //! forward-auth only from a trusted proxy, the Host allowlist, the login lockout, and secrets
 //! that never come back out.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,9 +4,7 @@
 //! someone else, an API key refused and SSH that cannot be used. Outcomes are asserted (kind,
 //! state, severity, subject), never wording.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,9 +3,7 @@
 //! a host condition raises through the store the periodic check uses, and resolves by itself
 //! only after enough clear checks.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use burnin::{
     access::Role,

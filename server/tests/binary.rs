@@ -1,7 +1,5 @@
 //! The binary as an operator runs it: help, logs, signals.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},

@@ -1,9 +1,7 @@
 //! The burn-in engine end to end against the simulated fleet: stages over SSH, detached
 //! surface tests, refusals, cancel, stuck self-tests, block sizes, re-attach and link drops.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use common::{
     TestServer,

@@ -3,9 +3,7 @@
 //! them ever comes back out: not in the server's log (at debug), not in a page, not in any
 //! server function's result, not in an API answer, not in the audit log.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use std::{
     process::{Command, Stdio},

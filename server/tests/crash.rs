@@ -3,9 +3,7 @@
 //! writer for a disk. The server is the real binary, killed and started again on the same
 //! database; the NAS is the simulator in this process, reached over loopback.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use std::{
     path::Path,

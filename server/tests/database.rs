@@ -1,7 +1,5 @@
 //! Opening the database: creation, migrations, and refusing a schema from the future.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
 use burnin_server::db::{Db, DbError, binary_schema_version};
 
 #[tokio::test]

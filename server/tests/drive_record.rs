@@ -2,7 +2,7 @@
 //! location changed between the runs, read back with both jobs, a trend point per run and the
 //! move old → new; an unknown serial is a 404 that says where drives are found.
 
-mod common;
+use crate::common;
 
 use burnin::access::Principal;
 use common::demo::{demo, drives, id_of, surface_test_to_end};

@@ -4,9 +4,7 @@
 //! and rendering, retention dropping outputs while the seal still verifies, a job deleted by
 //! an admin naming what went, and an audit log the database refuses to change.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use std::process::Command;
 

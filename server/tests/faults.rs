@@ -2,9 +2,7 @@
 //! test counting the writers the NAS saw for the disk (`HostState::writers_for`) and the starts
 //! it was sent (`start_attempts`).
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,9 +4,7 @@
 //! no route changes it). Real SQLite; jobs written straight into the database, as the engine
 //! leaves them.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

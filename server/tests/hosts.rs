@@ -2,9 +2,7 @@
 //! elsewhere; a removed host is archived with its history, which is deleted only on purpose;
 //! the demo fleet makes way for the first real host.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use common::{
     TestServer,

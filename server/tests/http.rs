@@ -1,8 +1,6 @@
 //! The HTTP surface of a real server: health, pages, the cross-site guard, headers.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use burnin_app::pages::dashboard::ListDrives;
 use common::{TestServer, seed_drives};

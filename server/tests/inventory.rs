@@ -1,9 +1,7 @@
 //! Inventory and the live channel end to end: the server runs the built-in simulated fleet
 //! and reaches it only over the TrueNAS WebSocket API, like any NAS.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

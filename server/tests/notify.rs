@@ -3,9 +3,7 @@
 //! aiosmtpd) over STARTTLS with a login and over plain. Retries are driven with simulated
 //! time through the same outbox the worker runs.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use burnin::alert::{AlertKind, AlertRules, Seen, Severity};

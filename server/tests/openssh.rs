@@ -7,9 +7,7 @@
 //! The TrueNAS API is the simulator, publishing the real sshd's host key and this machine's
 //! hostname and host id. Needs root and `/usr/sbin/sshd`.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

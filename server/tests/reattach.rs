@@ -1,9 +1,7 @@
 //! A burn-in survives the dashboard: a restart mid-surface-test re-attaches to the detached
 //! badblocks on the NAS, and a dropped SSH link is waited out.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use std::{path::Path, sync::Arc, time::Duration};
 

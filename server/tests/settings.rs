@@ -4,9 +4,7 @@
 //! limit, the client network allowlist, the per-user live channel cap, built-in HTTPS, the
 //! master key rotation, stage output retention and the update check.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,9 +4,7 @@
 //! fails here until the snapshot is regenerated on purpose (`UPDATE_SNAPSHOTS=1`) and the
 //! change is reviewed in the diff.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //! database as the engine leaves them (verdicts, stages, deltas), and a demo burn-in run to
 //! its end.
 
-mod common;
+use crate::common;
 
 use burnin::access::Principal;
 use burnin::stats::Statistics;

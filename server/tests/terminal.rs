@@ -4,9 +4,7 @@
 //! whose password is older than the step-up window, an API token, the terminal turned off.
 //! A flood of output leaves the server's memory flat. Needs root and `/usr/sbin/sshd`.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

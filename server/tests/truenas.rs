@@ -1,8 +1,6 @@
 //! The TrueNAS API client against simulated hosts over real sockets: dialect discovery, login,
 //! certificate trust, faults, events.
 
-#![expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-
 use std::time::Duration;
 
 use burnin_server::truenas::{
