@@ -2,10 +2,12 @@
 //! stage's kept output, the verdict and the thresholds it was judged with) sealed with the
 //! dashboard's Ed25519 key, so a buyer or a vendor can check it without trusting us.
 //!
-//! Layout (`burnin-evidence/1`):
-//! - `parts`: name → JSON value. A JSON part is the value itself; a text capture is a string.
+//! Layout (`burnin-evidence/1`, documented for independent verifiers in the README's
+//! "Checking a bundle without this software"):
+//! - `parts`: name → a string (text: a capture, an output, or a JSON part's canonical JSON
+//!   text) or `{"base64": …}` (bytes that are not UTF-8).
 //! - `manifest`: who and what (job, serial, outcome, dates, the public key) and, per part, the
-//!   SHA-256 of its canonical form.
+//!   SHA-256 of its bytes (a string's UTF-8 bytes, or the decoded base64).
 //! - `signature`: Ed25519 over the manifest's canonical form.
 //!
 //! The bundle's hash (printed on the certificate) is the SHA-256 of the canonical manifest:
@@ -14,9 +16,11 @@
 //! the part that changed. A part the dashboard dropped under its retention setting is absent;
 //! its digest stays signed, so the rest still verifies and the report says which is missing.
 //!
-//! Canonical JSON: objects with keys in byte order, no spaces, strings and numbers as
-//! `serde_json` writes them (shortest round-trip floats). Deterministic, so sealing the same
-//! record twice gives the same bytes and the same hash.
+//! Parts are digested as stored bytes, never re-serialized, so a verifier needs no JSON writer
+//! that agrees with ours on numbers. Only the manifest is canonicalized, and it holds nothing
+//! but strings, integers and nulls: objects with keys in code point order, no spaces, strings
+//! escaped as JSON requires and no more (Python's `json.dumps(m, sort_keys=True,
+//! separators=(",", ":"), ensure_ascii=False)` writes the same bytes).
 
 use std::collections::BTreeMap;
 
@@ -36,6 +40,13 @@ pub struct Bundle {
     /// Ed25519 over `canonical(manifest)`, standard base64.
     pub signature: String,
     pub parts: BTreeMap<String, Value>,
+}
+
+impl Bundle {
+    /// A JSON part's value (`job`, `drive`, `verdict`, `thresholds`).
+    pub fn json_part(&self, name: &str) -> Option<Value> {
+        self.parts.get(name).and_then(json_of)
+    }
 }
 
 /// What is signed.
@@ -67,7 +78,7 @@ pub struct PartDigest {
     pub about: String,
 }
 
-/// One part to seal.
+/// One part to seal: `value` is its stored form (a string, or `{"base64": …}`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Part {
     pub name: String,
@@ -76,8 +87,20 @@ pub struct Part {
 }
 
 impl Part {
-    pub fn json(name: impl Into<String>, about: impl Into<String>, value: Value) -> Part {
+    /// A JSON value, kept as its canonical JSON text.
+    pub fn json(name: impl Into<String>, about: impl Into<String>, value: &Value) -> Part {
+        let text = String::from_utf8(canonical(value)).unwrap_or_default();
+        Part { name: name.into(), about: about.into(), value: Value::String(text) }
+    }
+
+    /// A part as it was stored (read back from a bundle or the database).
+    pub fn stored(name: impl Into<String>, about: impl Into<String>, value: Value) -> Part {
         Part { name: name.into(), about: about.into(), value }
+    }
+
+    /// The JSON value a [`Part::json`] holds.
+    pub fn as_json(&self) -> Option<Value> {
+        json_of(&self.value)
     }
 
     /// Captured bytes: a string when they are UTF-8, else `{"base64": …}` so no byte is lost.
@@ -143,9 +166,27 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex
 }
 
-/// The digest a part's value is pinned by.
+/// The JSON value a JSON part's text holds; `None` for anything else.
+pub fn json_of(value: &Value) -> Option<Value> {
+    value.as_str().and_then(|text| serde_json::from_str(text).ok())
+}
+
+/// The bytes a part stands for: a string's UTF-8, or the decoded `{"base64": …}`. Any other
+/// form (none is sealed so) counts as its canonical JSON, so that it still fails to match.
+pub fn part_bytes(value: &Value) -> Vec<u8> {
+    match value {
+        Value::String(text) => text.as_bytes().to_vec(),
+        Value::Object(map) if map.len() == 1 => match map.get("base64").and_then(Value::as_str) {
+            Some(encoded) => STANDARD.decode(encoded).unwrap_or_else(|_| canonical(value)),
+            None => canonical(value),
+        },
+        other => canonical(other),
+    }
+}
+
+/// The digest a part's value is pinned by: SHA-256 of its bytes.
 pub fn part_digest(value: &Value) -> String {
-    sha256_hex(&canonical(value))
+    sha256_hex(&part_bytes(value))
 }
 
 /// The bundle's hash: what the certificate prints and a verifier compares.
@@ -350,7 +391,7 @@ pub fn verify(bundle: &Bundle, expected_key: Option<&VerifyingKey>) -> Verificat
             ));
         }
     }
-    if let Some(job) = bundle.parts.get("job") {
+    if let Some(job) = bundle.json_part("job") {
         let same = |field: &str, expected: Value| job.get(field).is_some_and(|v| *v == expected);
         if !same("id", Value::from(manifest.job_id)) {
             problems.push(problem(
@@ -438,7 +479,7 @@ mod tests {
                 Part::json(
                     "job",
                     "the job",
-                    json!({"id": 4, "drive_serial": "ZL2ABC", "z": 1.5, "a": [1, 2]}),
+                    &json!({"id": 4, "drive_serial": "ZL2ABC", "z": 1.5, "a": [1, 2]}),
                 ),
                 Part::bytes(
                     "captures/smart_before.json",
@@ -458,6 +499,24 @@ mod tests {
             String::from_utf8(canonical(&value)).expect("canonical JSON is UTF-8"),
             r#"{"a":0.5,"b":{"x":[true,null,"é"],"y":1}}"#
         );
+    }
+
+    /// What the README promises an independent verifier: a part's digest is the SHA-256 of
+    /// its bytes as stored, and the manifest's canonical form escapes only what JSON must.
+    #[test]
+    fn digests_are_over_stored_bytes_and_the_manifest_form_is_the_documented_one() {
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(part_digest(&json!("abc")), abc);
+        assert_eq!(part_digest(&json!({"base64": "YWJj"})), abc);
+        let job = Part::json("job", "", &json!({"b": 2.5, "a": "x"}));
+        assert_eq!(job.value, json!(r#"{"a":"x","b":2.5}"#));
+        assert_eq!(job.as_json(), Some(json!({"a": "x", "b": 2.5})));
+        let mut m = manifest();
+        m.drive_model = "Q\"u\\o\n\u{1}é\u{7f}/".into();
+        m.finished_at = None;
+        let text = String::from_utf8(canonical(&manifest_value(&m))).expect("UTF-8");
+        let expected = "{\"drive_model\":\"Q\\\"u\\\\o\\n\\u0001é\u{7f}/\",\"drive_serial\":\"ZL2ABC\",\"finished_at\":null,\"host_name\":\"nas1\",\"issuer\":\"test\",\"job_id\":4,";
+        assert!(text.starts_with(expected), "{text}");
     }
 
     #[test]
@@ -547,7 +606,7 @@ mod tests {
             report.problems
         );
         let mut bundle = sealed();
-        bundle.parts.insert("job".into(), json!({"id": 5, "drive_serial": "ZL2ABC"}));
+        bundle.parts.insert("job".into(), json!(r#"{"drive_serial":"ZL2ABC","id":5}"#));
         let report = verify(&bundle, None);
         assert!(!report.valid);
         assert!(report.problems.iter().any(|p| p.location == "parts/job"));

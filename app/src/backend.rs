@@ -142,14 +142,11 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Answer<'_, burnin::drive_record::DriveRecord>;
     /// The fleet's figures for the statistics page.
     fn statistics(&self, caller: Principal) -> Answer<'_, burnin::stats::Statistics>;
-    /// Checks an evidence bundle (its JSON text) against this dashboard's key.
-    fn verify_evidence(
-        &self,
-        caller: Principal,
-        bundle: String,
-    ) -> Answer<'_, burnin::evidence::Verification>;
-    /// The public half of the key that signs evidence bundles.
-    fn signing_key(&self, caller: Principal) -> Answer<'_, burnin::evidence::KeyView>;
+    /// Checks an evidence bundle (its JSON text) against this dashboard's key. Open to anyone:
+    /// a buyer checks a bundle without an account, and nothing stored is read.
+    fn verify_evidence(&self, bundle: String) -> Answer<'_, burnin::evidence::Verification>;
+    /// The public half of the key that signs evidence bundles. Open to anyone.
+    fn signing_key(&self) -> Answer<'_, burnin::evidence::KeyView>;
     /// Deletes a finished job and its record for good; `confirm` repeats the drive's serial.
     /// Answers what was removed. Admins only; audited.
     fn delete_job(

@@ -185,8 +185,9 @@ pub fn server_fn_doors() -> Vec<(&'static str, burnin::access::Door)> {
         (FetchJobRecord::PATH, view),
         (FetchCertificate::PATH, view),
         (FetchAudit::PATH, Door::Needs(Action::ReadAudit)),
-        (VerifyEvidence::PATH, view),
-        (SigningKey::PATH, view),
+        // Open: whoever holds a bundle checks it here without an account (the Verify page).
+        (VerifyEvidence::PATH, Door::Open),
+        (SigningKey::PATH, Door::Open),
         (DeleteJob::PATH, Door::Needs(Action::DeleteHistory)),
         (pages::stats::Statistics::PATH, view),
         (pages::drive::FetchDriveRecord::PATH, view),

@@ -81,7 +81,18 @@ test('a failed burn-in reaches the header counter and the desktop without a relo
   const told = stored[0].id;
   await page.evaluate(() => (window as unknown as { __last: { onclick: () => void } }).__last.onclick());
   await expect(page).toHaveURL(new RegExp(`/alerts\\?id=${told}$`));
+  await hydrated(page);
   await expect(page.getByTestId('named-alert').locator(`li.alert[data-alert="${told}"]`)).toHaveAttribute('data-state', 'acknowledged');
+  // Shown above, it is hidden in the list below; leaving the link unhides it in the same list
+  // (nothing is rendered anew, so a note being typed or a click under way is not lost).
+  const list = page.getByTestId('alerts');
+  await expect(list.locator(`li.alert[data-alert="${told}"]`)).toBeHidden();
+  await list.evaluate((ul) => { ul.setAttribute('data-probe', 'kept'); });
+  await page.getByTestId('named-alert').getByRole('link', { name: 'Show the open alerts' }).click();
+  await expect(page).toHaveURL(/\/alerts$/);
+  await expect(page.getByTestId('named-alert')).toHaveCount(0);
+  await expect(list.locator(`li.alert[data-alert="${told}"]`)).toBeVisible();
+  await expect(list).toHaveAttribute('data-probe', 'kept');
 
   // A notification's link names its alert: it opens that alert, even once resolved, and the
   // page rendered by the server already shows it.

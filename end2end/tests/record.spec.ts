@@ -1,5 +1,6 @@
 import { test, expect, type APIRequestContext } from '@playwright/test';
 import { driveId, hydrated, watchErrors } from './helpers';
+import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -86,6 +87,23 @@ test('history filters by serial and verdict, pages with a cursor, and downloads 
   const descending = await page.locator('table.history tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-serial') ?? ''));
   expect(descending).toEqual([...ascending].reverse());
 
+  // The address is the view: a link copied into a new page (sorted, filtered and on its second
+  // page) shows the same rows.
+  await page.goto('/history?sort=-serial&limit=1');
+  await hydrated(page);
+  await page.getByTestId('next-page').click();
+  await expect(page).toHaveURL(/cursor=/);
+  const jobsOf = (p: typeof page) =>
+    p.locator('table.history tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-job')));
+  const shown = await jobsOf(page);
+  expect(shown).toHaveLength(1);
+  const copied = await page.context().newPage();
+  await copied.goto(page.url());
+  await hydrated(copied);
+  expect(await jobsOf(copied)).toEqual(shown);
+  await expect(copied.locator('th[data-sort="serial"]')).toHaveAttribute('aria-sort', 'descending');
+  await copied.close();
+
   // The CSV holds the same filtered set.
   await page.goto('/history?serial=FAIL001');
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('csv').click()]);
@@ -94,6 +112,13 @@ test('history filters by serial and verdict, pages with a cursor, and downloads 
   expect(lines[0]).toContain('serial');
   expect(lines.length - 1).toBe(await page.locator('table.history tbody tr').count());
   expect(lines.slice(1).every((l) => l.includes('FAIL001'))).toBe(true);
+  // And the certificates of that set, in one PDF.
+  const batch = await page.getByTestId('certificates-pdf').getAttribute('href');
+  expect(batch).toContain('serial=FAIL001');
+  const pdf = await request.get(batch!);
+  expect(pdf.status()).toBe(200);
+  expect(pdf.headers()['content-type']).toBe('application/pdf');
+  expect((await pdf.body()).subarray(0, 5).toString()).toBe('%PDF-');
 });
 
 test("FAIL001's job page shows its bad blocks with byte offsets and its changed counters", async ({ page, request }) => {
@@ -179,11 +204,16 @@ test('the certificate prints at A4 with a QR code and the bundle hash', async ({
   await expect(page.getByTestId('certificate')).toHaveAttribute('data-paper', 'letter');
 });
 
-test('the Verify page accepts the bundle and names the part a changed byte breaks', async ({ page, request }) => {
+test('the Verify page accepts the bundle and names the part a changed byte breaks', async ({ browser, request }) => {
   const answer = await request.get(`/api/v1/burnin/${passJob}/evidence`);
   expect(answer.status()).toBe(200);
   const text = await answer.text();
+  // A buyer with the bundle and no account: nobody signs in.
+  const stranger = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+  const page = await stranger.newPage();
+  const errors = watchErrors(page);
   await page.goto('/verify');
+  await expect(page).toHaveURL(/\/verify$/);
   await hydrated(page);
   await page.getByTestId('bundle-file').setInputFiles({ name: 'bundle.json', mimeType: 'application/json', buffer: Buffer.from(text) });
   await expect(page.getByTestId('verification')).toHaveAttribute('data-outcome', 'verified');
@@ -196,6 +226,86 @@ test('the Verify page accepts the bundle and names the part a changed byte break
   await page.getByTestId('verify').click();
   await expect(page.getByTestId('verification')).toHaveAttribute('data-outcome', 'failed');
   await expect(page.getByTestId('problems')).toContainText('parts/captures/smart_before.json');
+  expect(errors).toEqual([]);
+  await stranger.close();
+});
+
+// An independent check of a bundle, written from the README's "Checking a bundle without this
+// software" alone, with Node's own SHA-256 and Ed25519 (OpenSSL), not the dashboard's code.
+type Bundle = {
+  format: string;
+  manifest: { public_key: string; parts: { name: string; sha256: string }[] } & Record<string, unknown>;
+  signature: string;
+  parts: Record<string, string | { base64: string }>;
+};
+function canonical(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' && Number.isInteger(value)) return String(value);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (typeof value === 'object') {
+    const byCodePoint = (a: string, b: string) => {
+      const x = Array.from(a).map((c) => c.codePointAt(0)!);
+      const y = Array.from(b).map((c) => c.codePointAt(0)!);
+      for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+      return x.length - y.length;
+    };
+    const object = value as Record<string, unknown>;
+    return `{${Object.keys(object).sort(byCodePoint).map((k) => `${JSON.stringify(k)}:${canonical(object[k])}`).join(',')}}`;
+  }
+  throw new Error(`a manifest holds no ${typeof value}`);
+}
+function checkIndependently(bundle: Bundle, publishedKey: string) {
+  const problems: string[] = [];
+  const signed = Buffer.from(canonical(bundle.manifest), 'utf8');
+  const raw = Buffer.from(bundle.manifest.public_key, 'base64');
+  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
+  if (!verify(null, signed, key, Buffer.from(bundle.signature, 'base64'))) problems.push('signature');
+  if (bundle.manifest.public_key !== publishedKey) problems.push('key');
+  for (const entry of bundle.manifest.parts) {
+    const value = bundle.parts[entry.name];
+    if (value === undefined) continue; // pruned
+    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value.base64, 'base64');
+    if (createHash('sha256').update(bytes).digest('hex') !== entry.sha256) problems.push(`parts/${entry.name}`);
+  }
+  for (const name of Object.keys(bundle.parts)) {
+    if (!bundle.manifest.parts.some((p) => p.name === name)) problems.push(`parts/${name}`);
+  }
+  return { problems, hash: createHash('sha256').update(signed).digest('hex'), fingerprint: createHash('sha256').update(raw).digest('hex').slice(0, 16) };
+}
+
+test("a bundle checks out with Node's own Ed25519, following the README alone", async ({ request }) => {
+  const published = await (await request.get('/api/v1/signing-key')).json();
+  const certificate = await (await request.get(`/api/v1/burnin/${failJob}/certificate`)).json();
+  const text = await (await request.get(`/api/v1/burnin/${failJob}/evidence`)).text();
+  const bundle = JSON.parse(text) as Bundle;
+  const clean = checkIndependently(bundle, published.public_key);
+  expect(clean.problems).toEqual([]);
+  expect(clean.hash).toBe(certificate.bundle_hash);
+  expect(clean.fingerprint).toBe(published.fingerprint);
+  // The JSON parts are texts to parse; the job part is this job.
+  expect(JSON.parse(bundle.parts['job'] as string).id).toBe(failJob);
+
+  // One changed byte of a capture is named.
+  const tampered = JSON.parse(text) as Bundle;
+  const capture = tampered.parts['captures/smart_before.json'] as string;
+  const at = capture.indexOf('FAIL001');
+  tampered.parts['captures/smart_before.json'] = capture.slice(0, at) + 'G' + capture.slice(at + 1);
+  expect(checkIndependently(tampered, published.public_key).problems).toEqual(['parts/captures/smart_before.json']);
+
+  // Re-signed by another key: the signature holds, the key is not the dashboard's; and the
+  // dashboard's own check says the same.
+  const other = generateKeyPairSync('ed25519');
+  const forged = JSON.parse(text) as Bundle;
+  const jwk = other.publicKey.export({ format: 'jwk' }) as { x: string };
+  forged.manifest.public_key = Buffer.from(jwk.x, 'base64url').toString('base64');
+  forged.signature = sign(null, Buffer.from(canonical(forged.manifest), 'utf8'), other.privateKey).toString('base64');
+  expect(checkIndependently(forged, published.public_key).problems).toEqual(['key']);
+  const answer = await request.post('/api/v1/evidence/verify', { data: forged });
+  expect(answer.status()).toBe(200);
+  const report = await answer.json();
+  expect(report.valid).toBe(false);
+  expect(report.key_matches_expected).toBe(false);
 });
 
 test('Settings shows the signing key the API publishes', async ({ page, request }) => {

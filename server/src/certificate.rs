@@ -753,6 +753,38 @@ fn nice_step(max: f64) -> f64 {
 /// `?`, long text wraps or is cut short, and an address too long for a QR code is printed
 /// without one.
 pub fn pdf(cert: &Certificate, paper: Paper) -> Vec<u8> {
+    let info = Info {
+        title: format!("Burn-in certificate {}", cert.serial.trim()),
+        subject: format!("{} — job {}", cert.outcome, cert.job_id),
+        created: cert.sealed_at.clone(),
+    };
+    assemble(&info, paper, pages(cert, paper))
+}
+
+/// Most certificates one batch holds: each is a page or two, laid out in memory.
+pub const BATCH_MAX: usize = 200;
+
+/// Several certificates in one PDF, each starting on its own page, in the order given: a lot
+/// of drives printed or filed at once.
+pub fn batch_pdf(certs: &[Certificate], paper: Paper) -> Vec<u8> {
+    let outcomes = |outcome: &str| certs.iter().filter(|c| c.outcome == outcome).count();
+    let info = Info {
+        title: format!("Burn-in certificates ({} drives)", certs.len()),
+        subject: format!(
+            "{} pass, {} warn, {} fail, {} incomplete",
+            outcomes("pass"),
+            outcomes("warn"),
+            outcomes("fail"),
+            outcomes("incomplete")
+        ),
+        created: certs.iter().map(|c| c.sealed_at.clone()).max().unwrap_or_default(),
+    };
+    let all: Vec<Vec<u8>> = certs.iter().flat_map(|cert| pages(cert, paper)).collect();
+    assemble(&info, paper, all)
+}
+
+/// One certificate's pages, footers included, as finished content streams.
+fn pages(cert: &Certificate, paper: Paper) -> Vec<Vec<u8>> {
     let mut doc = Doc::new(paper);
     header(&mut doc, cert);
     drive(&mut doc, cert);
@@ -777,14 +809,22 @@ pub fn pdf(cert: &Certificate, paper: Paper) -> Vec<u8> {
         let page = std::mem::replace(&mut doc.page, Content::new());
         finished.push(page.finish().into_vec());
     }
-    assemble(cert, paper, finished)
+    finished
 }
 
-fn assemble(cert: &Certificate, paper: Paper, pages: Vec<Vec<u8>>) -> Vec<u8> {
+/// The document's properties.
+struct Info {
+    title: String,
+    subject: String,
+    /// RFC 3339; empty for none.
+    created: String,
+}
+
+fn assemble(info: &Info, paper: Paper, pages: Vec<Vec<u8>>) -> Vec<u8> {
     let (width, height) = paper.size();
     let catalog = Ref::new(1);
     let tree = Ref::new(2);
-    let info = Ref::new(3);
+    let info_id = Ref::new(3);
     let fonts: Vec<(Font, Ref)> =
         Font::ALL.iter().enumerate().map(|(i, &f)| (f, Ref::new(4 + i as i32))).collect();
     let first_page = 4 + Font::ALL.len() as i32;
@@ -795,12 +835,11 @@ fn assemble(cert: &Certificate, paper: Paper, pages: Vec<Vec<u8>>) -> Vec<u8> {
     let mut pdf = Pdf::new();
     pdf.catalog(catalog).pages(tree);
     pdf.pages(tree).kids(ids.iter().map(|&(page, _)| page)).count(ids.len() as i32);
-    let title = format!("Burn-in certificate {}", cert.serial.trim());
-    let mut document = pdf.document_info(info);
-    document.title(TextStr(&title));
+    let mut document = pdf.document_info(info_id);
+    document.title(TextStr(&info.title));
     document.producer(TextStr("burn-in dashboard"));
-    document.subject(TextStr(&format!("{} — job {}", cert.outcome, cert.job_id)));
-    if let Some(date) = pdf_date(&cert.sealed_at) {
+    document.subject(TextStr(&info.subject));
+    if let Some(date) = pdf_date(&info.created) {
         document.creation_date(date);
     }
     document.finish();

@@ -193,6 +193,7 @@ pub async fn run(
     let engine = state.services.engine.clone();
     let scheduler = engine.start().await;
     let upkeep = upkeep::start(state.services.clone());
+    let sealer = state.services.start_sealer();
     let host_alerts = alerts::start(state.services.clone());
     let outbox = notify::Worker::start(state.services.notifier.clone());
     let state_needs_setup = state.services.auth.user_count().await.unwrap_or(0) == 0;
@@ -238,6 +239,7 @@ pub async fn run(
     inventory.stop_all().await;
     scheduler.abort();
     upkeep.abort();
+    sealer.abort();
     host_alerts.abort();
     outbox.abort();
     engine.stop_all().await;

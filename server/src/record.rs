@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use burnin::access::{Action, Principal};
 use burnin::evidence::{self, Bundle, KeyView, Manifest, Part, Verification};
-use burnin::job::JobView;
+use burnin::job::{JobState, JobView};
 use burnin::record::Certificate;
 use burnin_app::AppError;
 use serde_json::{Value, json};
@@ -13,6 +13,10 @@ use serde_json::{Value, json};
 use crate::{db::DbError, engine::store, inventory, service::Services};
 
 const OUTPUT_PREFIX: &str = "stages/";
+/// Jobs sealed in one go by the sealer before it looks again.
+const SEAL_BATCH: usize = 100;
+/// How often the sealer looks when no runner has told it of an end.
+const SEAL_ROUND: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Services {
     pub fn key_view(&self) -> KeyView {
@@ -27,6 +31,64 @@ impl Services {
     /// (and hash) every time after. Refused (409) while the job runs.
     pub async fn evidence(&self, caller: &Principal, job_id: i64) -> Result<Bundle, AppError> {
         crate::service::allow(caller, Action::View)?;
+        self.seal(job_id).await
+    }
+
+    /// Seals ended jobs that are not sealed yet, oldest first, up to `SEAL_BATCH` a call, so
+    /// that a job's record is fixed as it was when the job ended (where the drive sat, what
+    /// the dashboard called it), not when somebody first asks for it. Answers how many.
+    pub async fn seal_ended(&self) -> Result<usize, AppError> {
+        let ended = JobState::ALL
+            .iter()
+            .filter(|state| !state.is_active())
+            .map(|state| format!("'{}'", state.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let ids: Vec<(i64,)> = sqlx::query_as(&format!(
+            "SELECT id FROM jobs WHERE state IN ({ended})
+                AND NOT EXISTS (SELECT 1 FROM job_evidence e WHERE e.job_id = jobs.id)
+              ORDER BY id LIMIT {SEAL_BATCH}"
+        ))
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(DbError::from)?;
+        for (id,) in &ids {
+            self.seal(*id).await?;
+        }
+        Ok(ids.len())
+    }
+
+    /// Seals every job as it ends, and on start-up whatever ended while no sealer ran (the
+    /// first request for a bundle seals it too, should this be behind).
+    pub fn start_sealer(&self) -> tokio::task::JoinHandle<()> {
+        let services = self.clone();
+        tokio::spawn(async move {
+            let ended = services.engine.ended.clone();
+            loop {
+                let sealed = match services.seal_ended().await {
+                    Ok(n) => n,
+                    Err(error) => {
+                        tracing::error!(error = %error.message, "cannot seal the ended jobs' evidence");
+                        0
+                    }
+                };
+                if sealed > 0 {
+                    tracing::info!(evidence.sealed = sealed, "sealed ended jobs' evidence");
+                }
+                if sealed == SEAL_BATCH {
+                    continue;
+                }
+                // A job ended without a runner (a queued one cancelled) is sealed on the next
+                // round at the latest.
+                tokio::select! {
+                    () = ended.notified() => {}
+                    () = tokio::time::sleep(SEAL_ROUND) => {}
+                }
+            }
+        })
+    }
+
+    async fn seal(&self, job_id: i64) -> Result<Bundle, AppError> {
         let job = self.engine.view(job_id).await?;
         if job.state.is_active() {
             return Err(AppError::conflict(format!(
@@ -66,14 +128,14 @@ impl Services {
         let mut kept = vec![Part::json(
             "job",
             "the job: stages, results, operator, host settings, temperatures",
-            serde_json::to_value(job)
+            &serde_json::to_value(job)
                 .map_err(|e| AppError::internal(format!("cannot write the job: {e}")))?,
         )];
         let drive = inventory::get_drive(pool, job.drive_id).await?;
         kept.push(Part::json(
             "drive",
             "the drive as the dashboard knew it when sealing",
-            match &drive {
+            &match &drive {
                 Some(d) => json!({
                     "serial": d.serial, "model": d.model, "size_bytes": d.size_bytes,
                     "kind": d.kind, "host_name": d.host_name, "devname": d.devname,
@@ -85,14 +147,14 @@ impl Services {
         kept.push(Part::json(
             "verdict",
             "the verdict with its reasons",
-            serde_json::to_value(&job.verdict)
+            &serde_json::to_value(&job.verdict)
                 .map_err(|e| AppError::internal(format!("cannot write the verdict: {e}")))?,
         ));
         let thresholds = store::thresholds(pool, job.id)
             .await?
             .and_then(|text| serde_json::from_str::<Value>(&text).ok())
             .unwrap_or(Value::Null);
-        kept.push(Part::json("thresholds", "the thresholds the job was judged with", thresholds));
+        kept.push(Part::json("thresholds", "the thresholds the job was judged with", &thresholds));
         for when in ["before", "after"] {
             if let Some(raw) = store::snapshot(pool, job.id, when).await? {
                 kept.push(Part::bytes(
@@ -144,7 +206,7 @@ impl Services {
         let mut parts: Vec<Part> = Vec::new();
         for digest in &manifest.parts {
             if let Some(value) = kept.get(&digest.name) {
-                parts.push(Part::json(digest.name.clone(), digest.about.clone(), value.clone()));
+                parts.push(Part::stored(digest.name.clone(), digest.about.clone(), value.clone()));
                 continue;
             }
             let Some(rest) = digest.name.strip_prefix(OUTPUT_PREFIX) else { continue };
@@ -170,10 +232,51 @@ impl Services {
         Ok(self.certificate_of(&bundle).await)
     }
 
+    /// The certificates of the ended jobs a history filter matches, in its order: one PDF for a
+    /// lot of drives. Refused when more than `certificate::BATCH_MAX` match, naming how to narrow.
+    pub async fn certificates(
+        &self,
+        caller: &Principal,
+        query: &burnin::history::JobQuery,
+    ) -> Result<Vec<Certificate>, AppError> {
+        use crate::certificate::BATCH_MAX;
+        crate::service::allow(caller, Action::View)?;
+        let mut ids = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (rows, next) = self.history_rows(caller, query, cursor.as_ref(), 500).await?;
+            ids.extend(
+                rows.iter()
+                    .filter(|row| JobState::parse(&row.state).is_some_and(|s| !s.is_active()))
+                    .map(|row| row.job_id),
+            );
+            if ids.len() > BATCH_MAX {
+                return Err(AppError::bad_request(format!(
+                    "more than {BATCH_MAX} finished jobs match, and one PDF holds at most {BATCH_MAX}: narrow the filters (from, to, host_id, serial, verdict)"
+                )));
+            }
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        if ids.is_empty() {
+            return Err(AppError::not_found(
+                "no finished job matches these filters: a job has a certificate once it ends",
+            ));
+        }
+        let mut certificates = Vec::with_capacity(ids.len());
+        for id in ids {
+            certificates.push(self.certificate(caller, id).await?);
+        }
+        Ok(certificates)
+    }
+
     /// A certificate from a bundle's parts (what was sealed, not what the drive says now).
     pub async fn certificate_of(&self, bundle: &Bundle) -> Certificate {
         let part = |name: &str| bundle.parts.get(name);
-        let job: Option<JobView> = part("job").and_then(|v| serde_json::from_value(v.clone()).ok());
+        let job: Option<JobView> =
+            bundle.json_part("job").and_then(|v| serde_json::from_value(v).ok());
         let report = |name: &str| {
             part(name)
                 .and_then(Value::as_str)
@@ -182,8 +285,8 @@ impl Services {
         let before = report("captures/smart_before.json");
         let after = report("captures/smart_after.json");
         let thresholds: Option<burnin::verdict::Thresholds> =
-            part("thresholds").and_then(|v| serde_json::from_value(v.clone()).ok());
-        let drive_value = part("drive").cloned().unwrap_or(Value::Null);
+            bundle.json_part("thresholds").and_then(|v| serde_json::from_value(v).ok());
+        let drive_value = bundle.json_part("drive").unwrap_or(Value::Null);
         let job = job.unwrap_or_else(|| placeholder_job(&bundle.manifest));
         let drive = drive_row(&drive_value, &job);
         let stderr = job
@@ -379,10 +482,9 @@ fn manifest_for(job: &JobView, kept: &[Part]) -> Manifest {
         drive_model: kept
             .iter()
             .find(|p| p.name == "drive")
-            .and_then(|p| p.value.get("model"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
+            .and_then(Part::as_json)
+            .and_then(|drive| drive.get("model").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_default(),
         host_name: job.host_name.clone(),
         outcome: job.verdict.as_ref().map_or("incomplete", |v| v.outcome.as_str()).to_owned(),
         started_at: job.started_at.clone(),

@@ -9,7 +9,7 @@ use crate::common;
 use std::process::Command;
 
 use burnin::access::Role;
-use common::demo::{demo, drives, surface_test_to_end};
+use common::demo::{demo, drives, id_of, surface_test_to_end};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_burnin-server");
@@ -215,6 +215,50 @@ async fn the_pdf_holds_the_serial_verdict_and_hash_and_renders() {
         bytes(&server, &format!("/api/v1/burnin/{id}/certificate.pdf?paper=tabloid")).await;
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("letter"));
+
+    // A lot in one PDF: every finished job the history filters match, each on its own pages.
+    let second = surface_test_to_end(&server, &fleet, "ZDH1X2Y3").await;
+    let second = second["id"].as_i64().unwrap();
+    let pages_of = |path: &std::path::Path| -> usize {
+        let info = Command::new("pdfinfo").arg(path).output().unwrap();
+        let info = String::from_utf8_lossy(&info.stdout).into_owned();
+        let line =
+            info.lines().find(|l| l.starts_with("Pages:")).unwrap_or_else(|| panic!("{info}"));
+        line.trim_start_matches("Pages:").trim().parse().unwrap()
+    };
+    let fetch = |path: String, name: &str| {
+        let file = dir.path().join(name);
+        let server = &server;
+        async move {
+            let (status, pdf, _) = bytes(server, &path).await;
+            assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&pdf));
+            std::fs::write(&file, &pdf).unwrap();
+            file
+        }
+    };
+    let one = pages_of(&fetch(format!("/api/v1/burnin/{id}/certificate.pdf"), "one.pdf").await);
+    let two = pages_of(&fetch(format!("/api/v1/burnin/{second}/certificate.pdf"), "two.pdf").await);
+    let batch = fetch("/api/v1/burnin/certificates.pdf?paper=letter".into(), "batch.pdf").await;
+    assert_eq!(pages_of(&batch), one + two, "each certificate keeps its own pages");
+    let text = Command::new("pdftotext").arg(&batch).arg("-").output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("FAIL001") && text.contains("ZDH1X2Y3"), "{text}");
+    let info = Command::new("pdfinfo").arg(&batch).output().unwrap();
+    assert!(String::from_utf8_lossy(&info.stdout).contains("letter"));
+    let only = fetch("/api/v1/burnin/certificates.pdf?serial=FAIL001".into(), "only.pdf").await;
+    assert_eq!(pages_of(&only), one, "the filters choose the jobs");
+    for (query, status, says) in [
+        ("serial=NOSUCH", 404, "no finished job"),
+        ("paper=tabloid", 400, "letter"),
+        ("colour=red", 400, "serial"),
+        ("verdict=maybe", 400, "verdict"),
+    ] {
+        let (got, body, _) =
+            bytes(&server, &format!("/api/v1/burnin/certificates.pdf?{query}")).await;
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(got, status, "{query}: {body}");
+        assert!(body.contains(says), "{query}: {body}");
+    }
 }
 
 #[tokio::test]
@@ -341,4 +385,51 @@ async fn an_admin_deletes_a_job_naming_what_went_and_the_audit_log_cannot_change
     let actors: Vec<(String,)> =
         sqlx::query_as("SELECT DISTINCT actor FROM audit_events").fetch_all(&pool).await.unwrap();
     assert!(actors.iter().all(|(a,)| a != "nobody"));
+}
+
+#[tokio::test]
+async fn a_job_is_sealed_as_it_ends_with_the_drive_where_it_was_then() {
+    let server = demo(|_| {}).await;
+    let fleet = drives(&server).await;
+    let drive_id = id_of(&fleet, "ZDH1X2Y3");
+    let place = |location: &'static str| {
+        let server = &server;
+        async move {
+            let (status, body) = server
+                .call(
+                    reqwest::Method::PATCH,
+                    &format!("/api/v1/drives/{drive_id}"),
+                    Some(json!({"location": location})),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    place("Shelf A, bay 2").await;
+    let job = surface_test_to_end(&server, &fleet, "ZDH1X2Y3").await;
+    assert_eq!(job["state"], "passed", "{job:#}");
+    let id = job["id"].as_i64().unwrap();
+
+    // Nobody asked for the bundle: the job was sealed as it ended.
+    let pool = sqlx::SqlitePool::connect(&server.database_url()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let sealed: Option<(String,)> =
+            sqlx::query_as("SELECT parts_json FROM job_evidence WHERE job_id = $1")
+                .bind(id)
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        if let Some((parts,)) = sealed {
+            assert!(parts.contains("Shelf A, bay 2"), "sealed with the drive's place: {parts}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "job {id} was not sealed as it ended");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // The drive moves on; its record keeps where it was burned in.
+    place("Shelf C, bay 9").await;
+    let certificate = server.get_json(&format!("/api/v1/burnin/{id}/certificate")).await;
+    assert_eq!(certificate["location"], "Shelf A, bay 2", "{certificate:#}");
 }

@@ -218,10 +218,12 @@ pub fn AlertsPage() -> impl IntoView {
         navigate(&format!("/alerts?{}", query.join("&")), Default::default());
     };
     let current = move |key: &'static str| query.with(|q| q.get(key).unwrap_or_default());
-    #[cfg(feature = "hydrate")]
-    let permission = RwSignal::new(desktop::state());
-    #[cfg(not(feature = "hydrate"))]
+    // The server cannot know the browser's permission: both render "default", and the real
+    // one is read after hydration (reading it first made the browser's first render differ
+    // from the server's where permission was already given, and the page stopped updating).
     let permission = RwSignal::new("default");
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| permission.set(desktop::state()));
     view! {
         <section class="page-head">
             <h1>"Alerts"</h1>
@@ -290,17 +292,16 @@ pub fn AlertsPage() -> impl IntoView {
                 Ok(Some(alert)) => view! {
                     <section class="named-alert" data-testid="named-alert" aria-label="The linked alert">
                         <p class="hint">{format!("The alert this link names (#{}), as it is now.", alert.id)}" "<a href="/alerts">"Show the open alerts"</a></p>
-                        <ul class="alerts"><AlertItem alert may_handle changed notice/></ul>
+                        <ul class="alerts"><AlertItem alert may_handle changed notice hidden_when=Memo::new(|_| None)/></ul>
                     </section>
                 }.into_any(),
             })}
         </Suspense>
         <Suspense fallback=|| view! { <p class="loading">"Loading alerts…"</p> }>
-            {move || alerts.get().map(|answer| match answer.map(|list| {
-                // The linked alert is shown above, once.
-                let named = named_id.get();
-                list.into_iter().filter(|a| Some(a.id) != named).collect::<Vec<_>>()
-            }) {
+            // The linked alert is shown above, once: its item in the list is hidden, not
+            // filtered out, so that leaving `?id=N` unhides it instead of re-rendering the list
+            // (which would drop a note being typed and race an Acknowledge).
+            {move || alerts.get().map(|answer| match answer {
                 Err(e) => view! { <p class="notice error" role="alert">{e.message}</p> }.into_any(),
                 Ok(list) if list.is_empty() => view! {
                     <section class="panel empty" data-testid="no-alerts">
@@ -308,11 +309,23 @@ pub fn AlertsPage() -> impl IntoView {
                         <p>"No alert matches. Open alerts show here as soon as something needs a person."</p>
                     </section>
                 }.into_any(),
-                Ok(list) => view! {
-                    <ul class="alerts" data-testid="alerts">
-                        {list.into_iter().map(|alert| view! { <AlertItem alert may_handle changed notice/> }).collect_view()}
-                    </ul>
-                }.into_any(),
+                Ok(list) => {
+                    let ids: Vec<i64> = list.iter().map(|a| a.id).collect();
+                    let only_named = move || {
+                        let named = named_id.get();
+                        ids.iter().all(|id| Some(*id) == named)
+                    };
+                    view! {
+                        <Show when=only_named>
+                            <section class="panel empty" data-testid="no-alerts">
+                                <p>"No other alert matches."</p>
+                            </section>
+                        </Show>
+                        <ul class="alerts" data-testid="alerts">
+                            {list.into_iter().map(|alert| view! { <AlertItem alert may_handle changed notice hidden_when=named_id/> }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }
             })}
         </Suspense>
     }
@@ -325,6 +338,8 @@ fn AlertItem(
     may_handle: bool,
     changed: RwSignal<u32>,
     notice: RwSignal<Option<Result<String, String>>>,
+    /// The alert is hidden while this names it (it is shown above the list then).
+    hidden_when: Memo<Option<i64>>,
 ) -> impl IntoView {
     let note = RwSignal::new(String::new());
     let id = alert.id;
@@ -346,7 +361,8 @@ fn AlertItem(
     let subject = alert.subject.clone();
     let host_link = format!("/alerts?host_id={}", alert.host_id);
     view! {
-        <li class=format!("panel alert {severity}") data-alert=alert.id.to_string() data-kind=alert.kind.as_str() data-state=alert.state.as_str()>
+        <li class=format!("panel alert {severity}") data-alert=alert.id.to_string() data-kind=alert.kind.as_str() data-state=alert.state.as_str()
+            hidden=move || hidden_when.get() == Some(id)>
             <div class="alert-head">
                 <span class=format!("severity {severity}")>{burnin::notify::severity_label(alert.severity)}</span>
                 <strong class="alert-title">

@@ -134,11 +134,15 @@ pub fn HistoryPage() -> impl IntoView {
     let hosts = Resource::new(|| (), |_| crate::pages::dashboard::dashboard_snapshot());
     let value = move |k: &'static str| query.with(|q| q.get(k).unwrap_or_default());
     let csv = move || format!("/api/v1/burnin.csv?{}", query_string(&pairs.get()));
+    let certificates =
+        move || format!("/api/v1/burnin/certificates.pdf?{}", query_string(&pairs.get()));
     view! {
         <section class="page-head">
             <h1>"History"</h1>
             <div class="head-actions">
                 <a class="button" href=csv data-testid="csv" download>"Download CSV"</a>
+                <a class="button" href=certificates data-testid="certificates-pdf" download
+                    title="The certificates of every finished job these filters match, in one PDF">"Certificates (PDF)"</a>
                 <a class="button" href="/verify">"Verify a bundle"</a>
             </div>
         </section>

@@ -142,6 +142,9 @@ pub struct Engine {
     running: Arc<Mutex<HashMap<i64, JoinHandle<()>>>>,
     last_start: Arc<Mutex<HashMap<i64, Instant>>>,
     wake: Arc<tokio::sync::Notify>,
+    /// Told each time a job's runner ends (its job has ended, or given up for now): the
+    /// sealer (`Services::start_sealer`) seals what ended.
+    pub(crate) ended: Arc<tokio::sync::Notify>,
 }
 
 impl Engine {
@@ -161,6 +164,7 @@ impl Engine {
             running: Arc::default(),
             last_start: Arc::default(),
             wake: Arc::default(),
+            ended: Arc::default(),
         }
     }
 
@@ -364,6 +368,7 @@ impl Engine {
     async fn finished(&self, job_id: i64) {
         self.running.lock().await.remove(&job_id);
         self.wake.notify_one();
+        self.ended.notify_one();
     }
 
     async fn schedule(&self) {

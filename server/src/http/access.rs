@@ -173,6 +173,8 @@ pub async fn authenticate(
             ("/setup" | "/login", false, true) => return Redirect::to("/").into_response(),
             ("/setup", false, false) => return Redirect::to("/login").into_response(),
             ("/login", false, false) => {}
+            // Whoever holds a bundle may check it without an account.
+            ("/verify", false, false) => {}
             (_, false, false) => {
                 let next = target.unwrap_or_else(|| "/".into());
                 return Redirect::to(&format!("/login?next={}", encode(&next))).into_response();

@@ -164,15 +164,21 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// captures: the two doors that take one accept this much.
 pub const BUNDLE_LIMIT: usize = 64 * 1024 * 1024;
 
-fn body_limit(path: &str) -> usize {
+/// The doors that take a whole bundle; open to anyone, so their work is bounded below.
+fn takes_bundle(path: &str) -> bool {
     use leptos::server_fn::ServerFn;
-    if path == "/api/v1/evidence/verify" || path == burnin_app::pages::record::VerifyEvidence::PATH
-    {
-        BUNDLE_LIMIT
-    } else {
-        BODY_LIMIT
-    }
+    path == "/api/v1/evidence/verify" || path == burnin_app::pages::record::VerifyEvidence::PATH
 }
+
+fn body_limit(path: &str) -> usize {
+    if takes_bundle(path) { BUNDLE_LIMIT } else { BODY_LIMIT }
+}
+
+/// Bundles checked at once. Anyone may send one, and each may hold `BUNDLE_LIMIT` in memory
+/// while it is hashed: a few at a time keep a flood from exhausting the machine.
+const BUNDLE_CHECKS: usize = 2;
+static BUNDLE_PERMITS: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(BUNDLE_CHECKS));
 
 /// Refuses a body over its path's limit: at once when its length is declared, else when
 /// reading passes the limit (the extractors answer 413 then).
@@ -196,5 +202,16 @@ async fn limit_body(
     }
     let request =
         request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, limit)));
+    if takes_bundle(request.uri().path()) {
+        let Ok(_permit) = BUNDLE_PERMITS.try_acquire() else {
+            return (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, "5")],
+                "other bundles are being checked right now: try again in a few seconds",
+            )
+                .into_response();
+        };
+        return next.run(request).await;
+    }
     next.run(request).await
 }
