@@ -369,8 +369,27 @@ fn draw_line(chart: &LineChart, from_zero: bool) -> String {
     }
     let labelled = chart.series.iter().filter(|s| finite(&s.points).next().is_some()).count();
     let legend = labelled > 1;
-    let height = LINE_HEIGHT + if legend { LEGEND_ROW } else { 0.0 };
     let (left, right) = (MARGIN_LEFT, WIDTH - MARGIN_RIGHT);
+    // Each labelled series' place in the legend: its x and its row, a new row when the next
+    // label would run past the plot's right edge (eight surface passes do).
+    let mut places: Vec<Option<(f64, usize)>> = Vec::with_capacity(chart.series.len());
+    let (mut at, mut row) = (left, 0usize);
+    for series in &chart.series {
+        if finite(&series.points).next().is_none() {
+            places.push(None);
+            continue;
+        }
+        // Roughly 6.5 units a character at 12 px, after an 18-unit swatch.
+        let width = 32.0 + series.label.chars().count() as f64 * 6.5;
+        if at > left && at + width - 14.0 > right {
+            at = left;
+            row += 1;
+        }
+        places.push(Some((at, row)));
+        at += width;
+    }
+    let rows = if legend { row + 1 } else { 0 };
+    let height = LINE_HEIGHT + rows as f64 * LEGEND_ROW;
     let (top, bottom) = (MARGIN_TOP, LINE_HEIGHT - MARGIN_BOTTOM);
     let x = Scale::new(&chart.x, x_min, x_max, 6);
     let y = Scale::new(&chart.y, y_min, y_max, 5);
@@ -482,12 +501,9 @@ fn draw_line(chart: &LineChart, from_zero: bool) -> String {
     }
     if legend {
         out.push_str("<g class=\"chart-legend\">");
-        let mut at = left;
-        let row = LINE_HEIGHT - 4.0;
-        for (index, series) in chart.series.iter().enumerate() {
-            if finite(&series.points).next().is_none() {
-                continue;
-            }
+        for (index, (series, place)) in chart.series.iter().zip(&places).enumerate() {
+            let Some((at, line)) = *place else { continue };
+            let row = LINE_HEIGHT - 4.0 + line as f64 * LEGEND_ROW;
             let colour = index % PALETTE.len();
             let _ = write!(
                 out,
@@ -500,8 +516,6 @@ fn draw_line(chart: &LineChart, from_zero: bool) -> String {
                 n(row),
                 escape(&series.label)
             );
-            // Roughly 6.5 units a character at 12 px.
-            at += 32.0 + series.label.chars().count() as f64 * 6.5;
         }
         out.push_str("</g>");
     }
@@ -780,6 +794,27 @@ mod tests {
         assert!(two.contains("chart-legend"));
         assert_eq!(paths(&two).len(), 2);
         assert!(two.contains("chart-line-1"));
+    }
+
+    #[test]
+    fn a_long_legend_wraps_inside_the_drawing() {
+        let labels: Vec<String> =
+            (1..=8).map(|i| format!("{i}. read and compare pattern 0x{i:02x}")).collect();
+        let many: Vec<Series> =
+            labels.iter().map(|l| series(l, &[(0.0, 200.0), (100.0, 190.0)])).collect();
+        let svg = line(&chart(many, vec![]));
+        let legend = &svg[svg.find("chart-legend").expect("a legend")..];
+        let mut rows = std::collections::BTreeSet::new();
+        for text in legend.split("<text x=\"").skip(1) {
+            let x: f64 = text.split('"').next().and_then(|v| v.parse().ok()).expect("an x");
+            let y = text.split("y=\"").nth(1).and_then(|v| v.split('"').next()).expect("a y");
+            let label = text.split('>').nth(1).and_then(|v| v.split('<').next()).expect("text");
+            assert!(x + label.chars().count() as f64 * 6.5 <= WIDTH, "{label} runs off at {x}");
+            rows.insert(y.to_owned());
+        }
+        assert!(rows.len() > 1, "eight long labels take more than one row");
+        let height = LINE_HEIGHT + rows.len() as f64 * LEGEND_ROW;
+        assert!(svg.contains(&format!("viewBox=\"0 0 640 {height}\"")), "the drawing grows: {svg}");
     }
 
     #[test]

@@ -262,6 +262,28 @@ pub struct KeyView {
     pub public_key: String,
     /// The first 16 hex digits of the key's SHA-256.
     pub fingerprint: String,
+    /// Keys that signed here before this one (rotated, or a key file made anew); bundles they
+    /// signed still verify as this dashboard's.
+    #[serde(default)]
+    pub retired: Vec<RetiredKey>,
+}
+
+/// A key this dashboard signed with before.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredKey {
+    pub public_key: String,
+    pub fingerprint: String,
+    /// When it was first seen signing here, and when it was replaced (RFC 3339 UTC).
+    pub first_seen: String,
+    pub retired_at: String,
+}
+
+/// A key's fingerprint: the first 16 hex digits of the SHA-256 of its 32 bytes (given as
+/// standard base64); the text's own digest when it is not base64, so it still tells keys apart.
+pub fn fingerprint_of(public_key: &str) -> String {
+    let bytes =
+        STANDARD.decode(public_key.trim()).unwrap_or_else(|_| public_key.as_bytes().to_vec());
+    sha256_hex(&bytes)[..16].to_owned()
 }
 
 /// The outcome of checking a bundle.
@@ -279,6 +301,9 @@ pub struct Verification {
     pub public_key: String,
     /// Whether the key that signed is the one the verifier was told to expect.
     pub key_matches_expected: Option<bool>,
+    /// Set when the key that signed is one the dashboard retired (rotated): when it was.
+    #[serde(default)]
+    pub key_retired_at: Option<String>,
     pub problems: Vec<Problem>,
     /// Parts named by the manifest but not in the bundle (dropped by retention).
     pub missing: Vec<String>,
@@ -415,6 +440,7 @@ pub fn verify(bundle: &Bundle, expected_key: Option<&VerifyingKey>) -> Verificat
         outcome: manifest.outcome.clone(),
         public_key: manifest.public_key.clone(),
         key_matches_expected,
+        key_retired_at: None,
         problems,
         missing,
         checked,

@@ -68,6 +68,9 @@ pub struct EmailConfig {
     /// A certificate (PEM) to trust besides the system's, for a relay with its own.
     #[serde(default)]
     pub tls_certificate: String,
+    /// A message about a finished burn-in carries the job's certificate as a PDF.
+    #[serde(default = "yes")]
+    pub attach_certificate: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -1107,6 +1110,7 @@ mod tests {
             utc_offset_mins: 0,
             digest_when_empty: false,
             tls_certificate: String::new(),
+            attach_certificate: true,
         });
         let problems = c.problems();
         for field in ["config.from", "config.to", "config.digest_hour"] {

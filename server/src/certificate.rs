@@ -761,6 +761,18 @@ pub fn pdf(cert: &Certificate, paper: Paper) -> Vec<u8> {
     assemble(&info, paper, pages(cert, paper))
 }
 
+/// A certificate's file name: `burnin-<serial>-job<id>.pdf`.
+pub fn file_name(cert: &Certificate) -> String {
+    format!("burnin-{}-job{}.pdf", file_safe(cert.serial.trim()), cert.job_id)
+}
+
+/// A serial as a file name's part: letters, digits, `-` and `_` only.
+pub fn file_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect()
+}
+
 /// Most certificates one batch holds: each is a page or two, laid out in memory.
 pub const BATCH_MAX: usize = 200;
 

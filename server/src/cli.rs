@@ -228,6 +228,55 @@ pub async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Replaces the signing key with a new one and retires the old in the database (where it stays
+/// listed). The new key is written beside the old (`….new`) and moved over it in one rename,
+/// so the file always holds a whole key; the database follows, and the next start would
+/// record the change anyway (`signing::remember`) should that step fail.
+pub async fn rotate_signing_key(config: &Config) -> anyhow::Result<()> {
+    use crate::signing::Signer;
+    let path = config.signing_key_path();
+    anyhow::ensure!(
+        path.exists(),
+        "there is no signing key at {}: nothing to rotate (it is made on first start)",
+        path.display()
+    );
+    let db = Db::open(&config.database_url).await?;
+    let old = Signer::load_or_create(&path)?;
+    let (new, seed) = Signer::generate()?;
+    let pending = std::path::PathBuf::from(format!("{}.new", path.display()));
+    if pending.exists() {
+        std::fs::remove_file(&pending)
+            .with_context(|| format!("cannot remove the unused {}", pending.display()))?;
+    }
+    crate::secrets::write_private(&pending, &seed)
+        .with_context(|| format!("cannot write the new key to {}", pending.display()))?;
+    std::fs::rename(&pending, &path).with_context(|| {
+        format!("cannot move {} over {}; nothing changed", pending.display(), path.display())
+    })?;
+    crate::signing::remember(db.pool(), &new).await.with_context(|| {
+        format!(
+            "{} holds the new key, but the database could not record it: the next start does",
+            path.display()
+        )
+    })?;
+    crate::audit::record(
+        db.pool(),
+        "cli",
+        "signing_key.rotated",
+        "",
+        &serde_json::json!({"retired": old.fingerprint(), "new": new.fingerprint()}),
+    )
+    .await?;
+    println!(
+        "the evidence signing key is now {} (fingerprint {}); the old key {} is retired and still verifies the bundles it signed. Back up {} with the database",
+        new.public_key_text(),
+        new.fingerprint(),
+        old.fingerprint(),
+        path.display()
+    );
+    Ok(())
+}
+
 /// `verify BUNDLE [--key KEY] [--json]`: checks an evidence bundle offline, with nothing but
 /// the file (and, given, the key it must be signed by). Answers the exit code: 0 verified, 1 a
 /// mismatch (each named), 2 the file or key cannot be read.

@@ -33,6 +33,10 @@ pub enum Command {
     /// Makes a new master key and re-encrypts every stored secret with it, in one
     /// transaction; the old key file is then replaced. Stop the server first.
     RotateMasterKey,
+    /// Makes a new key for signing evidence and retires the old one, which stays listed (in
+    /// `/api/v1/signing-key` and on Settings) so that bundles it signed still verify. Stop the
+    /// server first; back up the new key file with the database.
+    RotateSigningKey,
     /// Checks an evidence bundle offline (the JSON from `/api/v1/burnin/{id}/evidence`):
     /// the signature, every part against its digest. Exit 0 when it verifies, 1 when something
     /// does not match (each mismatch is named), 2 when the file cannot be read.

@@ -61,6 +61,9 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
     let db = Db::open(&config.database_url).await?;
     let master = Arc::new(MasterKey::load_or_create(&config.master_key_path())?);
     let signer = Arc::new(signing::Signer::load_or_create(&config.signing_key_path())?);
+    signing::remember(db.pool(), &signer)
+        .await
+        .context("cannot record the signing key in the database")?;
     let hosts = HostStore::new(db.pool().clone(), master.clone());
     let hub = Hub::new();
     let first = config.first_settings();
@@ -151,6 +154,9 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Prepared> {
         demo_until_real_host: config.simulator == SimulatorMode::Auto && simulator.is_some(),
     };
     services.load_hub().await.map_err(|error| anyhow::anyhow!(error.message))?;
+    // The notifier and the services hold each other from here on, for the life of the
+    // process: an email about a finished burn-in carries the job's certificate.
+    services.notifier.attach_certificates_from(Arc::new(services.clone()));
     let leptos_options = LeptosOptions::builder()
         // Must match `output-name` in the workspace's [[workspace.metadata.leptos]].
         .output_name("burnin")

@@ -43,6 +43,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(command) => burnin_server::cli::user(&config, command).await,
         Command::Token(command) => burnin_server::cli::token(&config, command).await,
         Command::RotateMasterKey => burnin_server::cli::rotate_master_key(&config).await,
+        Command::RotateSigningKey => burnin_server::cli::rotate_signing_key(&config).await,
         Command::Verify { .. } => unreachable_verify(),
         Command::Serve => {
             let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| {

@@ -19,12 +19,15 @@ const SEAL_BATCH: usize = 100;
 const SEAL_ROUND: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Services {
-    pub fn key_view(&self) -> KeyView {
-        KeyView {
+    /// The key in use, and those it replaced.
+    pub async fn key_view(&self) -> Result<KeyView, AppError> {
+        let retired = crate::signing::retired_keys(self.db.pool()).await.map_err(DbError::from)?;
+        Ok(KeyView {
             algorithm: "ed25519".into(),
             public_key: self.signer.public_key_text(),
             fingerprint: self.signer.fingerprint(),
-        }
+            retired,
+        })
     }
 
     /// A finished job's evidence bundle: sealed the first time it is asked for, the same bytes
@@ -467,10 +470,37 @@ impl Services {
         Ok(removed)
     }
 
-    /// Checks a bundle against this dashboard's key.
-    pub fn verify_bundle(&self, text: &[u8]) -> Result<Verification, AppError> {
+    /// Checks a bundle against this dashboard's key, or the retired key that signed it.
+    pub async fn verify_bundle(&self, text: &[u8]) -> Result<Verification, AppError> {
         let bundle = evidence::parse(text).map_err(AppError::bad_request)?;
-        Ok(evidence::verify(&bundle, Some(&self.signer.verifying_key())))
+        let report = evidence::verify(&bundle, Some(&self.signer.verifying_key()));
+        if report.key_matches_expected != Some(false) {
+            return Ok(report);
+        }
+        let retired = crate::signing::retired_keys(self.db.pool()).await.map_err(DbError::from)?;
+        let earlier = retired.into_iter().find(|k| k.public_key == bundle.manifest.public_key);
+        match earlier.and_then(|k| Some((evidence::parse_public_key(&k.public_key).ok()?, k))) {
+            Some((key, earlier)) => {
+                let mut report = evidence::verify(&bundle, Some(&key));
+                report.key_retired_at = Some(earlier.retired_at);
+                Ok(report)
+            }
+            None => Ok(report),
+        }
+    }
+}
+
+impl crate::notify::CertificateSource for Services {
+    fn certificate_pdf(
+        &self,
+        job_id: i64,
+    ) -> futures_util::future::BoxFuture<'_, Result<(String, Vec<u8>), String>> {
+        Box::pin(async move {
+            let caller = Principal::system("notifications");
+            let certificate = self.certificate(&caller, job_id).await.map_err(|e| e.message)?;
+            let pdf = crate::certificate::pdf(&certificate, crate::certificate::Paper::A4);
+            Ok((crate::certificate::file_name(&certificate), pdf))
+        })
     }
 }
 

@@ -881,11 +881,11 @@ impl Backend for Services {
     }
 
     fn verify_evidence(&self, bundle: String) -> Answer<'_, burnin::evidence::Verification> {
-        Box::pin(async move { self.verify_bundle(bundle.as_bytes()) })
+        Box::pin(async move { self.verify_bundle(bundle.as_bytes()).await })
     }
 
     fn signing_key(&self) -> Answer<'_, burnin::evidence::KeyView> {
-        Box::pin(async move { Ok(self.key_view()) })
+        Box::pin(async move { self.key_view().await })
     }
 
     fn delete_job(

@@ -1,10 +1,15 @@
 //! The key that seals evidence bundles (`burnin::evidence`), made on first start beside the
 //! database, and the sealed manifests the record keeps.
 //!
-//! A job is sealed once, the first time its evidence or certificate is asked for after it
-//! ended: the manifest (every part's digest) and its signature are stored, so the bundle and
-//! the hash printed on a certificate stay the same for good, even after retention drops a
-//! stage's output (the part is then absent and its signed digest still names it).
+//! A job is sealed once, when it ends (`Services::start_sealer`): the manifest (every part's
+//! digest) and its signature are stored, so the bundle and the hash printed on a certificate
+//! stay the same for good, even after retention drops a stage's output (the part is then
+//! absent and its signed digest still names it).
+//!
+//! Every key that ever signed here is listed in `signing_keys`; the one in use has no
+//! `retired_at`. Rotating (`burnin-server rotate-signing-key`) or losing the key file retires
+//! the old key without forgetting it, so the bundles it signed still verify as this
+//! dashboard's.
 
 use std::path::Path;
 
@@ -65,6 +70,13 @@ impl Signer {
         Ok(signer)
     }
 
+    /// A signer over a new random key, for a rotation.
+    pub fn generate() -> Result<(Signer, [u8; 32]), SigningError> {
+        let seed = crate::secrets::random_bytes::<32>()
+            .map_err(|error| SigningError::Random(error.to_string()))?;
+        Ok((Signer { key: SigningKey::from_bytes(&seed) }, seed))
+    }
+
     pub fn verifying_key(&self) -> VerifyingKey {
         self.key.verifying_key()
     }
@@ -75,12 +87,54 @@ impl Signer {
 
     /// The public key's SHA-256, short, for telling keys apart at a glance.
     pub fn fingerprint(&self) -> String {
-        evidence::sha256_hex(self.verifying_key().as_bytes())[..16].to_owned()
+        evidence::fingerprint_of(&self.public_key_text())
     }
 
     pub fn seal(&self, manifest: Manifest, parts: Vec<evidence::Part>) -> evidence::Bundle {
         evidence::seal(manifest, parts, &self.key)
     }
+}
+
+/// Records `signer` as the key in use, and retires any other that was: run at every start,
+/// so a key file replaced by hand (or lost and made anew) is noticed too.
+pub async fn remember(pool: &SqlitePool, signer: &Signer) -> Result<(), sqlx::Error> {
+    let current = signer.public_key_text();
+    let mut tx = pool.begin().await?;
+    sqlx::query("INSERT OR IGNORE INTO signing_keys (public_key) VALUES ($1)")
+        .bind(&current)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE signing_keys SET retired_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+          WHERE retired_at IS NULL AND public_key != $1",
+    )
+    .bind(&current)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE signing_keys SET retired_at = NULL WHERE public_key = $1")
+        .bind(&current)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// The keys that signed here before the current one, newest retirement first.
+pub async fn retired_keys(pool: &SqlitePool) -> Result<Vec<evidence::RetiredKey>, sqlx::Error> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT public_key, first_seen, retired_at FROM signing_keys
+          WHERE retired_at IS NOT NULL ORDER BY retired_at DESC, public_key",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(public_key, first_seen, retired_at)| evidence::RetiredKey {
+            fingerprint: evidence::fingerprint_of(&public_key),
+            public_key,
+            first_seen,
+            retired_at,
+        })
+        .collect())
 }
 
 /// A job's sealed manifest and signature, if it was sealed.

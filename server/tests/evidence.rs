@@ -433,3 +433,73 @@ async fn a_job_is_sealed_as_it_ends_with_the_drive_where_it_was_then() {
     let certificate = server.get_json(&format!("/api/v1/burnin/{id}/certificate")).await;
     assert_eq!(certificate["location"], "Shelf A, bay 2", "{certificate:#}");
 }
+
+#[tokio::test]
+async fn a_rotated_key_stays_listed_and_the_bundles_it_signed_still_verify() {
+    let server = demo(|_| {}).await;
+    let fleet = drives(&server).await;
+    let job = surface_test_to_end(&server, &fleet, "ZDH1X2Y3").await;
+    let id = job["id"].as_i64().unwrap();
+    let (_, sealed, _) = bytes(&server, &format!("/api/v1/burnin/{id}/evidence")).await;
+    let before = server.get_json("/api/v1/signing-key").await;
+    assert_eq!(before["retired"], json!([]), "{before:#}");
+    let url = server.database_url();
+    let dir = server.stop().await;
+
+    // The operator rotates with the server stopped, as the command's help says.
+    let out =
+        Command::new(BIN).args(["rotate-signing-key", "--database-url", &url]).output().unwrap();
+    let said =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains(before["fingerprint"].as_str().unwrap()),
+        "names the retired key: {said}"
+    );
+
+    let server = common::TestServer::start_in(dir).await;
+    let after = server.get_json("/api/v1/signing-key").await;
+    assert_ne!(after["public_key"], before["public_key"], "a new key signs from now on");
+    let retired = after["retired"].as_array().unwrap();
+    assert_eq!(retired.len(), 1, "{after:#}");
+    assert_eq!(retired[0]["public_key"], before["public_key"]);
+    assert_eq!(retired[0]["fingerprint"], before["fingerprint"]);
+    assert!(!retired[0]["retired_at"].as_str().unwrap().is_empty());
+
+    // The old bundle is unchanged and still this dashboard's, by its retired key.
+    let (status, again, _) = bytes(&server, &format!("/api/v1/burnin/{id}/evidence")).await;
+    assert_eq!(status, 200);
+    assert_eq!(again, sealed, "a rotation does not re-sign what was sealed");
+    let answer = server
+        .client
+        .post(server.url("/api/v1/evidence/verify"))
+        .body(sealed.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let report: Value = answer.json().await.unwrap();
+    assert_eq!(report["valid"], true, "{report:#}");
+    assert_eq!(report["key_matches_expected"], true, "{report:#}");
+    assert_eq!(report["key_retired_at"], retired[0]["retired_at"]);
+    // Offline, against the new key only, it says another key signed it.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &sealed).unwrap();
+    let (code, text) = verify(file.path(), after["public_key"].as_str());
+    assert_eq!(code, 1, "{text}");
+    let (code, text) = verify(file.path(), before["public_key"].as_str());
+    assert_eq!(code, 0, "{text}");
+    // The rotation is in the audit log.
+    let audit = server.get_json("/api/v1/audit?action=signing_key.rotated").await;
+    assert_eq!(audit.as_array().unwrap().len(), 1, "{audit:#}");
+
+    // A key file lost (and made anew at the next start) is retired the same way.
+    let dir = server.stop().await;
+    std::fs::remove_file(dir.path().join("signing.key")).unwrap();
+    let server = common::TestServer::start_in(dir).await;
+    let lost = server.get_json("/api/v1/signing-key").await;
+    let retired: Vec<&Value> =
+        lost["retired"].as_array().unwrap().iter().map(|k| &k["public_key"]).collect();
+    assert_eq!(retired.len(), 2, "{lost:#}");
+    assert!(retired.contains(&&after["public_key"]) && retired.contains(&&before["public_key"]));
+}

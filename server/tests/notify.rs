@@ -135,6 +135,30 @@ async fn a_failed_burn_in_reaches_a_signed_webhook_ntfy_and_email_and_its_handli
         "the reason {first_reason:?} is not in {unfolded}"
     );
     assert!(unfolded.contains(&format!("/jobs/{job_id}")));
+    // The job has ended: its certificate rides along, the same PDF the API hands out.
+    let name = format!("burnin-FAIL001-job{job_id}.pdf");
+    assert!(unfolded.contains(&format!("filename=\"{name}\"")), "{unfolded}");
+    // Read from the raw lines: the unfolding above for quoted-printable would eat base64 padding.
+    let lines = data.replace("\r\n", "\n");
+    let at = lines.find("Content-Type: application/pdf").expect("a PDF part");
+    let body_at = at + lines[at..].find("\n\n").expect("the part's headers end") + 2;
+    let encoded: String = lines[body_at..]
+        .lines()
+        .take_while(|line| !line.starts_with("--") && !line.is_empty())
+        .collect();
+    use base64::Engine as _;
+    let attached = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).unwrap();
+    let served = server
+        .client
+        .get(server.url(&format!("/api/v1/burnin/{job_id}/certificate.pdf")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(attached.starts_with(b"%PDF-"));
+    assert_eq!(attached, served.to_vec(), "the attached certificate is the job's");
 
     // Acknowledge and resolve: each is told to the webhook, signed, in order.
     let alert_id = envelope["alert"]["id"].as_i64().unwrap();

@@ -80,6 +80,7 @@ fn blank(kind: &str) -> ChannelConfig {
             utc_offset_mins: 0,
             digest_when_empty: false,
             tls_certificate: String::new(),
+            attach_certificate: true,
         }),
         "ntfy" => ChannelConfig::Ntfy(NtfyConfig { url: String::new(), tags: Vec::new() }),
         _ => ChannelConfig::Webhook(WebhookConfig {
@@ -382,6 +383,11 @@ fn ChannelForm(
                             <input type="checkbox" name="per_alert"
                                 prop:checked=move || draft.with(|d| matches!(&d.config, ChannelConfig::Email(e) if e.per_alert))
                                 on:change=move |ev| { let on = event_target_checked(&ev); draft.update(|d| if let ChannelConfig::Email(e) = &mut d.config { e.per_alert = on }); }/>
+                        </label>
+                        <label class="field setting checkbox"><span>"Attach the certificate (PDF) when a burn-in ends"</span>
+                            <input type="checkbox" name="attach_certificate"
+                                prop:checked=move || draft.with(|d| matches!(&d.config, ChannelConfig::Email(e) if e.attach_certificate))
+                                on:change=move |ev| { let on = event_target_checked(&ev); draft.update(|d| if let ChannelConfig::Email(e) = &mut d.config { e.attach_certificate = on }); }/>
                         </label>
                         <label class="field"><span>"Daily digest at hour (0–23, empty: none)"</span>
                             <input type="number" name="digest_hour" min="0" max="23"

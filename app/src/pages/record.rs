@@ -98,6 +98,18 @@ pub fn SigningKeyCard() -> impl IntoView {
                             <dt>"Fingerprint"</dt><dd><code>{k.fingerprint}</code></dd>
                             <dt>"Also at"</dt><dd><a href="/api/v1/signing-key">"/api/v1/signing-key"</a></dd>
                         </dl>
+                        {(!k.retired.is_empty()).then(|| view! {
+                            <h3>"Earlier keys"</h3>
+                            <p class="hint">"Keys this dashboard signed with before ("<code>"burnin-server rotate-signing-key"</code>", or a key file made anew). Bundles they signed still verify here as this dashboard's."</p>
+                            <table class="keys" data-testid="retired-keys">
+                                <thead><tr><th>"Fingerprint"</th><th>"Public key"</th><th>"Retired"</th></tr></thead>
+                                <tbody>
+                                    {k.retired.into_iter().map(|r| view! {
+                                        <tr><td><code>{r.fingerprint}</code></td><td><code class="wrap">{r.public_key}</code></td><td>{r.retired_at}</td></tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        })}
                     }.into_any(),
                     Err(e) => view! { <p class="notice error" role="alert">{e.message}</p> }.into_any(),
                 })}
@@ -180,6 +192,10 @@ fn VerificationView(v: Verification) -> impl IntoView {
             "The bundle is intact, but it was signed by another key than this dashboard's."
                 .to_owned()
         }
+        (true, _) if v.key_retired_at.is_some() => format!(
+            "Verified: signed by this dashboard's earlier key (retired {}), and no part has changed since it was sealed.",
+            v.key_retired_at.as_deref().unwrap_or_default()
+        ),
         (true, _) if !v.complete => format!(
             "Verified: signed by this dashboard and unchanged. {} part(s) were left out of this copy (their digests are still signed).",
             v.missing.len()

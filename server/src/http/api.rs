@@ -668,7 +668,10 @@ async fn job_evidence(
     let bundle = services.evidence(&caller, id).await?;
     let text = serde_json::to_vec_pretty(&bundle)
         .map_err(|e| AppError::internal(format!("cannot write the evidence bundle: {e}")))?;
-    let name = format!("burnin-{}-job{id}.evidence.json", file_safe(&bundle.manifest.drive_serial));
+    let name = format!(
+        "burnin-{}-job{id}.evidence.json",
+        crate::certificate::file_safe(&bundle.manifest.drive_serial)
+    );
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "application/json".to_owned()),
@@ -761,7 +764,7 @@ async fn job_certificate_pdf(
     let id = parse_id(&id)?;
     let certificate = services.certificate(&caller, id).await?;
     let pdf = crate::certificate::pdf(&certificate, paper);
-    let name = format!("burnin-{}-job{id}.pdf", file_safe(&certificate.serial));
+    let name = crate::certificate::file_name(&certificate);
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "application/pdf".to_owned()),
@@ -814,9 +817,12 @@ async fn statistics(
     Ok(Json(services.statistics(&caller).await?))
 }
 
-/// The public key that signs evidence bundles. Open to anyone: a buyer checks a bundle with it.
-async fn signing_key(State(services): State<Services>) -> Json<burnin::evidence::KeyView> {
-    Json(services.key_view())
+/// The public key that signs evidence bundles, and the keys it replaced. Open to anyone: a
+/// buyer checks a bundle with it.
+async fn signing_key(
+    State(services): State<Services>,
+) -> Result<Json<burnin::evidence::KeyView>, AppError> {
+    Ok(Json(services.key_view().await?))
 }
 
 /// Checks an evidence bundle (the request body) against this dashboard's key, naming every
@@ -825,14 +831,7 @@ async fn verify_evidence(
     State(services): State<Services>,
     body: axum::body::Bytes,
 ) -> Result<Json<burnin::evidence::Verification>, AppError> {
-    Ok(Json(services.verify_bundle(&body)?))
-}
-
-/// A serial as a file name's part: letters, digits, `-` and `_` only.
-fn file_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .collect()
+    Ok(Json(services.verify_bundle(&body).await?))
 }
 
 /// A job's SMART snapshot taken `before` or `after` the tests, as smartctl printed it.

@@ -58,6 +58,17 @@ pub struct Notifier {
     pub(crate) live: crate::settings::Live,
     /// The address links use when `public_url` is not set.
     pub(crate) listen_url: String,
+    /// Where an email about a finished burn-in gets the job's certificate: the record's
+    /// services, given once they exist (they hold this notifier, so they come after it).
+    pub(crate) certificates: Arc<std::sync::OnceLock<Arc<dyn CertificateSource>>>,
+}
+
+/// Makes a finished job's certificate as a PDF file: its name and bytes, or why not.
+pub trait CertificateSource: Send + Sync {
+    fn certificate_pdf(
+        &self,
+        job_id: i64,
+    ) -> futures_util::future::BoxFuture<'_, Result<(String, Vec<u8>), String>>;
 }
 
 impl std::fmt::Debug for Notifier {
@@ -82,7 +93,18 @@ impl Notifier {
             listen.ip().to_string()
         };
         let scheme = if tls { "https" } else { "http" };
-        Notifier { pool, master, live, listen_url: format!("{scheme}://{host}:{}", listen.port()) }
+        Notifier {
+            pool,
+            master,
+            live,
+            listen_url: format!("{scheme}://{host}:{}", listen.port()),
+            certificates: Arc::default(),
+        }
+    }
+
+    /// Gives the notifier the source of certificates for emails; the first one given stays.
+    pub fn attach_certificates_from(&self, source: Arc<dyn CertificateSource>) {
+        let _ = self.certificates.set(source);
     }
 
     /// The dashboard's address for links: the `public_url` setting, else where it listens.

@@ -108,6 +108,17 @@ pub async fn run_due(notifier: &Notifier, now: i64) -> Result<usize, DbError> {
 
 type OutboxRow = (i64, String, String, i64, i64);
 
+/// The job whose certificate an email carries: one about a burn-in that has ended, to an
+/// email channel that asks for it.
+fn certificate_for(config: &ChannelConfig, payload: &Payload) -> Option<i64> {
+    let (ChannelConfig::Email(email), Payload::Envelope(envelope)) = (config, payload) else {
+        return None;
+    };
+    let job = envelope.job.as_ref()?;
+    let ended = burnin::job::JobState::parse(&job.state).is_some_and(|s| !s.is_active());
+    (email.attach_certificate && ended).then_some(job.id)
+}
+
 /// One attempt at a claimed outbox row, recorded; answers the attempt.
 async fn deliver(
     notifier: &Notifier,
@@ -166,8 +177,31 @@ async fn deliver(
                     detail: "the queued notification does not read".into(),
                 },
                 (Some(payload), false) => {
-                    send::send(&input.config, secret.as_ref().map(|s| s.expose()), &payload, now)
-                        .await
+                    let (attachment, unattached) = match certificate_for(&input.config, &payload) {
+                        Some(job_id) => match notifier.certificates.get() {
+                            Some(source) => match source.certificate_pdf(job_id).await {
+                                Ok((name, bytes)) => (Some(send::Attachment { name, bytes }), None),
+                                Err(why) => (None, Some(why)),
+                            },
+                            None => (None, Some("no certificate source is set up".to_owned())),
+                        },
+                        None => (None, None),
+                    };
+                    let mut sent = send::send(
+                        &input.config,
+                        secret.as_ref().map(|s| s.expose()),
+                        &payload,
+                        attachment.as_ref(),
+                        now,
+                    )
+                    .await;
+                    // The message matters more than its attachment: it goes, and says why not.
+                    if let Some(why) = unattached {
+                        tracing::warn!(outbox.id = id, reason = %why, "sent without the job's certificate");
+                        sent.detail =
+                            format!("{} (the certificate was not attached: {why})", sent.detail);
+                    }
+                    sent
                 }
             }
         }

@@ -19,6 +19,12 @@ pub(crate) struct Sent {
     pub detail: String,
 }
 
+/// A file an email carries.
+pub(crate) struct Attachment {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
 /// What one notification carries to its channel.
 pub(crate) enum Payload {
     Envelope(Box<Envelope>),
@@ -39,6 +45,7 @@ pub(crate) async fn send(
     config: &ChannelConfig,
     secret: Option<&str>,
     payload: &Payload,
+    attachment: Option<&Attachment>,
     now: i64,
 ) -> Sent {
     match (config, payload) {
@@ -49,10 +56,11 @@ pub(crate) async fn send(
             self::ntfy(ntfy, secret, envelope).await
         }
         (ChannelConfig::Email(email), Payload::Envelope(envelope)) => {
-            mail(email, secret, &envelope.title(), envelope.text(), envelope.html()).await
+            let body = (envelope.text(), envelope.html());
+            mail(email, secret, &envelope.title(), body, attachment).await
         }
         (ChannelConfig::Email(email), Payload::Mail { subject, text, html }) => {
-            mail(email, secret, subject, text.clone(), html.clone()).await
+            mail(email, secret, subject, (text.clone(), html.clone()), attachment).await
         }
         (_, Payload::Mail { .. }) => Sent {
             attempt: Attempt::Unsendable,
@@ -222,12 +230,12 @@ async fn mail(
     email: &EmailConfig,
     password: Option<&str>,
     subject: &str,
-    text: String,
-    html: String,
+    (text, html): (String, String),
+    attachment: Option<&Attachment>,
 ) -> Sent {
     use lettre::{
         AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor,
-        message::{Mailbox, MultiPart},
+        message::{Mailbox, MultiPart, header::ContentType},
         transport::smtp::{
             authentication::Credentials,
             client::{Certificate, Tls, TlsParameters},
@@ -249,7 +257,20 @@ async fn mail(
             }
         }
     }
-    let message = match builder.multipart(MultiPart::alternative_plain_html(text, html)) {
+    let body = MultiPart::alternative_plain_html(text, html);
+    let body = match attachment {
+        None => body,
+        Some(file) => {
+            let pdf = match ContentType::parse("application/pdf") {
+                Ok(pdf) => pdf,
+                Err(error) => return unsendable(format!("the attachment's type: {error}")),
+            };
+            MultiPart::mixed().multipart(body).singlepart(
+                lettre::message::Attachment::new(file.name.clone()).body(file.bytes.clone(), pdf),
+            )
+        }
+    };
+    let message = match builder.multipart(body) {
         Ok(message) => message,
         Err(error) => return unsendable(format!("the message cannot be made: {error}")),
     };
