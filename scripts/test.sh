@@ -94,6 +94,9 @@ BENCH_NO_BUILD=1 BENCH_SERVER_BIN=target/debug/burnin-server BENCH_FLEET_BIN=tar
   BENCH_HOSTS=2 BENCH_DRIVES=16 BENCH_CLIENTS=12 BENCH_SAMPLES=10 BENCH_CHURN=5 BENCH_SSR=5 \
   BENCH_PAGE_SIZE=50 BENCH_REPORT_DIR="$smoke" scripts/bench-live.sh
 [[ -s "$smoke/bench-live.txt" && -s "$smoke/bench-live.json" ]] || fail "bench-live.sh wrote no report"
+BENCH_NO_BUILD=1 BENCH_SERVER_BIN=target/debug/burnin-server BENCH_JOBS=2000 BENCH_REPEAT=3 \
+  BENCH_REPORT_DIR="$smoke" scripts/bench-stats.sh
+[[ $(grep -c ' p50 ' "$smoke/bench-stats.txt") == 4 ]] || fail "bench-stats.sh printed no figures"
 BENCH_SIZE_MIB=64 BENCH_SWEEP=1024 BENCH_REPEAT=1 BENCH_POLL_MS=200 \
   BENCH_REPORT="$smoke/bench-surface.txt" scripts/bench-surface.sh
 [[ -s "$smoke/bench-surface.txt" ]] || fail "bench-surface.sh wrote no report"

@@ -429,6 +429,34 @@ impl AuditParams {
     }
 }
 
+/// The query string of `GET /api/v1/stats` and the statistics page: which finished jobs the
+/// figures count.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsParams {
+    pub host_id: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+pub const STATS_PARAMS: [&str; 3] = ["host_id", "from", "to"];
+
+/// The jobs the statistics count: one host's (none: all), ended in `[from, to)` (UTC text as
+/// the database keeps it; `to` is past the last day or instant named).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsScope {
+    pub host_id: Option<i64>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl StatsParams {
+    pub fn parse(&self) -> Result<StatsScope, ParamError> {
+        let (from, to) = range(&self.from, &self.to)?;
+        Ok(StatsScope { host_id: id("host_id", &self.host_id)?, from, to })
+    }
+}
+
 /// One audit event as the API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {

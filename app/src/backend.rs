@@ -141,7 +141,12 @@ pub trait Backend: Send + Sync + 'static {
         serial: String,
     ) -> Answer<'_, burnin::drive_record::DriveRecord>;
     /// The fleet's figures for the statistics page.
-    fn statistics(&self, caller: Principal) -> Answer<'_, burnin::stats::Statistics>;
+    /// The figures over the finished jobs `params` choose (a host, a date range).
+    fn statistics(
+        &self,
+        caller: Principal,
+        params: burnin::history::StatsParams,
+    ) -> Answer<'_, burnin::stats::Statistics>;
     /// Checks an evidence bundle (its JSON text) against this dashboard's key. Open to anyone:
     /// a buyer checks a bundle without an account, and nothing stored is read.
     fn verify_evidence(&self, bundle: String) -> Answer<'_, burnin::evidence::Verification>;

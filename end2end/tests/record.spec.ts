@@ -38,6 +38,10 @@ test('a past job is three clicks away: History, the job, its certificate', async
   await hydrated(page);
   await page.getByRole('link', { name: 'History' }).click();
   await expect(page).toHaveURL(/\/history$/);
+  // Each finished row offers its certificate and its bundle.
+  const row = page.locator(`tr[data-job="${failJob}"]`);
+  await expect(row.getByTestId('row-certificate')).toHaveAttribute('href', `/api/v1/burnin/${failJob}/certificate.pdf`);
+  await expect(row.getByTestId('row-bundle')).toHaveAttribute('href', `/api/v1/burnin/${failJob}/evidence`);
   await page.locator(`tr[data-job="${failJob}"] [data-testid="job-link"]`).click();
   await expect(page).toHaveURL(new RegExp(`/jobs/${failJob}$`));
   await expect(page.getByTestId('job-page')).toHaveAttribute('data-outcome', 'fail');
@@ -353,6 +357,9 @@ test("an older job of a drive opens from the drive's drawer", async ({ page, req
   await page.getByRole('tab', { name: 'Burn-in' }).click();
   // The latest job's panel links to its page; the list holds both jobs as links.
   await expect(page.locator(`section.job[data-job="${newer}"] a[href="/jobs/${newer}"]`)).toBeVisible();
+  // …and offers its certificate and bundle.
+  await expect(page.getByTestId('drawer-certificate')).toHaveAttribute('href', `/jobs/${newer}/certificate`);
+  await expect(page.getByTestId('drawer-bundle')).toHaveAttribute('href', `/api/v1/burnin/${newer}/evidence`);
   const older = page.locator(`ul.history a[href="/jobs/${passJob}"]`);
   await expect(older).toBeVisible();
   await older.click();

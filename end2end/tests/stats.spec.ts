@@ -114,6 +114,22 @@ test('the statistics page counts finished burn-ins in its tables and charts', as
 
   // The summary states the same totals.
   await expect(page.getByTestId('stats-summary')).toContainText(/\d+ finished burn-ins: \d+ passed/);
+  const everywhere = await page.getByTestId('stats-summary').innerText();
+
+  // Filters by host and date live in the address: one host's figures, then a range before
+  // any job ended, then a bad date named.
+  await page.locator('select[name="host_id"]').selectOption({ label: 'truenas-lab' });
+  await page.getByTestId('apply-stats').click();
+  await expect(page).toHaveURL(/host_id=\d+/);
+  await expect(page.getByTestId('stats-summary')).toContainText(/finished burn-ins/);
+  const api = await (await request.get(`/api/v1/stats?${new URL(page.url()).searchParams}`)).json();
+  await expect(page.getByTestId('stats-summary')).toContainText(`${api.judged} finished burn-ins`);
+  await page.goto('/stats?to=2001-01-01');
+  await expect(page.getByTestId('stats-summary')).toContainText('No finished burn-in matches');
+  await page.goto('/stats?from=soon');
+  await expect(page.getByRole('alert')).toContainText('from');
+  await page.goto('/stats');
+  await expect(page.getByTestId('stats-summary')).toHaveText(everywhere);
 
   // On a phone each chart stacks above its table and stays within the screen.
   await page.setViewportSize({ width: 390, height: 800 });

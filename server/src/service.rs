@@ -876,8 +876,16 @@ impl Backend for Services {
         Box::pin(async move { Services::drive_record(self, &caller, &serial).await })
     }
 
-    fn statistics(&self, caller: Principal) -> Answer<'_, burnin::stats::Statistics> {
-        Box::pin(async move { Services::statistics(self, &caller).await })
+    fn statistics(
+        &self,
+        caller: Principal,
+        params: burnin::history::StatsParams,
+    ) -> Answer<'_, burnin::stats::Statistics> {
+        Box::pin(async move {
+            allow(&caller, Action::View)?;
+            let scope = params.parse().map_err(|e| AppError::bad_request(e.to_string()))?;
+            Services::statistics(self, &caller, &scope).await
+        })
     }
 
     fn verify_evidence(&self, bundle: String) -> Answer<'_, burnin::evidence::Verification> {

@@ -4,6 +4,7 @@
 //! failed job). The grouping rules and the figures are `burnin::stats`'.
 
 use burnin::access::{Action, Principal};
+use burnin::history::StatsScope;
 use burnin::job::{JobState, StageKind};
 use burnin::stats::{DayRow, OutcomeRow, Rows};
 use burnin::verdict::Outcome;
@@ -23,14 +24,24 @@ fn terminal_states() -> String {
 }
 
 impl Services {
+    /// The figures over the finished jobs `scope` chooses. The per-day figure ends on `to`'s
+    /// last day when a range is given, else today.
     pub async fn statistics(
         &self,
         caller: &Principal,
+        scope: &StatsScope,
     ) -> Result<burnin::stats::Statistics, AppError> {
         crate::service::allow(caller, Action::View)?;
         let started = std::time::Instant::now();
-        let today = crate::auth::now_unix().div_euclid(86_400);
-        let rows = read(self.db.pool(), today).await?;
+        let now = crate::auth::now_unix();
+        let end = scope
+            .to
+            .as_deref()
+            .and_then(burnin::format::parse_utc)
+            // `to` is exclusive: its last day is the one before the bound's instant.
+            .map_or(now, |to| (to as i64 - 1).min(now));
+        let today = end.div_euclid(86_400);
+        let rows = read(self.db.pool(), today, scope).await?;
         let stats = burnin::stats::statistics(&rows);
         tracing::debug!(
             stats.judged = stats.judged,
@@ -41,10 +52,30 @@ impl Services {
     }
 }
 
-/// Everything the figures are made of, for `today` (days since the epoch, UTC).
-pub async fn read(pool: &SqlitePool, today: i64) -> Result<Rows, DbError> {
+/// The scope as SQL conditions on `jobs j`. Its values are inlined, not bound, so that every
+/// query below can carry it whatever its own parameters: the host is a number and the bounds
+/// are `burnin::history::instant_bound`'s output (digits, `-`, `:`, `T`, `.`, `Z`), checked
+/// again here so nothing else can reach the text.
+fn scope_sql(scope: &StatsScope) -> String {
+    let mut sql = String::new();
+    if let Some(host) = scope.host_id {
+        sql.push_str(&format!(" AND j.host_id = {host}"));
+    }
+    let safe = |t: &str| t.chars().all(|c| c.is_ascii_digit() || "-:T.Z".contains(c));
+    if let Some(from) = scope.from.as_deref().filter(|t| safe(t)) {
+        sql.push_str(&format!(" AND j.finished_at >= '{from}'"));
+    }
+    if let Some(to) = scope.to.as_deref().filter(|t| safe(t)) {
+        sql.push_str(&format!(" AND j.finished_at < '{to}'"));
+    }
+    sql
+}
+
+/// Everything the figures are made of, for `today` (days since the epoch, UTC), over the jobs
+/// `scope` chooses.
+pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<Rows, DbError> {
     let terminal = terminal_states();
-    let ended = format!("j.state IN ({terminal})");
+    let ended = format!("j.state IN ({terminal}){}", scope_sql(scope));
     let judged = format!("{ended} AND {OUTCOME_SQL} IN ('pass', 'warn', 'fail')");
 
     let outcomes: Vec<(String, String, i64)> = sqlx::query_as(&format!(

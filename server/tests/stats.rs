@@ -233,8 +233,11 @@ fn figure<'a>(stats: &'a Statistics, id: &str) -> &'a burnin::stats::Figure {
 async fn the_figures_count_the_seeded_record() {
     let server = TestServer::start().await;
     seed(&server).await;
-    let stats =
-        server.services.statistics(&Principal::system("tests")).await.expect("the statistics");
+    let stats = server
+        .services
+        .statistics(&Principal::system("tests"), &Default::default())
+        .await
+        .expect("the statistics");
 
     assert_eq!((stats.judged, stats.passed, stats.warned, stats.failed), (7, 4, 1, 2));
     let vendors: Vec<(&str, u64, u64, u64)> =
@@ -291,8 +294,11 @@ async fn the_figures_count_the_seeded_record() {
 #[tokio::test]
 async fn an_empty_record_answers_empty_figures() {
     let server = TestServer::start().await;
-    let stats =
-        server.services.statistics(&Principal::system("tests")).await.expect("the statistics");
+    let stats = server
+        .services
+        .statistics(&Principal::system("tests"), &Default::default())
+        .await
+        .expect("the statistics");
     assert_eq!(stats.judged, 0);
     assert_eq!(stats.per_day.len(), 90);
     assert!(stats.figures.iter().all(|f| f.rows.is_empty() && f.chart.contains("No data")));
@@ -318,8 +324,11 @@ async fn a_demo_burn_in_shows_in_the_figures() {
         .collect();
     let views = run_to_end(&server, &jobs, 4000.0).await;
     assert_eq!(views[1]["state"], "failed", "{:#}", views[1]);
-    let stats =
-        server.services.statistics(&Principal::system("tests")).await.expect("the statistics");
+    let stats = server
+        .services
+        .statistics(&Principal::system("tests"), &Default::default())
+        .await
+        .expect("the statistics");
     assert_eq!((stats.judged, stats.failed), (3, 1), "{stats:#?}");
     let vendors: Vec<(&str, u64, u64)> =
         stats.by_vendor.iter().map(|r| (r.group.as_str(), r.judged(), r.failed)).collect();
@@ -333,4 +342,48 @@ async fn a_demo_burn_in_shows_in_the_figures() {
         stats.durations.iter().map(|d| (d.capacity.as_str(), d.jobs)).collect();
     assert_eq!(capacities, [("8 TB", 1), ("12 TB", 1)]);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_host_and_a_date_range_narrow_every_figure() {
+    let server = TestServer::start().await;
+    seed(&server).await;
+    let now = burnin_server::auth::now_unix();
+    let date = |days_ago: i64| burnin::format::utc(now - days_ago * 86_400)[..10].to_owned();
+    let scoped = |host: Option<&str>, from: Option<String>, to: Option<String>| {
+        let params = burnin::history::StatsParams { host_id: host.map(str::to_owned), from, to };
+        let server = &server;
+        async move {
+            let scope = params.parse().expect("valid parameters");
+            server.services.statistics(&Principal::system("tests"), &scope).await.expect("figures")
+        }
+    };
+    let counts = |s: &Statistics| (s.judged, s.passed, s.warned, s.failed);
+    assert_eq!(counts(&scoped(Some("1"), None, None).await), (7, 4, 1, 2), "the one host: all");
+    assert_eq!(counts(&scoped(Some("99"), None, None).await), (0, 0, 0, 0), "another host: none");
+    // Ended yesterday or today: two passes and a failure (the cancelled one is not judged).
+    let recent = scoped(None, Some(date(1)), None).await;
+    assert_eq!(counts(&recent), (3, 2, 0, 1));
+    assert_eq!(
+        recent.per_day.iter().map(|d| d.ended).sum::<u64>(),
+        4,
+        "the cancelled one ended too"
+    );
+    // Up to two days ago: the warning, a pass and the heat failure of three days ago, and the
+    // pass of 200 days ago; the per-day figure ends on that last day.
+    let older = scoped(None, None, Some(date(2))).await;
+    assert_eq!(counts(&older), (4, 2, 1, 1));
+    assert_eq!(older.per_day.last().map(|d| d.ended), Some(1), "{:?}", older.per_day.last());
+
+    // Through the API, and bad parameters named.
+    let answer = server.get_json(&format!("/api/v1/stats?host_id=1&from={}", date(1))).await;
+    assert_eq!(answer["judged"], 3);
+    for (query, names) in
+        [("host_id=first", "host_id"), ("from=yesterday", "from"), ("colour=red", "host_id")]
+    {
+        let (status, body) =
+            server.call(reqwest::Method::GET, &format!("/api/v1/stats?{query}"), None).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(body.to_string().contains(names), "{query}: {body}");
+    }
 }

@@ -120,6 +120,12 @@ pub fn VerdictPanel(job: JobView, verdict: Verdict) -> impl IntoView {
                 <a href=format!("/api/v1/burnin/{id}/smart/before") target="_blank" rel="noopener">"SMART before (JSON)"</a>
                 " · "
                 <a href=format!("/api/v1/burnin/{id}/smart/after") target="_blank" rel="noopener">"SMART after (JSON)"</a>
+                {(!job.state.is_active()).then(|| view! {
+                    " · "
+                    <a href=format!("/jobs/{id}/certificate") data-testid="drawer-certificate">"Certificate"</a>
+                    " · "
+                    <a href=format!("/api/v1/burnin/{id}/evidence") data-testid="drawer-bundle" download>"Evidence bundle"</a>
+                })}
             </p>
             <details class="report">
                 <summary>"Report for an RMA or a ticket"</summary>

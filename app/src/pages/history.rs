@@ -229,6 +229,7 @@ pub fn HistoryPage() -> impl IntoView {
                                     let pairs = pairs.get_untracked();
                                     view! { <SortHeader label key numeric pairs/> }
                                 }).collect_view()}
+                                <th>"Record"</th>
                             </tr></thead>
                             <tbody>
                                 {p.rows.into_iter().map(|r| {
@@ -247,6 +248,15 @@ pub fn HistoryPage() -> impl IntoView {
                                             <td>{r.operator.clone()}</td>
                                             <td>{when(&r.started)}</td>
                                             <td class="num">{hours(r.duration_seconds)}</td>
+                                            <td class="record-links">
+                                                {burnin::job::JobState::parse(&r.state).is_some_and(|s| !s.is_active()).then(|| view! {
+                                                    <a href=format!("/api/v1/burnin/{}/certificate.pdf", r.job_id) data-testid="row-certificate"
+                                                        title="The certificate (PDF)">"PDF"</a>
+                                                    " · "
+                                                    <a href=format!("/api/v1/burnin/{}/evidence", r.job_id) data-testid="row-bundle" download
+                                                        title="The signed evidence bundle (JSON)">"Bundle"</a>
+                                                })}
+                                            </td>
                                         </tr>
                                     }
                                 }).collect_view()}

@@ -11,28 +11,69 @@ use leptos::server_fn::codec::Json;
 use crate::AppError;
 
 #[server(input = Json)]
-pub async fn statistics() -> Result<burnin::stats::Statistics, AppError> {
+pub async fn statistics(
+    params: burnin::history::StatsParams,
+) -> Result<burnin::stats::Statistics, AppError> {
     crate::backend::reply(
-        async { crate::backend::backend()?.statistics(crate::backend::principal().await?).await }
-            .await,
+        async {
+            crate::backend::backend()?.statistics(crate::backend::principal().await?, params).await
+        }
+        .await,
     )
 }
 
 #[component]
 pub fn StatsPage() -> impl IntoView {
-    let stats = Resource::new(|| (), |_| statistics());
+    let query = leptos_router::hooks::use_query_map();
+    // The filters live in the address, so a link opens the same figures.
+    let params = Memo::new(move |_| {
+        query.with(|q| {
+            let get = |k: &str| q.get(k).filter(|v| !v.trim().is_empty());
+            burnin::history::StatsParams {
+                host_id: get("host_id"),
+                from: get("from"),
+                to: get("to"),
+            }
+        })
+    });
+    let stats = Resource::new(move || params.get(), statistics);
+    let hosts = Resource::new(|| (), |_| crate::pages::dashboard::dashboard_snapshot());
+    let value = move |k: &'static str| query.with(|q| q.get(k).unwrap_or_default());
     view! {
         <section class="page-head">
             <h1>"Statistics"</h1>
         </section>
+        <form class="toolbar stats-filters" method="get" action="/stats" data-testid="stats-filters">
+            <label class="field"><span>"Host"</span>
+                <select name="host_id" prop:value=move || value("host_id")>
+                    <option value="">"Every host"</option>
+                    <Suspense fallback=|| ()>
+                        {move || hosts.get().and_then(Result::ok).map(|s| s.hosts.into_iter().map(|h| {
+                            let id = h.id.to_string();
+                            let selected = value("host_id") == id;
+                            view! { <option value=id selected=selected>{h.name}</option> }
+                        }).collect_view())}
+                    </Suspense>
+                </select></label>
+            <label class="field"><span>"Ended from"</span>
+                <input type="date" name="from" prop:value=move || value("from")/></label>
+            <label class="field"><span>"to (through)"</span>
+                <input type="date" name="to" prop:value=move || value("to")/></label>
+            <button type="submit" class="button primary" data-testid="apply-stats">"Apply"</button>
+            <a class="button" href="/stats">"Clear"</a>
+        </form>
         <Suspense fallback=|| view! { <p class="loading">"Loading statistics…"</p> }>
             {move || Suspend::new(async move {
                 match stats.await {
-                    Ok(stats) => view! { <Figures stats/> }.into_any(),
+                    Ok(stats) => {
+                        let filtered = params.with_untracked(|p| p != &Default::default());
+                        view! { <Figures stats filtered/> }.into_any()
+                    }
                     Err(error) => view! {
                         <section class="panel error" role="alert">
                             <h2>"The statistics could not be loaded"</h2>
                             <p>{error.message}</p>
+                            <p><a href="/stats">"Show every finished burn-in"</a></p>
                         </section>
                     }.into_any(),
                 }
@@ -42,8 +83,11 @@ pub fn StatsPage() -> impl IntoView {
 }
 
 #[component]
-fn Figures(stats: burnin::stats::Statistics) -> impl IntoView {
-    let summary = if stats.judged == 0 {
+fn Figures(stats: burnin::stats::Statistics, filtered: bool) -> impl IntoView {
+    let summary = if stats.judged == 0 && filtered {
+        "No finished burn-in matches these filters: widen the dates or choose every host."
+            .to_owned()
+    } else if stats.judged == 0 {
         "No burn-in has finished yet: the figures fill in as jobs pass or fail.".to_owned()
     } else {
         format!(

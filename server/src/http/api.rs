@@ -809,12 +809,15 @@ async fn drive_record(
     Ok(Json(services.drive_record(&caller, &serial).await?))
 }
 
-/// The statistics page's figures: each with its chart (SVG) and its numbers as rows.
+/// The statistics page's figures over the finished jobs `?host_id=&from=&to=` choose: each
+/// with its chart (SVG) and its numbers as rows.
 async fn statistics(
     State(services): State<Services>,
     Me(caller): Me,
+    query: Result<Query<burnin::history::StatsParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<burnin::stats::Statistics>, AppError> {
-    Ok(Json(services.statistics(&caller).await?))
+    let scope = params(query, &burnin::history::STATS_PARAMS)?.parse().map_err(param_error)?;
+    Ok(Json(services.statistics(&caller, &scope).await?))
 }
 
 /// The public key that signs evidence bundles, and the keys it replaced. Open to anyone: a
