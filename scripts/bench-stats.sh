@@ -110,13 +110,17 @@ for j in range(1, total + 1):
         ]
         verdict = json.dumps({"outcome": outcome, "reasons": reasons, "deltas": deltas,
                               "max_temperature_c": round(rng.uniform(32, 48), 1)})
-    job_rows.append((j, drive, host, state, "bench", stamp(started), stamp(started), stamp(finished), verdict, bad))
+    # The outcome and the reallocation rise beside the verdict, as the engine writes them.
+    rise = realloc[1] - realloc[0] if outcome else None
     surface = "failed" if bad else ("passed" if outcome else "cancelled")
+    job_rows.append((j, drive, host, state, "bench", stamp(started), stamp(started), stamp(finished),
+                     verdict, bad, outcome, rise, surface, bad))
     for position, kind, st in ((0, "precheck", "passed"), (1, "surface", surface), (2, "final_check", "passed" if outcome else "skipped")):
         stage_rows.append((j, position, kind, st, bad if kind == "surface" else 0))
 db.executemany(
-    "INSERT INTO jobs (id, drive_id, host_id, state, operator, created_at, started_at, finished_at, verdict_json, bad_blocks) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", job_rows)
+    "INSERT INTO jobs (id, drive_id, host_id, state, operator, created_at, started_at, finished_at, verdict_json, "
+    "bad_blocks, outcome, reallocated_rise, surface_state, surface_bad_blocks) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", job_rows)
 db.executemany("INSERT INTO job_stages (job_id, position, kind, state, bad_blocks) VALUES (?, ?, ?, ?, ?)", stage_rows)
 db.commit()
 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

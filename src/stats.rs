@@ -21,6 +21,18 @@ pub const REALLOCATED_ATA: &str = "Reallocated sectors (5)";
 /// The verdict's name for a SAS drive's grown defect list, its reallocations.
 pub const GROWN_DEFECTS_SAS: &str = "Grown defect list";
 
+/// How far a job's reallocation counter rose (ATA reallocated sectors or the SAS grown defect
+/// list, the larger if a verdict held both); `None` when its verdict watched neither. Stored
+/// with the verdict so the distribution is a column's histogram.
+pub fn reallocated_rise(verdict: &crate::verdict::Verdict) -> Option<u64> {
+    verdict
+        .deltas
+        .iter()
+        .filter(|d| d.name == REALLOCATED_ATA || d.name == GROWN_DEFECTS_SAS)
+        .filter_map(|d| Some(d.after?.saturating_sub(d.before?)))
+        .max()
+}
+
 /// The buckets of a count (bad blocks, reallocated sectors): none, a few, many, very many.
 pub const COUNT_BUCKETS: [&str; 4] = ["0", "1–9", "10–99", "100+"];
 
@@ -612,6 +624,29 @@ mod tests {
 
     fn figure<'a>(stats: &'a Statistics, id: &str) -> &'a Figure {
         stats.figures.iter().find(|f| f.id == id).expect("the figure")
+    }
+
+    #[test]
+    fn the_reallocation_rise_reads_only_the_reallocation_counters() {
+        use crate::verdict::{Delta, Verdict};
+        let delta = |name: &str, before, after| Delta { name: name.into(), before, after };
+        let verdict = |deltas| Verdict {
+            outcome: Outcome::Pass,
+            reasons: Vec::new(),
+            deltas,
+            max_temperature_c: None,
+        };
+        let ata = verdict(vec![
+            delta("Reallocated sectors (x)", Some(0), Some(90)),
+            delta(REALLOCATED_ATA, Some(2), Some(26)),
+            delta("Current pending sectors (197)", Some(0), Some(50)),
+        ]);
+        assert_eq!(reallocated_rise(&ata), Some(24));
+        let sas = verdict(vec![delta(GROWN_DEFECTS_SAS, Some(300), Some(260))]);
+        assert_eq!(reallocated_rise(&sas), Some(0), "a counter read lower is no rise");
+        let unread = verdict(vec![delta(REALLOCATED_ATA, None, Some(3))]);
+        assert_eq!(reallocated_rise(&unread), None);
+        assert_eq!(reallocated_rise(&verdict(Vec::new())), None, "NVMe: nothing watched");
     }
 
     #[test]

@@ -14,9 +14,8 @@ use sqlx::SqlitePool;
 use crate::db::DbError;
 use crate::service::Services;
 
-/// A job's outcome as the history filters by it (`engine::store`'s rule): the verdict it was
-/// judged with; without one, `fail` for a job that ended failed, else `incomplete`.
-const OUTCOME_SQL: &str = "COALESCE(json_extract(j.verdict_json, '$.outcome'), CASE WHEN j.state = 'failed' THEN 'fail' ELSE 'incomplete' END)";
+// A job's outcome as the history filters by it: the one rule, `engine::store`'s.
+use crate::engine::store::VERDICT_SQL as OUTCOME_SQL;
 
 /// `'passed', 'failed', …`: the states a job ends in, from `burnin::job`'s one list.
 fn terminal_states() -> String {
@@ -78,11 +77,17 @@ pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<R
     let ended = format!("j.state IN ({terminal}){}", scope_sql(scope));
     let judged = format!("{ended} AND {OUTCOME_SQL} IN ('pass', 'warn', 'fail')");
 
+    // Counted per drive from the narrow index first, then named by model: joining the drives
+    // first would read every job's wide row.
     let outcomes: Vec<(String, String, i64)> = sqlx::query_as(&format!(
-        "SELECT d.model, {OUTCOME_SQL} AS outcome, COUNT(*)
-           FROM jobs j JOIN drives d ON d.id = j.drive_id
-          WHERE {judged}
-          GROUP BY d.model, outcome"
+        "WITH x AS MATERIALIZED (
+             SELECT j.drive_id, {OUTCOME_SQL} AS outcome, COUNT(*) AS jobs
+               FROM jobs j
+              WHERE {judged}
+              GROUP BY j.drive_id, outcome)
+         SELECT d.model, x.outcome, SUM(x.jobs)
+           FROM x JOIN drives d ON d.id = x.drive_id
+          GROUP BY d.model, x.outcome"
     ))
     .fetch_all(pool)
     .await?;
@@ -102,14 +107,15 @@ pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<R
     .await?;
 
     let durations: Vec<(i64, f64)> = sqlx::query_as(&format!(
-        "SELECT d.size_bytes, ROUND((julianday(j.finished_at) - julianday(j.started_at)) * 86400.0)
-           FROM jobs j JOIN drives d ON d.id = j.drive_id
-          WHERE {ended} AND {OUTCOME_SQL} IN ('pass', 'warn')
-            AND j.started_at IS NOT NULL AND j.finished_at IS NOT NULL
-            AND EXISTS (SELECT 1 FROM job_stages s
-                         WHERE s.job_id = j.id AND s.kind = $1 AND s.state = 'passed')"
+        "WITH x AS MATERIALIZED (
+             SELECT j.drive_id,
+                    ROUND((julianday(j.finished_at) - julianday(j.started_at)) * 86400.0) AS secs
+               FROM jobs j
+              WHERE {ended} AND {OUTCOME_SQL} IN ('pass', 'warn')
+                AND j.started_at IS NOT NULL AND j.finished_at IS NOT NULL
+                AND j.surface_state = 'passed')
+         SELECT d.size_bytes, x.secs FROM x JOIN drives d ON d.id = x.drive_id"
     ))
-    .bind(StageKind::Surface.as_str())
     .fetch_all(pool)
     .await?;
 
@@ -130,10 +136,12 @@ pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<R
     .fetch_one(pool)
     .await?;
 
+    // Only a judged job has reasons: its stored outcome picks the failures from the index
+    // before any verdict is parsed.
     let failure_rules: Vec<(i64, String)> = sqlx::query_as(&format!(
         "SELECT j.id, json_extract(r.value, '$.rule')
            FROM jobs j, json_each(j.verdict_json, '$.reasons') r
-          WHERE {ended} AND j.verdict_json IS NOT NULL AND {OUTCOME_SQL} = 'fail'
+          WHERE {ended} AND j.outcome = 'fail' AND j.verdict_json IS NOT NULL
             AND json_extract(r.value, '$.level') = 'fail'
             AND json_extract(r.value, '$.rule') IS NOT NULL"
     ))
@@ -142,29 +150,21 @@ pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<R
 
     // The surface stage's own count: a job that never reached one says nothing of bad blocks.
     let bad_blocks: Vec<(i64, i64)> = sqlx::query_as(&format!(
-        "SELECT s.bad_blocks, COUNT(DISTINCT j.id)
-           FROM jobs j JOIN job_stages s ON s.job_id = j.id
-          WHERE {judged} AND s.kind = $1 AND s.state IN ('passed', 'failed')
-          GROUP BY s.bad_blocks"
+        "SELECT j.surface_bad_blocks, COUNT(*)
+           FROM jobs j
+          WHERE {judged} AND j.surface_state IN ('passed', 'failed')
+          GROUP BY j.surface_bad_blocks"
     ))
-    .bind(StageKind::Surface.as_str())
     .fetch_all(pool)
     .await?;
 
-    // The verdict keeps each watched counter before and after (`Verdict::deltas`): reading
-    // them there spares parsing two SMART reports per job.
+    // Stored with the verdict (`burnin::stats::reallocated_rise`): a column's histogram.
     let reallocations: Vec<(i64, i64)> = sqlx::query_as(&format!(
-        "SELECT MAX(0, json_extract(c.value, '$.after') - json_extract(c.value, '$.before')) AS rise,
-                COUNT(DISTINCT j.id)
-           FROM jobs j, json_each(j.verdict_json, '$.deltas') c
-          WHERE {judged} AND j.verdict_json IS NOT NULL
-            AND json_extract(c.value, '$.name') IN ($1, $2)
-            AND json_type(c.value, '$.before') = 'integer'
-            AND json_type(c.value, '$.after') = 'integer'
-          GROUP BY rise"
+        "SELECT j.reallocated_rise, COUNT(*)
+           FROM jobs j
+          WHERE {judged} AND j.reallocated_rise IS NOT NULL
+          GROUP BY j.reallocated_rise"
     ))
-    .bind(burnin::stats::REALLOCATED_ATA)
-    .bind(burnin::stats::GROWN_DEFECTS_SAS)
     .fetch_all(pool)
     .await?;
 

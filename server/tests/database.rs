@@ -154,3 +154,80 @@ async fn older_audit_events_get_their_job_and_drive_columns_when_migrated() {
     let update = sqlx::query("UPDATE audit_events SET job_id = 1").execute(db.pool()).await;
     assert!(update.unwrap_err().to_string().contains("append-only"));
 }
+
+/// Jobs judged before the statistics had their own columns get them from their verdicts when
+/// the database is migrated, the same as the engine now writes them.
+#[tokio::test]
+async fn older_jobs_get_their_outcome_and_surface_columns_when_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("burnin.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let columns = 20261207000012;
+    let mut before = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            burnin_server::db::MIGRATOR
+                .migrations
+                .iter()
+                .filter(|m| m.version < columns)
+                .cloned()
+                .collect(),
+        ),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    before.set_ignore_missing(true);
+    before.run(&pool).await.unwrap();
+    let verdict = |outcome: &str, before: u64, after: u64| {
+        serde_json::json!({"outcome": outcome, "reasons": [], "max_temperature_c": null, "deltas": [
+            {"name": "Reallocated sectors (x)", "before": 0, "after": 99},
+            {"name": burnin::stats::REALLOCATED_ATA, "before": before, "after": after},
+        ]})
+        .to_string()
+    };
+    sqlx::query("INSERT INTO hosts (id, name) VALUES (1, 'nas')").execute(&pool).await.unwrap();
+    sqlx::query("INSERT INTO drives (id, host_id, serial, devname) VALUES (7, 1, 'S1', 'sda')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for (id, state, judged) in [
+        (1, "failed", Some(verdict("fail", 2, 26))),
+        (2, "passed", Some(verdict("warn", 5, 5))),
+        (3, "cancelled", None),
+    ] {
+        sqlx::query(
+            "INSERT INTO jobs (id, drive_id, host_id, operator, state, finished_at, verdict_json)
+             VALUES ($1, 7, 1, 't', $2, '2026-12-01T00:00:00.000Z', $3)",
+        )
+        .bind(id)
+        .bind(state)
+        .bind(judged)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO job_stages (job_id, position, kind, state, bad_blocks) VALUES
+            (1, 0, 'surface', 'failed', 24), (2, 0, 'precheck', 'passed', 0),
+            (2, 1, 'surface', 'passed', 0), (3, 0, 'precheck', 'cancelled', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let db = Db::open(&url).await.unwrap();
+    type Row = (i64, Option<String>, Option<i64>, Option<String>, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, outcome, reallocated_rise, surface_state, surface_bad_blocks FROM jobs ORDER BY id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (1, Some("fail".into()), Some(24), Some("failed".into()), Some(24)),
+            (2, Some("warn".into()), Some(0), Some("passed".into()), Some(0)),
+            (3, None, None, None, None),
+        ]
+    );
+}

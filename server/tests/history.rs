@@ -105,9 +105,11 @@ async fn seed(server: &TestServer, count: i64) -> Vec<Seeded> {
         };
         let judged = (state != "cancelled")
             .then(|| verdict_json(verdict, &format!("seeded {verdict} for job {n}")));
+        // The outcome column beside the verdict, as the engine writes both.
+        let outcome = (state != "cancelled").then_some(verdict);
         let id = sqlx::query(
-            "INSERT INTO jobs (drive_id, host_id, state, operator, created_at, started_at, finished_at, reason, bad_blocks, verdict_json)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO jobs (drive_id, host_id, state, operator, created_at, started_at, finished_at, reason, bad_blocks, verdict_json, outcome)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(drive_ids[index])
         .bind(host)
@@ -119,6 +121,7 @@ async fn seed(server: &TestServer, count: i64) -> Vec<Seeded> {
         .bind(if state == "cancelled" { Some("cancelled by the test") } else { None })
         .bind(if state == "failed" { 12 } else { 0 })
         .bind(judged)
+        .bind(outcome)
         .execute(&pool)
         .await
         .unwrap()
@@ -144,8 +147,8 @@ async fn seed(server: &TestServer, count: i64) -> Vec<Seeded> {
 async fn insert_job(server: &TestServer, serial: &str) -> i64 {
     let pool = sqlx::SqlitePool::connect(&server.database_url()).await.unwrap();
     let id = sqlx::query(
-        "INSERT INTO jobs (drive_id, host_id, state, operator, started_at, finished_at, verdict_json)
-         SELECT id, host_id, 'passed', 'carl', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), $2
+        "INSERT INTO jobs (drive_id, host_id, state, operator, started_at, finished_at, verdict_json, outcome)
+         SELECT id, host_id, 'passed', 'carl', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), $2, 'pass'
            FROM drives WHERE serial = $1",
     )
     .bind(serial)

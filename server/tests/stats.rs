@@ -178,15 +178,24 @@ async fn seed(server: &TestServer) {
     for job in &JOBS {
         let finished = noon - job.days_ago * 86_400;
         let started = finished - job.hours * 3600;
+        // The verdict and its columns, as `engine::store::end_in` writes them.
+        let rise = verdict(job)
+            .and_then(|text| serde_json::from_str::<burnin::verdict::Verdict>(&text).ok())
+            .and_then(|v| burnin::stats::reallocated_rise(&v))
+            .and_then(|n| i64::try_from(n).ok());
         let id = sqlx::query(
-            "INSERT INTO jobs (drive_id, host_id, state, operator, created_at, started_at, finished_at, verdict_json)
-             VALUES ($1, 1, $2, 'tests', $3, $3, $4, $5)",
+            "INSERT INTO jobs (drive_id, host_id, state, operator, created_at, started_at, finished_at, verdict_json, outcome, reallocated_rise, surface_state, surface_bad_blocks)
+             VALUES ($1, 1, $2, 'tests', $3, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(drive_ids[job.drive])
         .bind(job.state)
         .bind(stamp(started))
         .bind(stamp(finished))
         .bind(verdict(job))
+        .bind(job.outcome)
+        .bind(rise)
+        .bind(job.surface.map(|(state, _)| state))
+        .bind(job.surface.map(|(_, bad)| bad))
         .execute(&pool)
         .await
         .expect("a job")

@@ -475,18 +475,21 @@ async fn end_in(
     reason: &str,
     judged: Option<(&burnin::verdict::Verdict, &burnin::verdict::Thresholds)>,
 ) -> Result<(), DbError> {
-    let (verdict, thresholds) = match judged {
-        Some((verdict, thresholds)) => {
-            (serde_json::to_string(verdict).ok(), serde_json::to_string(thresholds).ok())
-        }
-        None => (None, None),
+    let (verdict, thresholds, outcome, rise) = match judged {
+        Some((verdict, thresholds)) => (
+            serde_json::to_string(verdict).ok(),
+            serde_json::to_string(thresholds).ok(),
+            Some(verdict.outcome.as_str()),
+            burnin::stats::reallocated_rise(verdict).map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+        ),
+        None => (None, None, None, None),
     };
     sqlx::query(
         "UPDATE jobs SET state = $2, reason = $3,
                 finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
                 percent = CASE WHEN $2 = 'passed' THEN 100 ELSE percent END,
                 eta_seconds = NULL, current_stage = NULL,
-                verdict_json = $4, thresholds_json = $5
+                verdict_json = $4, thresholds_json = $5, outcome = $6, reallocated_rise = $7
           WHERE id = $1",
     )
     .bind(id)
@@ -494,6 +497,8 @@ async fn end_in(
     .bind(reason)
     .bind(verdict)
     .bind(thresholds)
+    .bind(outcome)
+    .bind(rise)
     .execute(&mut *tx)
     .await?;
     // Stages the job never reached: cancelled with it, or skipped when it ended otherwise.
@@ -505,6 +510,17 @@ async fn end_in(
     ))
     .bind(id)
     .bind(left)
+    .execute(&mut *tx)
+    .await?;
+    // The surface stage's end beside the job, for the statistics' narrow index.
+    sqlx::query(
+        "UPDATE jobs SET
+            surface_state = (SELECT s.state FROM job_stages s WHERE s.job_id = $1 AND s.kind = $2),
+            surface_bad_blocks = (SELECT s.bad_blocks FROM job_stages s WHERE s.job_id = $1 AND s.kind = $2)
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(StageKind::Surface.as_str())
     .execute(&mut *tx)
     .await?;
     set_drive_state(tx, id, state).await
@@ -823,7 +839,8 @@ pub async fn key_release(pool: &SqlitePool, key: &str) -> Result<(), DbError> {
 /// job not judged (still open, or cancelled in the queue) is `incomplete`, or `fail` when it
 /// ended failed. (An open job's view judges it afresh on every read, so a running job whose
 /// evidence already fails shows `fail` there while it still filters as `incomplete`.)
-const VERDICT_SQL: &str = "COALESCE(json_extract(j.verdict_json, '$.outcome'), CASE WHEN j.state = 'failed' THEN 'fail' ELSE 'incomplete' END)";
+pub(crate) const VERDICT_SQL: &str =
+    "COALESCE(j.outcome, CASE WHEN j.state = 'failed' THEN 'fail' ELSE 'incomplete' END)";
 
 /// When a job ran, for the history's date range: its start, or its creation if it never
 /// started.
