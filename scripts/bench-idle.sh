@@ -55,12 +55,7 @@ measure() {
   MALLOC_ARENA_MAX=2 "$server_bin" --listen 127.0.0.1:0 --database-url "sqlite://$case_dir/burnin.db" \
     --environment production "$@" >"$case_dir/server.log" 2>&1 &
   pid=$!
-  local deadline=$(( $(date +%s) + 60 ))
-  until grep -q 'serving the burn-in dashboard' "$case_dir/server.log"; do
-    kill -0 "$pid" 2>/dev/null || { cat "$case_dir/server.log" >&2; echo "bench-idle.sh: the server exited" >&2; exit 1; }
-    (( $(date +%s) < deadline )) || { echo "bench-idle.sh: the server was not serving within 60 s" >&2; exit 1; }
-    sleep 0.2
-  done
+  wait_serving "$case_dir/server.log" "$pid" >/dev/null || exit 1
   sleep "$settle_secs"
   local t0 c0 t1 c1
   t0=$(date +%s.%N); c0=$(cpu_ticks "$pid")

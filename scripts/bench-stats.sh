@@ -136,13 +136,7 @@ token=$("$server_bin" token create --user bench --scope read --name bench 2>/dev
 MALLOC_ARENA_MAX=2 "$server_bin" --listen 127.0.0.1:0 --simulator never --environment production \
   >"$work/server.log" 2>&1 &
 pid=$!
-deadline=$(( $(date +%s) + 60 ))
-until grep -q 'serving the burn-in dashboard' "$work/server.log"; do
-  kill -0 "$pid" 2>/dev/null || { cat "$work/server.log" >&2; echo "bench-stats.sh: the server exited" >&2; exit 1; }
-  (( $(date +%s) < deadline )) || { echo "bench-stats.sh: the server was not serving within 60 s" >&2; exit 1; }
-  sleep 0.2
-done
-base=$(grep -o 'serving the burn-in dashboard on http://[0-9.:]*' "$work/server.log" | head -1 | sed 's/.* on //')
+base=$(wait_serving "$work/server.log" "$pid") || exit 1
 
 # One row per kind of request: median, p95 and worst of BENCH_REPEAT timed runs, in ms.
 time_it() {

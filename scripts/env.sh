@@ -16,3 +16,16 @@ share_build_env() {
     LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=frontend \
     LEPTOS_BIN_DIR=server LEPTOS_JS_MINIFY=true LEPTOS_HASH_FILES=false
 }
+
+# Waits (60 s at most) until the server `pid` writing `log` says it is serving, then prints its
+# address (`http://127.0.0.1:PORT`); fails naming the cause, with the log, if it exits or stays
+# silent. For the benchmarks, which start servers on free ports.
+wait_serving() {
+  local log=$1 pid=$2 deadline=$(( $(date +%s) + 60 ))
+  until grep -q 'serving the burn-in dashboard' "$log"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "the server exited before serving" >&2; return 1; }
+    (( $(date +%s) < deadline )) || { echo "the server was not serving within 60 s" >&2; return 1; }
+    sleep 0.2
+  done
+  grep -o 'serving the burn-in dashboard on https\?://[0-9.:]*' "$log" | head -1 | sed 's/.* on //'
+}

@@ -41,12 +41,7 @@ impl Services {
     /// that a job's record is fixed as it was when the job ended (where the drive sat, what
     /// the dashboard called it), not when somebody first asks for it. Answers how many.
     pub async fn seal_ended(&self) -> Result<usize, AppError> {
-        let ended = JobState::ALL
-            .iter()
-            .filter(|state| !state.is_active())
-            .map(|state| format!("'{}'", state.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let ended = store::ended_jobs();
         let ids: Vec<(i64,)> = sqlx::query_as(&format!(
             "SELECT id FROM jobs WHERE state IN ({ended})
                 AND NOT EXISTS (SELECT 1 FROM job_evidence e WHERE e.job_id = jobs.id)
@@ -55,10 +50,17 @@ impl Services {
         .fetch_all(self.db.pool())
         .await
         .map_err(DbError::from)?;
+        let mut sealed = 0;
         for (id,) in &ids {
-            self.seal(*id).await?;
+            // One job that cannot be sealed (its rows damaged) must not hold back the rest.
+            match self.seal(*id).await {
+                Ok(_) => sealed += 1,
+                Err(error) => {
+                    tracing::error!(job.id = id, error = %error.message, "cannot seal a job's evidence")
+                }
+            }
         }
-        Ok(ids.len())
+        Ok(sealed)
     }
 
     /// Seals every job as it ends, and on start-up whatever ended while no sealer ran (the

@@ -5,7 +5,7 @@
 
 use burnin::access::{Action, Principal};
 use burnin::history::StatsScope;
-use burnin::job::{JobState, StageKind};
+use burnin::job::StageKind;
 use burnin::stats::{DayRow, OutcomeRow, Rows};
 use burnin::verdict::Outcome;
 use burnin_app::AppError;
@@ -16,11 +16,6 @@ use crate::service::Services;
 
 // A job's outcome as the history filters by it: the one rule, `engine::store`'s.
 use crate::engine::store::VERDICT_SQL as OUTCOME_SQL;
-
-/// `'passed', 'failed', …`: the states a job ends in, from `burnin::job`'s one list.
-fn terminal_states() -> String {
-    JobState::terminal().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ")
-}
 
 impl Services {
     /// The figures over the finished jobs `scope` chooses. The per-day figure ends on `to`'s
@@ -73,7 +68,7 @@ fn scope_sql(scope: &StatsScope) -> String {
 /// Everything the figures are made of, for `today` (days since the epoch, UTC), over the jobs
 /// `scope` chooses.
 pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<Rows, DbError> {
-    let terminal = terminal_states();
+    let terminal = crate::engine::store::ended_jobs();
     let ended = format!("j.state IN ({terminal}){}", scope_sql(scope));
     let judged = format!("{ended} AND {OUTCOME_SQL} IN ('pass', 'warn', 'fail')");
 

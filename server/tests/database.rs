@@ -96,20 +96,17 @@ async fn the_database_holds_one_active_job_per_drive_for_exactly_the_active_stat
     insert("cancelled").await.unwrap();
 }
 
-/// Audit events written before the record migration get their job and drive columns from
-/// their detail, so an older job's audit trail is found by the same indexed query.
-#[tokio::test]
-async fn older_audit_events_get_their_job_and_drive_columns_when_migrated() {
-    let dir = tempfile::tempdir().unwrap();
+/// A database in `dir` migrated up to, not including, the migration `version`: what an older
+/// release left. Answers its URL and an open pool.
+async fn migrated_before(dir: &tempfile::TempDir, version: i64) -> (String, sqlx::SqlitePool) {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("burnin.db").display());
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let record = 20261205000010;
     let mut before = sqlx::migrate::Migrator {
         migrations: std::borrow::Cow::Owned(
             burnin_server::db::MIGRATOR
                 .migrations
                 .iter()
-                .filter(|m| m.version < record)
+                .filter(|m| m.version < version)
                 .cloned()
                 .collect(),
         ),
@@ -117,6 +114,15 @@ async fn older_audit_events_get_their_job_and_drive_columns_when_migrated() {
     };
     before.set_ignore_missing(true);
     before.run(&pool).await.unwrap();
+    (url, pool)
+}
+
+/// Audit events written before the record migration get their job and drive columns from
+/// their detail, so an older job's audit trail is found by the same indexed query.
+#[tokio::test]
+async fn older_audit_events_get_their_job_and_drive_columns_when_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, pool) = migrated_before(&dir, 20261205000010).await;
     for sql in [
         "INSERT INTO hosts (id, name) VALUES (1, 'nas')",
         "INSERT INTO drives (id, host_id, serial, devname) VALUES (7, 1, 'S1', 'sda')",
@@ -160,22 +166,7 @@ async fn older_audit_events_get_their_job_and_drive_columns_when_migrated() {
 #[tokio::test]
 async fn older_jobs_get_their_outcome_and_surface_columns_when_migrated() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("burnin.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let columns = 20261207000012;
-    let mut before = sqlx::migrate::Migrator {
-        migrations: std::borrow::Cow::Owned(
-            burnin_server::db::MIGRATOR
-                .migrations
-                .iter()
-                .filter(|m| m.version < columns)
-                .cloned()
-                .collect(),
-        ),
-        ..sqlx::migrate::Migrator::DEFAULT
-    };
-    before.set_ignore_missing(true);
-    before.run(&pool).await.unwrap();
+    let (url, pool) = migrated_before(&dir, 20261207000012).await;
     let verdict = |outcome: &str, before: u64, after: u64| {
         serde_json::json!({"outcome": outcome, "reasons": [], "max_temperature_c": null, "deltas": [
             {"name": "Reallocated sectors (x)", "before": 0, "after": 99},

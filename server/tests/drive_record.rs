@@ -5,8 +5,7 @@
 use crate::common;
 
 use burnin::access::Principal;
-use common::demo::{demo, drives, id_of, surface_test_to_end};
-use serde_json::json;
+use common::demo::{demo, drives, id_of, place, surface_test_to_end};
 
 const SERIAL: &str = "ZDH1X2Y3";
 
@@ -15,24 +14,11 @@ async fn a_drive_burned_in_twice_shows_both_jobs_its_trend_and_its_move() {
     let server = demo(|_| {}).await;
     let fleet = drives(&server).await;
     let drive_id = id_of(&fleet, SERIAL);
-    let place = |location: &'static str| {
-        let server = &server;
-        async move {
-            let (status, body) = server
-                .call(
-                    reqwest::Method::PATCH,
-                    &format!("/api/v1/drives/{drive_id}"),
-                    Some(json!({"location": location})),
-                )
-                .await;
-            assert_eq!(status, 200, "{body}");
-        }
-    };
 
-    place("Shelf A, bay 2").await;
+    place(&server, drive_id, "Shelf A, bay 2").await;
     let first = surface_test_to_end(&server, &fleet, SERIAL).await;
     assert_eq!(first["state"], "passed", "{first:#}");
-    place("Shelf C, bay 9").await;
+    place(&server, drive_id, "Shelf C, bay 9").await;
     let second = surface_test_to_end(&server, &fleet, SERIAL).await;
     assert_eq!(second["state"], "passed", "{second:#}");
     let ids = [first["id"].as_i64().expect("an id"), second["id"].as_i64().expect("an id")];

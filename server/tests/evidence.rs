@@ -9,7 +9,7 @@ use crate::common;
 use std::process::Command;
 
 use burnin::access::Role;
-use common::demo::{demo, drives, id_of, surface_test_to_end};
+use common::demo::{demo, drives, id_of, place, surface_test_to_end};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_burnin-server");
@@ -392,20 +392,7 @@ async fn a_job_is_sealed_as_it_ends_with_the_drive_where_it_was_then() {
     let server = demo(|_| {}).await;
     let fleet = drives(&server).await;
     let drive_id = id_of(&fleet, "ZDH1X2Y3");
-    let place = |location: &'static str| {
-        let server = &server;
-        async move {
-            let (status, body) = server
-                .call(
-                    reqwest::Method::PATCH,
-                    &format!("/api/v1/drives/{drive_id}"),
-                    Some(json!({"location": location})),
-                )
-                .await;
-            assert_eq!(status, 200, "{body}");
-        }
-    };
-    place("Shelf A, bay 2").await;
+    place(&server, drive_id, "Shelf A, bay 2").await;
     let job = surface_test_to_end(&server, &fleet, "ZDH1X2Y3").await;
     assert_eq!(job["state"], "passed", "{job:#}");
     let id = job["id"].as_i64().unwrap();
@@ -429,7 +416,7 @@ async fn a_job_is_sealed_as_it_ends_with_the_drive_where_it_was_then() {
     }
 
     // The drive moves on; its record keeps where it was burned in.
-    place("Shelf C, bay 9").await;
+    place(&server, drive_id, "Shelf C, bay 9").await;
     let certificate = server.get_json(&format!("/api/v1/burnin/{id}/certificate")).await;
     assert_eq!(certificate["location"], "Shelf A, bay 2", "{certificate:#}");
 }

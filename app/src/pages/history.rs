@@ -131,7 +131,6 @@ pub fn HistoryPage() -> impl IntoView {
             })
         },
     );
-    let hosts = Resource::new(|| (), |_| crate::pages::dashboard::dashboard_snapshot());
     let value = move |k: &'static str| query.with(|q| q.get(k).unwrap_or_default());
     let csv = move || format!("/api/v1/burnin.csv?{}", query_string(&pairs.get()));
     let certificates =
@@ -151,17 +150,7 @@ pub fn HistoryPage() -> impl IntoView {
                 <input type="search" name="serial" prop:value=move || value("serial") placeholder="any part"/></label>
             <label class="field"><span>"Model"</span>
                 <input type="search" name="model" prop:value=move || value("model") placeholder="any part"/></label>
-            <label class="field"><span>"Host"</span>
-                <select name="host_id" prop:value=move || value("host_id")>
-                    <option value="">"Any"</option>
-                    <Suspense fallback=|| ()>
-                        {move || hosts.get().and_then(Result::ok).map(|s| s.hosts.into_iter().map(|h| {
-                            let id = h.id.to_string();
-                            let selected = value("host_id") == id;
-                            view! { <option value=id selected=selected>{h.name}</option> }
-                        }).collect_view())}
-                    </Suspense>
-                </select></label>
+            <HostFilter any="Any"/>
             <label class="field"><span>"State"</span>
                 <select name="state" prop:value=move || value("state")>
                     <option value="">"Any"</option>
@@ -376,4 +365,26 @@ pub fn AuditDetail(detail: serde_json::Value) -> impl IntoView {
         </dl>
     }
     .into_any()
+}
+
+/// A filter form's host choice: `host_id` from the address, among every host the dashboard
+/// knows; `any` names the empty choice.
+#[component]
+pub fn HostFilter(any: &'static str) -> impl IntoView {
+    let query = use_query_map();
+    let chosen = move || query.with(|q| q.get("host_id").unwrap_or_default());
+    let hosts = Resource::new(|| (), |_| crate::pages::dashboard::dashboard_snapshot());
+    view! {
+        <label class="field"><span>"Host"</span>
+            <select name="host_id" prop:value=chosen>
+                <option value="">{any}</option>
+                <Suspense fallback=|| ()>
+                    {move || hosts.get().and_then(Result::ok).map(|s| s.hosts.into_iter().map(|h| {
+                        let id = h.id.to_string();
+                        let selected = chosen() == id;
+                        view! { <option value=id selected=selected>{h.name}</option> }
+                    }).collect_view())}
+                </Suspense>
+            </select></label>
+    }
 }

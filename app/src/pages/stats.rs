@@ -37,24 +37,13 @@ pub fn StatsPage() -> impl IntoView {
         })
     });
     let stats = Resource::new(move || params.get(), statistics);
-    let hosts = Resource::new(|| (), |_| crate::pages::dashboard::dashboard_snapshot());
     let value = move |k: &'static str| query.with(|q| q.get(k).unwrap_or_default());
     view! {
         <section class="page-head">
             <h1>"Statistics"</h1>
         </section>
         <form class="toolbar stats-filters" method="get" action="/stats" data-testid="stats-filters">
-            <label class="field"><span>"Host"</span>
-                <select name="host_id" prop:value=move || value("host_id")>
-                    <option value="">"Every host"</option>
-                    <Suspense fallback=|| ()>
-                        {move || hosts.get().and_then(Result::ok).map(|s| s.hosts.into_iter().map(|h| {
-                            let id = h.id.to_string();
-                            let selected = value("host_id") == id;
-                            view! { <option value=id selected=selected>{h.name}</option> }
-                        }).collect_view())}
-                    </Suspense>
-                </select></label>
+            <crate::pages::history::HostFilter any="Every host"/>
             <label class="field"><span>"Ended from"</span>
                 <input type="date" name="from" prop:value=move || value("from")/></label>
             <label class="field"><span>"to (through)"</span>

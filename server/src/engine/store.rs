@@ -118,6 +118,11 @@ fn done_stages() -> String {
     sql_list(StageState::done().map(StageState::as_str))
 }
 
+/// The states a job ends in, as an SQL list (the statistics, the sealer).
+pub(crate) fn ended_jobs() -> String {
+    sql_list(JobState::terminal().map(JobState::as_str))
+}
+
 const JOB_SELECT: &str =
     "SELECT j.id, j.drive_id, j.host_id, j.state, j.operator, j.max_bad_blocks, j.created_at,
         j.started_at, j.finished_at, j.reason, j.percent, j.eta_seconds, j.cancel_requested,

@@ -38,6 +38,18 @@ pub fn id_of(drives: &Value, serial: &str) -> i64 {
         .unwrap_or_else(|| panic!("no drive {serial}"))
 }
 
+/// Sets a drive's location as a user does (`PATCH /api/v1/drives/{id}`).
+pub async fn place(server: &TestServer, drive_id: i64, location: &str) {
+    let (status, body) = server
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/drives/{drive_id}"),
+            Some(serde_json::json!({"location": location})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 /// `POST /api/v1/burnin/start`: its status and body.
 pub async fn start(server: &TestServer, body: Value) -> (u16, Value) {
     let response = server
