@@ -1,15 +1,17 @@
 //! The burn-in certificate as a PDF, and the job page's QR code as SVG.
 //!
-//! The PDF is written operator by operator with `pdf-writer`. It uses only the standard 14
-//! fonts (Helvetica, Helvetica-Bold, Courier) in WinAnsiEncoding: every PDF reader has them, so
-//! nothing is embedded and the server needs no font files. The price is a Latin-1-ish character
-//! set and no text shaping, so text is measured here with the fonts' own metrics and wrapped
-//! or cut short before it could run off the page.
+//! The PDF is written operator by operator with `pdf-writer`, in typefaces compiled into the
+//! binary and embedded as subsets (see `fonts`): it looks the same in every reader and on
+//! every printer, and names, notes and places in any Latin, Greek or Cyrillic script print as
+//! written. Text is measured with the faces' own metrics and wrapped or cut short before it
+//! could run off the page.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 
 use burnin::record::{Certificate, CurvePoint, Defect};
+
+mod fonts;
 use pdf_writer::{Content, Date, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use qrcode::types::QrError;
 use qrcode::{Color, EcLevel, QrCode};
@@ -53,6 +55,11 @@ pub enum CertificateError {
          report it with the text that was encoded"
     )]
     QrEncoder { reason: String },
+    #[error(
+        "the certificate's font {font} could not be embedded ({reason}); the build is broken: \
+         rebuild from a clean checkout, and report it if it stays"
+    )]
+    Font { font: &'static str, reason: String },
 }
 
 /// The most bytes a QR code holds (version 40, error correction L, byte mode).
@@ -130,7 +137,7 @@ fn xml_escape(text: &str) -> String {
 }
 
 // ----------------------------------------------------------------------------------------
-// Text: WinAnsi bytes and the standard fonts' metrics.
+// Text: the embedded faces' metrics.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Font {
@@ -142,6 +149,14 @@ enum Font {
 impl Font {
     const ALL: [Font; 3] = [Font::Regular, Font::Bold, Font::Mono];
 
+    fn index(self) -> usize {
+        match self {
+            Font::Regular => 0,
+            Font::Bold => 1,
+            Font::Mono => 2,
+        }
+    }
+
     fn resource(self) -> Name<'static> {
         match self {
             Font::Regular => Name(b"F1"),
@@ -150,142 +165,30 @@ impl Font {
         }
     }
 
-    fn base(self) -> Name<'static> {
-        match self {
-            Font::Regular => Name(b"Helvetica"),
-            Font::Bold => Name(b"Helvetica-Bold"),
-            Font::Mono => Name(b"Courier"),
-        }
+    /// Advance width of `c` in thousandths of the font size.
+    fn advance(self, c: char) -> f32 {
+        fonts::typeface(self).advance(c)
     }
 
-    /// Advance width of a WinAnsi byte in thousandths of the font size.
-    fn advance(self, byte: u8) -> f32 {
-        let table = match self {
-            Font::Mono => return 600.0,
-            Font::Regular => &HELVETICA,
-            Font::Bold => &HELVETICA_BOLD,
-        };
-        let width = byte.checked_sub(32).and_then(|i| table.get(usize::from(i))).copied();
-        // Unmapped codes never reach here (see `win_ansi`); a plausible width beats zero.
-        f32::from(width.filter(|&w| w > 0).unwrap_or(556))
-    }
-
-    fn width(self, text: &[u8], size: f32) -> f32 {
-        text.iter().map(|&b| self.advance(b)).sum::<f32>() * size / 1000.0
+    fn width(self, text: &str, size: f32) -> f32 {
+        text.chars().map(|c| self.advance(c)).sum::<f32>() * size / 1000.0
     }
 }
 
-/// Widths of WinAnsi codes 32..=255, from Adobe's AFM files for Helvetica and Helvetica-Bold
-/// (as groff ships them); 0 marks a code WinAnsi leaves undefined.
-#[rustfmt::skip]
-const HELVETICA: [u16; 224] = [
-    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278,
-    556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556,
-    1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778,
-    667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556,
-    333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556,
-    556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584, 0,
-    556, 0, 222, 556, 333, 1000, 556, 556, 333, 1000, 667, 333, 1000, 0, 611, 0,
-    0, 222, 222, 333, 333, 350, 556, 1000, 333, 1000, 500, 333, 944, 0, 500, 667,
-    278, 333, 556, 556, 556, 556, 260, 556, 333, 737, 370, 556, 584, 333, 737, 333,
-    400, 584, 333, 333, 333, 578, 537, 278, 333, 333, 365, 556, 834, 834, 834, 611,
-    667, 667, 667, 667, 667, 667, 1000, 722, 667, 667, 667, 667, 278, 278, 278, 278,
-    722, 722, 778, 778, 778, 778, 778, 584, 778, 722, 722, 722, 722, 667, 667, 611,
-    556, 556, 556, 556, 556, 556, 889, 500, 556, 556, 556, 556, 278, 278, 278, 278,
-    556, 556, 556, 556, 556, 556, 556, 584, 611, 556, 556, 556, 556, 500, 556, 500,
-];
+/// The mark for text cut short.
+const ELLIPSIS: char = '…';
 
-#[rustfmt::skip]
-const HELVETICA_BOLD: [u16; 224] = [
-    278, 333, 474, 556, 556, 889, 722, 238, 333, 333, 389, 584, 278, 333, 278, 278,
-    556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 333, 333, 584, 584, 584, 611,
-    975, 722, 722, 722, 722, 667, 611, 778, 722, 278, 556, 722, 611, 833, 722, 778,
-    667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 333, 278, 333, 584, 556,
-    333, 556, 611, 556, 611, 556, 333, 611, 611, 278, 278, 556, 278, 889, 611, 611,
-    611, 611, 389, 556, 333, 611, 556, 778, 556, 556, 500, 389, 280, 389, 584, 0,
-    556, 0, 278, 556, 500, 1000, 556, 556, 333, 1000, 667, 333, 1000, 0, 611, 0,
-    0, 278, 278, 500, 500, 350, 556, 1000, 333, 1000, 556, 333, 944, 0, 500, 667,
-    278, 333, 556, 556, 556, 556, 280, 556, 333, 737, 370, 556, 584, 333, 737, 333,
-    400, 584, 333, 333, 333, 611, 556, 278, 333, 333, 365, 556, 834, 834, 834, 611,
-    722, 722, 722, 722, 722, 722, 1000, 722, 667, 667, 667, 667, 278, 278, 278, 278,
-    722, 722, 778, 778, 778, 778, 778, 584, 778, 722, 722, 722, 722, 667, 667, 611,
-    556, 556, 556, 556, 556, 556, 889, 556, 556, 556, 556, 556, 278, 278, 278, 278,
-    611, 611, 611, 611, 611, 611, 611, 584, 611, 611, 611, 611, 611, 556, 611, 556,
-];
-
-/// WinAnsi's ellipsis, for text cut short.
-const ELLIPSIS: u8 = 0x85;
-
-/// `text` as WinAnsi bytes: Latin-1 and the Windows-1252 extras (€, –, —, •, …, curly quotes)
-/// map to their codes, a few arrows and relations to ASCII look-alikes, anything else to `?`.
-/// Control characters become spaces so a stray newline cannot break a line's layout.
-fn win_ansi(text: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len());
-    for c in text.chars() {
-        let code = u32::from(c);
-        match code {
-            0x20..=0x7e | 0xa0..=0xff => out.push(u8::try_from(code).unwrap_or(b'?')),
-            _ if c.is_control() || c.is_whitespace() => out.push(b' '),
-            _ => match windows_1252_extra(c) {
-                Some(byte) => out.push(byte),
-                None => out.extend_from_slice(match c {
-                    '→' | '⟶' => b"->",
-                    '←' => b"<-",
-                    '↔' => b"<->",
-                    '⇒' => b"=>",
-                    '≥' => b">=",
-                    '≤' => b"<=",
-                    '≠' => b"!=",
-                    '≈' => b"~",
-                    '−' | '‐' | '‑' | '‒' => b"-",
-                    '✓' | '✔' => b"ok",
-                    _ => b"?",
-                }),
-            },
-        }
-    }
-    out
+/// `text` as one line: control characters and other spaces (tabs, newlines) become plain
+/// spaces, so a stray newline cannot break a line's layout.
+fn clean(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() || c.is_whitespace() { ' ' } else { c }).collect()
 }
 
-/// The Windows-1252 codes 0x80..=0x9f, which WinAnsi shares.
-fn windows_1252_extra(c: char) -> Option<u8> {
-    Some(match c {
-        '€' => 0x80,
-        '‚' => 0x82,
-        'ƒ' => 0x83,
-        '„' => 0x84,
-        '…' => 0x85,
-        '†' => 0x86,
-        '‡' => 0x87,
-        'ˆ' => 0x88,
-        '‰' => 0x89,
-        'Š' => 0x8a,
-        '‹' => 0x8b,
-        'Œ' => 0x8c,
-        'Ž' => 0x8e,
-        '\u{2018}' => 0x91,
-        '\u{2019}' => 0x92,
-        '\u{201c}' => 0x93,
-        '\u{201d}' => 0x94,
-        '•' => 0x95,
-        '–' => 0x96,
-        '—' => 0x97,
-        '˜' => 0x98,
-        '™' => 0x99,
-        'š' => 0x9a,
-        '›' => 0x9b,
-        'œ' => 0x9c,
-        'ž' => 0x9e,
-        'Ÿ' => 0x9f,
-        _ => return None,
-    })
-}
-
-/// How many leading bytes of `text` fit in `width`.
-fn fitting(text: &[u8], font: Font, size: f32, width: f32) -> usize {
+/// How many leading bytes of `text` fit in `width` (always at a character's boundary).
+fn fitting(text: &str, font: Font, size: f32, width: f32) -> usize {
     let mut used = 0.0;
-    for (i, &b) in text.iter().enumerate() {
-        used += font.advance(b) * size / 1000.0;
+    for (i, c) in text.char_indices() {
+        used += font.advance(c) * size / 1000.0;
         if used > width + 0.01 {
             return i;
         }
@@ -293,33 +196,52 @@ fn fitting(text: &[u8], font: Font, size: f32, width: f32) -> usize {
     text.len()
 }
 
-/// `text` on one line of `width`, cut short with an ellipsis if it is wider.
-fn fit(text: &[u8], font: Font, size: f32, width: f32) -> Vec<u8> {
-    if font.width(text, size) <= width + 0.01 {
-        return text.to_vec();
-    }
-    let room = (width - font.width(&[ELLIPSIS], size)).max(0.0);
-    let mut out = text[..fitting(text, font, size, room)].to_vec();
-    while out.last() == Some(&b' ') {
-        out.pop();
-    }
+/// The first character of `text`'s byte length, for a word too narrow to split anywhere else.
+fn first_char_len(text: &str) -> usize {
+    text.chars().next().map_or(text.len(), char::len_utf8)
+}
+
+/// `text` cut to fit `room` and ended with an ellipsis, even when it would have fitted.
+fn cut(text: &str, font: Font, size: f32, width: f32) -> String {
+    let room = (width - font.width(&ELLIPSIS.to_string(), size)).max(0.0);
+    let mut out = text[..fitting(text, font, size, room)].trim_end_matches(' ').to_owned();
     out.push(ELLIPSIS);
     out
+}
+
+/// `text` on one line of `width`, cut short with an ellipsis if it is wider.
+fn fit(text: &str, font: Font, size: f32, width: f32) -> String {
+    let text = clean(text);
+    if font.width(&text, size) <= width + 0.01 {
+        return text;
+    }
+    cut(&text, font, size, width)
+}
+
+/// The largest size from `max` down to `min` (in half points) at which `text` fits on one line
+/// of `width`: a model number or an address reads better a little smaller than broken.
+fn shrink_to_fit(text: &str, font: Font, max: f32, min: f32, width: f32) -> f32 {
+    let mut size = max;
+    while size - 0.5 >= min && font.width(text, size) > width + 0.01 {
+        size -= 0.5;
+    }
+    size
 }
 
 /// `text` broken into lines of `width`: at spaces where possible, anywhere inside a word too
 /// long for a line (hashes, addresses). Past `max_lines` the last line ends in an ellipsis.
 /// Always at least one (maybe empty) line, so a blank cell still has a height.
-fn wrap(text: &[u8], font: Font, size: f32, width: f32, max_lines: usize) -> Vec<Vec<u8>> {
-    let mut lines: Vec<Vec<u8>> = Vec::new();
-    let mut line: Vec<u8> = Vec::new();
-    for word in text.split(|&b| b == b' ').filter(|w| !w.is_empty()) {
-        let with_space = if line.is_empty() { 0.0 } else { font.advance(b' ') * size / 1000.0 };
+fn wrap(text: &str, font: Font, size: f32, width: f32, max_lines: usize) -> Vec<String> {
+    let text = clean(text);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let with_space = if line.is_empty() { 0.0 } else { font.advance(' ') * size / 1000.0 };
         if font.width(&line, size) + with_space + font.width(word, size) <= width + 0.01 {
             if !line.is_empty() {
-                line.push(b' ');
+                line.push(' ');
             }
-            line.extend_from_slice(word);
+            line.push_str(word);
             continue;
         }
         if !line.is_empty() {
@@ -327,11 +249,14 @@ fn wrap(text: &[u8], font: Font, size: f32, width: f32, max_lines: usize) -> Vec
         }
         let mut rest = word;
         while font.width(rest, size) > width + 0.01 {
-            let n = fitting(rest, font, size, width).max(1);
-            lines.push(rest[..n].to_vec());
+            let n = match fitting(rest, font, size, width) {
+                0 => first_char_len(rest),
+                n => n,
+            };
+            lines.push(rest[..n].to_owned());
             rest = &rest[n..];
         }
-        line = rest.to_vec();
+        line = rest.to_owned();
     }
     if !line.is_empty() || lines.is_empty() {
         lines.push(line);
@@ -339,19 +264,11 @@ fn wrap(text: &[u8], font: Font, size: f32, width: f32, max_lines: usize) -> Vec
     if lines.len() > max_lines.max(1) {
         lines.truncate(max_lines.max(1));
         if let Some(last) = lines.last_mut() {
-            // Force the ellipsis even when the kept line itself would fit.
-            let room = (width - font.width(&[ELLIPSIS], size)).max(0.0);
-            let mut cut = last[..fitting(last, font, size, room)].to_vec();
-            while cut.last() == Some(&b' ') {
-                cut.pop();
-            }
-            cut.push(ELLIPSIS);
-            *last = cut;
+            *last = cut(last, font, size, width);
         }
     }
     lines
 }
-
 // ----------------------------------------------------------------------------------------
 // Layout.
 
@@ -395,12 +312,14 @@ fn verdict_colour(outcome: &str) -> Rgb {
 
 /// The document being laid out: finished pages, the page being filled, and how far down it
 /// is filled (`y`, in PDF coordinates, so it decreases).
-struct Doc {
+struct Doc<'u> {
     width: f32,
     height: f32,
     done: Vec<Content>,
     page: Content,
     y: f32,
+    /// The glyphs shown so far, shared by every certificate in one PDF.
+    used: &'u mut fonts::Used,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -411,15 +330,15 @@ enum Align {
 
 /// A table cell: its text, how it looks, and an optional smaller grey line under it.
 struct Cell {
-    text: Vec<u8>,
+    text: String,
     font: Font,
     colour: Rgb,
-    note: Option<Vec<u8>>,
+    note: Option<String>,
 }
 
 impl Cell {
     fn new(text: &str) -> Cell {
-        Cell { text: win_ansi(text), font: Font::Regular, colour: DARK, note: None }
+        Cell { text: text.to_owned(), font: Font::Regular, colour: DARK, note: None }
     }
 
     fn bold(mut self) -> Cell {
@@ -434,7 +353,7 @@ impl Cell {
 
     fn note(mut self, note: &str) -> Cell {
         let note = note.trim();
-        self.note = (!note.is_empty()).then(|| win_ansi(note));
+        self.note = (!note.is_empty()).then(|| note.to_owned());
         self
     }
 }
@@ -456,13 +375,13 @@ const NOTE_SIZE: f32 = 6.5;
 const NOTE_LEADING: f32 = 7.8;
 const CELL_PAD: f32 = 3.0;
 
-/// A table cell wrapped to its column: its lines and its note's lines, each already encoded.
-type LaidCell = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+/// A table cell wrapped to its column: its lines and its note's lines.
+type LaidCell = (Vec<String>, Vec<String>);
 
-impl Doc {
-    fn new(paper: Paper) -> Doc {
+impl<'u> Doc<'u> {
+    fn new(paper: Paper, used: &'u mut fonts::Used) -> Doc<'u> {
         let (width, height) = paper.size();
-        Doc { width, height, done: Vec::new(), page: Content::new(), y: height - MARGIN }
+        Doc { width, height, done: Vec::new(), page: Content::new(), y: height - MARGIN, used }
     }
 
     fn left(&self) -> f32 {
@@ -497,19 +416,20 @@ impl Doc {
         }
     }
 
-    fn text(&mut self, x: f32, baseline: f32, font: Font, size: f32, colour: Rgb, text: &[u8]) {
+    fn text(&mut self, x: f32, baseline: f32, font: Font, size: f32, colour: Rgb, text: &str) {
         if text.is_empty() {
             return;
         }
+        let glyphs = self.used.encode(font, text);
         self.page.set_fill_rgb(colour.0, colour.1, colour.2);
         self.page.begin_text();
         self.page.set_font(font.resource(), size);
         self.page.next_line(x, baseline);
-        self.page.show(Str(text));
+        self.page.show(Str(&glyphs));
         self.page.end_text();
     }
 
-    fn text_right(&mut self, right: f32, baseline: f32, font: Font, size: f32, c: Rgb, t: &[u8]) {
+    fn text_right(&mut self, right: f32, baseline: f32, font: Font, size: f32, c: Rgb, t: &str) {
         let x = right - font.width(t, size);
         self.text(x, baseline, font, size, c, t);
     }
@@ -532,7 +452,7 @@ impl Doc {
     /// onto new pages as needed.
     fn paragraph(&mut self, text: &str, font: Font, size: f32, colour: Rgb) {
         let leading = size * 1.3;
-        for line in wrap(&win_ansi(text), font, size, self.text_width(), 40) {
+        for line in wrap(text, font, size, self.text_width(), 40) {
             self.room(leading);
             self.y -= leading;
             self.text(self.left(), self.y + size * 0.25, font, size, colour, &line);
@@ -546,7 +466,7 @@ impl Doc {
         self.room(24.0 + keep);
         self.y -= 10.0;
         let baseline = self.y - 10.0;
-        self.text(self.left(), baseline, Font::Bold, 10.5, BLACK, &win_ansi(title));
+        self.text(self.left(), baseline, Font::Bold, 10.5, BLACK, &clean(title));
         self.y -= 14.0;
         self.line((self.left(), self.y), (self.right(), self.y), 0.6, RULE);
         self.y -= 3.0;
@@ -563,11 +483,13 @@ impl Doc {
         let mut x = self.left();
         let baseline = self.y - CELL_PAD - TABLE_SIZE;
         for (column, &w) in columns.iter().zip(widths) {
-            let title = fit(&win_ansi(column.title), Font::Bold, 7.0, w - 2.0 * CELL_PAD);
+            let inner = w - 2.0 * CELL_PAD;
+            let size = shrink_to_fit(column.title, Font::Bold, 7.0, 5.5, inner);
+            let title = fit(column.title, Font::Bold, size, inner);
             match column.align {
-                Align::Left => self.text(x + CELL_PAD, baseline, Font::Bold, 7.0, MUTED, &title),
+                Align::Left => self.text(x + CELL_PAD, baseline, Font::Bold, size, MUTED, &title),
                 Align::Right => {
-                    self.text_right(x + w - CELL_PAD, baseline, Font::Bold, 7.0, MUTED, &title)
+                    self.text_right(x + w - CELL_PAD, baseline, Font::Bold, size, MUTED, &title)
                 }
             }
             x += w;
@@ -749,16 +671,20 @@ fn nice_step(max: f64) -> f64 {
 
 /// The certificate as a PDF laid out for `paper`.
 ///
-/// Nothing in the certificate can stop the PDF from being made: text outside WinAnsi becomes
-/// `?`, long text wraps or is cut short, and an address too long for a QR code is printed
-/// without one.
-pub fn pdf(cert: &Certificate, paper: Paper) -> Vec<u8> {
+/// Nothing in the certificate can stop the PDF from being made: a character the embedded
+/// faces lack prints as `?`, long text wraps or is cut short, and an address too long for a QR
+/// code is printed without one. Only a broken build (a font file that does not parse or
+/// subset) is an error.
+pub fn pdf(cert: &Certificate, paper: Paper) -> Result<Vec<u8>, CertificateError> {
+    fonts::check()?;
     let info = Info {
         title: format!("Burn-in certificate {}", cert.serial.trim()),
         subject: format!("{} — job {}", cert.outcome, cert.job_id),
         created: cert.sealed_at.clone(),
     };
-    assemble(&info, paper, pages(cert, paper))
+    let mut used = fonts::Used::default();
+    let pages = pages(cert, paper, &mut used, Detail::Full);
+    assemble(&info, paper, pages, &used)
 }
 
 /// A certificate's file name: `burnin-<serial>-job<id>.pdf`.
@@ -773,12 +699,15 @@ pub fn file_safe(text: &str) -> String {
         .collect()
 }
 
-/// Most certificates one batch holds: each is a page or two, laid out in memory.
+/// Most certificates one batch holds: a page each, laid out in memory.
 pub const BATCH_MAX: usize = 200;
 
-/// Several certificates in one PDF, each starting on its own page, in the order given: a lot
-/// of drives printed or filed at once.
-pub fn batch_pdf(certs: &[Certificate], paper: Paper) -> Vec<u8> {
+/// Several certificates in one PDF, one page each, in the order given: a lot of drives printed
+/// or filed at once. Each page is the job's certificate cut to what decided its verdict (the
+/// drive, the reasons, the stages, the SMART counters, bad blocks and temperatures), with the
+/// same footer, hash and QR code; the job's own certificate holds the rest.
+pub fn batch_pdf(certs: &[Certificate], paper: Paper) -> Result<Vec<u8>, CertificateError> {
+    fonts::check()?;
     let outcomes = |outcome: &str| certs.iter().filter(|c| c.outcome == outcome).count();
     let info = Info {
         title: format!("Burn-in certificates ({} drives)", certs.len()),
@@ -791,24 +720,76 @@ pub fn batch_pdf(certs: &[Certificate], paper: Paper) -> Vec<u8> {
         ),
         created: certs.iter().map(|c| c.sealed_at.clone()).max().unwrap_or_default(),
     };
-    let all: Vec<Vec<u8>> = certs.iter().flat_map(|cert| pages(cert, paper)).collect();
-    assemble(&info, paper, all)
+    let mut used = fonts::Used::default();
+    let mut all: Vec<Vec<u8>> = Vec::with_capacity(certs.len());
+    // From the most that could fit to the least: many reasons or stages cost the counters
+    // (the reasons name the ones that mattered), then reasons. Laying out a page takes well
+    // under a millisecond, so trying is cheaper than predicting.
+    const LADDER: [(usize, Counters); 5] = [
+        (8, Counters::All),
+        (8, Counters::Changed),
+        (4, Counters::Changed),
+        (8, Counters::Left),
+        (3, Counters::Left),
+    ];
+    for cert in certs {
+        let mut laid = Vec::new();
+        for (reasons, counters) in LADDER {
+            laid = pages(cert, paper, &mut used, Detail::Summary { reasons, counters });
+            if laid.len() == 1 {
+                break;
+            }
+        }
+        all.extend(laid);
+    }
+    assemble(&info, paper, all, &used)
+}
+
+/// How much of a certificate its pages hold.
+#[derive(Clone, Copy, Debug)]
+enum Detail {
+    /// Everything: one job's certificate.
+    Full,
+    /// A batch's page: at most `reasons` reasons, the counters as `counters` says, and one
+    /// paragraph for the surface test and temperatures instead of their tables and chart.
+    Summary { reasons: usize, counters: Counters },
+}
+
+/// Which SMART counters a certificate's table lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Counters {
+    All,
+    /// The changed ones, and how many others did not change.
+    Changed,
+    /// None: the table is left out.
+    Left,
 }
 
 /// One certificate's pages, footers included, as finished content streams.
-fn pages(cert: &Certificate, paper: Paper) -> Vec<Vec<u8>> {
-    let mut doc = Doc::new(paper);
+fn pages(cert: &Certificate, paper: Paper, used: &mut fonts::Used, detail: Detail) -> Vec<Vec<u8>> {
+    let mut doc = Doc::new(paper, used);
     header(&mut doc, cert);
     drive(&mut doc, cert);
-    reasons(&mut doc, cert);
-    stages(&mut doc, cert);
-    // The counters before the timings: they weigh in the verdict, the timings only explain.
-    counters(&mut doc, cert);
-    phases(&mut doc, cert);
-    chart(&mut doc, cert);
-    defects(&mut doc, cert);
-    temperature(&mut doc, cert);
-    thresholds(&mut doc, cert);
+    match detail {
+        Detail::Full => {
+            reasons(&mut doc, cert, usize::MAX);
+            stages(&mut doc, cert);
+            // The counters before the timings: they weigh in the verdict, the timings only
+            // explain.
+            counters(&mut doc, cert, Counters::All);
+            phases(&mut doc, cert);
+            chart(&mut doc, cert);
+            defects(&mut doc, cert);
+            temperature(&mut doc, cert);
+            thresholds(&mut doc, cert);
+        }
+        Detail::Summary { reasons: most, counters: which } => {
+            reasons(&mut doc, cert, most);
+            stages(&mut doc, cert);
+            counters(&mut doc, cert, which);
+            outline(&mut doc, cert);
+        }
+    }
     let last = std::mem::replace(&mut doc.page, Content::new());
     doc.done.push(last);
     let pages = std::mem::take(&mut doc.done);
@@ -832,17 +813,27 @@ struct Info {
     created: String,
 }
 
-fn assemble(info: &Info, paper: Paper, pages: Vec<Vec<u8>>) -> Vec<u8> {
+fn assemble(
+    info: &Info,
+    paper: Paper,
+    pages: Vec<Vec<u8>>,
+    used: &fonts::Used,
+) -> Result<Vec<u8>, CertificateError> {
     let (width, height) = paper.size();
-    let catalog = Ref::new(1);
-    let tree = Ref::new(2);
-    let info_id = Ref::new(3);
-    let fonts: Vec<(Font, Ref)> =
-        Font::ALL.iter().enumerate().map(|(i, &f)| (f, Ref::new(4 + i as i32))).collect();
-    let first_page = 4 + Font::ALL.len() as i32;
-    let ids: Vec<(Ref, Ref)> = (0..pages.len() as i32)
-        .map(|i| (Ref::new(first_page + 2 * i), Ref::new(first_page + 2 * i + 1)))
+    let mut next = 0;
+    let mut alloc = || {
+        next += 1;
+        Ref::new(next)
+    };
+    let catalog = alloc();
+    let tree = alloc();
+    let info_id = alloc();
+    let fonts: Vec<(Font, [Ref; 5])> = used
+        .fonts()
+        .into_iter()
+        .map(|f| (f, [alloc(), alloc(), alloc(), alloc(), alloc()]))
         .collect();
+    let ids: Vec<(Ref, Ref)> = pages.iter().map(|_| (alloc(), alloc())).collect();
 
     let mut pdf = Pdf::new();
     pdf.catalog(catalog).pages(tree);
@@ -855,16 +846,16 @@ fn assemble(info: &Info, paper: Paper, pages: Vec<Vec<u8>>) -> Vec<u8> {
         document.creation_date(date);
     }
     document.finish();
-    for &(font, id) in &fonts {
-        pdf.type1_font(id).base_font(font.base()).encoding_predefined(Name(b"WinAnsiEncoding"));
+    for &(font, refs) in &fonts {
+        used.write(&mut pdf, font, refs)?;
     }
     for (&(page_id, content_id), content) in ids.iter().zip(&pages) {
         let mut page = pdf.page(page_id);
         page.parent(tree).media_box(Rect::new(0.0, 0.0, width, height)).contents(content_id);
         let mut resources = page.resources();
         let mut map = resources.fonts();
-        for &(font, id) in &fonts {
-            map.pair(font.resource(), id);
+        for &(font, refs) in &fonts {
+            map.pair(font.resource(), refs[0]);
         }
         map.finish();
         resources.finish();
@@ -878,7 +869,7 @@ fn assemble(info: &Info, paper: Paper, pages: Vec<Vec<u8>>) -> Vec<u8> {
             }
         }
     }
-    pdf.finish()
+    Ok(pdf.finish())
 }
 
 /// Content streams are mostly repeated operators; zlib shrinks them several times over.
@@ -888,12 +879,12 @@ fn deflate(data: &[u8]) -> Option<Vec<u8>> {
     encoder.finish().ok()
 }
 
-fn header(doc: &mut Doc, cert: &Certificate) {
+fn header(doc: &mut Doc<'_>, cert: &Certificate) {
     let top = doc.y;
-    doc.text(doc.left(), top - 18.0, Font::Bold, 20.0, BLACK, b"Burn-in certificate");
+    doc.text(doc.left(), top - 18.0, Font::Bold, 20.0, BLACK, "Burn-in certificate");
     let right = doc.right();
-    let sub = win_ansi(&format!("Sealed {}", when(&cert.sealed_at)));
-    doc.text_right(right, top - 8.0, Font::Regular, 7.5, MUTED, b"burn-in dashboard");
+    let sub = clean(&format!("Sealed {}", when(&cert.sealed_at)));
+    doc.text_right(right, top - 8.0, Font::Regular, 7.5, MUTED, "burn-in dashboard");
     doc.text_right(
         right,
         top - 18.0,
@@ -908,12 +899,12 @@ fn header(doc: &mut Doc, cert: &Certificate) {
     let band = 40.0;
     let colour = verdict_colour(&cert.outcome);
     doc.fill_rect(doc.left(), band_top - band, doc.text_width(), band, colour);
-    let job = win_ansi(&format!("Job #{}", cert.job_id));
+    let job = clean(&format!("Job #{}", cert.job_id));
     let job_width = Font::Bold.width(&job, 13.0);
     let room = doc.text_width() - job_width - 40.0;
     let mut size = 24.0;
-    let word = win_ansi(cert.outcome.trim());
-    let word = if word.is_empty() { b"INCOMPLETE".to_vec() } else { word };
+    let word = clean(cert.outcome.trim());
+    let word = if word.is_empty() { "INCOMPLETE".to_owned() } else { word };
     while size > 12.0 && Font::Bold.width(&word, size) > room {
         size -= 1.0;
     }
@@ -927,7 +918,7 @@ fn header(doc: &mut Doc, cert: &Certificate) {
         &word,
     );
     doc.text_right(right - 12.0, band_top - 17.0, Font::Bold, 13.0, WHITE, &job);
-    let state = win_ansi(&format!("Job state: {}", cert.state));
+    let state = clean(&format!("Job state: {}", cert.state));
     doc.text_right(
         right - 12.0,
         band_top - 30.0,
@@ -939,7 +930,7 @@ fn header(doc: &mut Doc, cert: &Certificate) {
     doc.y = band_top - band - 4.0;
 }
 
-fn drive(doc: &mut Doc, cert: &Certificate) {
+fn drive(doc: &mut Doc<'_>, cert: &Certificate) {
     let not_reported = "not reported";
     let opt = |v: &Option<String>| {
         v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
@@ -999,15 +990,21 @@ fn drive(doc: &mut Doc, cert: &Certificate) {
             .map(|(label, value, note, strong)| {
                 let font = if *strong { Font::Bold } else { Font::Regular };
                 let (text, colour) = match value {
-                    Some(v) => (win_ansi(v), DARK),
-                    None => (win_ansi(not_reported), MUTED),
+                    Some(v) => (clean(v), DARK),
+                    None => (clean(not_reported), MUTED),
                 };
-                let lines = wrap(&text, font, 9.0, cell_width - 8.0, 2);
+                // One token (a model, a WWN) shrinks a little rather than break.
+                let size = if text.trim().contains(' ') {
+                    9.0
+                } else {
+                    shrink_to_fit(text.trim(), font, 9.0, 7.0, cell_width - 8.0)
+                };
+                let lines = wrap(&text, font, size, cell_width - 8.0, 2);
                 let notes = note
                     .as_deref()
-                    .map(|n| wrap(&win_ansi(n), Font::Regular, 6.5, cell_width - 8.0, 1))
+                    .map(|n| wrap(&clean(n), Font::Regular, 6.5, cell_width - 8.0, 1))
                     .unwrap_or_default();
-                (win_ansi(&label.to_uppercase()), font, colour, lines, notes)
+                (clean(&label.to_uppercase()), (font, size), colour, lines, notes)
             })
             .collect();
         let height = laid
@@ -1016,7 +1013,7 @@ fn drive(doc: &mut Doc, cert: &Certificate) {
                 9.0 + lines.len() as f32 * 11.0 + notes.len() as f32 * 8.0 + 5.0
             })
             .fold(0.0, f32::max);
-        for (i, (label, font, colour, lines, notes)) in laid.iter().enumerate() {
+        for (i, (label, (font, size), colour, lines, notes)) in laid.iter().enumerate() {
             let x = doc.left() + i as f32 * cell_width;
             let mut baseline = y - 6.5;
             doc.text(
@@ -1029,7 +1026,7 @@ fn drive(doc: &mut Doc, cert: &Certificate) {
             );
             baseline -= 11.0;
             for line in lines {
-                doc.text(x, baseline, *font, 9.0, *colour, line);
+                doc.text(x, baseline, *font, *size, *colour, line);
                 baseline -= 11.0;
             }
             baseline += 2.5;
@@ -1065,32 +1062,37 @@ fn drive(doc: &mut Doc, cert: &Certificate) {
         }
         Err(error) => {
             let lines =
-                wrap(&win_ansi(&format!("No QR code: {error}")), Font::Regular, 6.5, qr_column, 6);
+                wrap(&clean(&format!("No QR code: {error}")), Font::Regular, 6.5, qr_column, 6);
             for line in lines {
                 qr_bottom -= 8.0;
                 doc.text(qr_left, qr_bottom, Font::Regular, 6.5, RED, &line);
             }
         }
     }
-    let caption = win_ansi("JOB PAGE");
+    let caption = clean("JOB PAGE");
     qr_bottom -= 4.0;
     doc.text(qr_left + 4.0, qr_bottom, Font::Bold, 6.0, MUTED, &caption);
-    for line in wrap(&win_ansi(cert.job_url.trim()), Font::Regular, 6.5, qr_column - 8.0, 4) {
+    let url = cert.job_url.trim();
+    let size = shrink_to_fit(url, Font::Regular, 6.5, 5.0, qr_column - 8.0);
+    for line in wrap(url, Font::Regular, size, qr_column - 8.0, 4) {
         qr_bottom -= 8.0;
-        doc.text(qr_left + 4.0, qr_bottom, Font::Regular, 6.5, DARK, &line);
+        doc.text(qr_left + 4.0, qr_bottom, Font::Regular, size, DARK, &line);
     }
     doc.y = y.min(qr_bottom - 4.0);
 }
 
-fn reasons(doc: &mut Doc, cert: &Certificate) {
+/// The verdict's reasons, at most `most` of them (the rest counted in a last row).
+fn reasons(doc: &mut Doc<'_>, cert: &Certificate, most: usize) {
     if cert.reasons.is_empty() {
         doc.heading("Verdict reasons", 14.0);
         doc.paragraph("No reasons recorded.", Font::Regular, 8.0, MUTED);
         return;
     }
-    let rows = cert
+    let shown = if cert.reasons.len() > most { most.saturating_sub(1).max(1) } else { most };
+    let mut rows: Vec<Vec<Cell>> = cert
         .reasons
         .iter()
+        .take(shown)
         .map(|(level, text)| {
             let colour = match level.trim().to_ascii_uppercase().as_str() {
                 "FAIL" => RED,
@@ -1100,6 +1102,11 @@ fn reasons(doc: &mut Doc, cert: &Certificate) {
             vec![Cell::new(level).bold().colour(colour), Cell::new(text)]
         })
         .collect();
+    let left = cert.reasons.len().saturating_sub(shown);
+    if left > 0 {
+        let more = format!("and {left} more in the job's own certificate");
+        rows.push(vec![Cell::new("…").colour(MUTED), Cell::new(&more).colour(MUTED)]);
+    }
     doc.table(
         "Verdict reasons",
         &[col("Level", 44.0, Align::Left), col("Reason", 471.0, Align::Left)],
@@ -1107,7 +1114,7 @@ fn reasons(doc: &mut Doc, cert: &Certificate) {
     );
 }
 
-fn stages(doc: &mut Doc, cert: &Certificate) {
+fn stages(doc: &mut Doc<'_>, cert: &Certificate) {
     if cert.stages.is_empty() {
         doc.heading("Stages", 14.0);
         doc.paragraph("No stages recorded.", Font::Regular, 8.0, MUTED);
@@ -1159,7 +1166,7 @@ fn stages(doc: &mut Doc, cert: &Certificate) {
     doc.table("Stages", &columns, rows);
 }
 
-fn phases(doc: &mut Doc, cert: &Certificate) {
+fn phases(doc: &mut Doc<'_>, cert: &Certificate) {
     if cert.profile.phases.is_empty() {
         return;
     }
@@ -1201,7 +1208,7 @@ fn phase_label(cert: &Certificate, phase: u32) -> String {
         .map_or_else(|| format!("phase {phase}"), |p| format!("phase {phase}: {}", p.label))
 }
 
-fn chart(doc: &mut Doc, cert: &Certificate) {
+fn chart(doc: &mut Doc<'_>, cert: &Certificate) {
     let points: Vec<CurvePoint> = cert
         .profile
         .curve
@@ -1230,7 +1237,7 @@ fn chart(doc: &mut Doc, cert: &Certificate) {
     let mut legend_y = top - 7.0;
     for (i, &phase) in order.iter().enumerate() {
         let colour = SERIES[i % SERIES.len()];
-        let label = fit(&win_ansi(&phase_label(cert, phase)), Font::Regular, 7.0, 160.0);
+        let label = fit(&clean(&phase_label(cert, phase)), Font::Regular, 7.0, 160.0);
         let w = 16.0 + Font::Regular.width(&label, 7.0) + 14.0;
         if x + w > doc.right() && x > doc.left() + 30.0 {
             x = doc.left() + 30.0;
@@ -1259,21 +1266,21 @@ fn chart(doc: &mut Doc, cert: &Certificate) {
     while tick <= y_max + step / 2.0 {
         let y = to_y(tick);
         doc.line((plot_left, y), (plot_right, y), 0.35, RULE);
-        let label = win_ansi(&mb_s_tick(tick, step));
+        let label = clean(&mb_s_tick(tick, step));
         doc.text_right(plot_left - 4.0, y - 2.3, Font::Regular, 6.5, MUTED, &label);
         tick += step;
     }
     for percent in (0..=100).step_by(10) {
         let x = to_x(f64::from(percent));
         doc.line((x, plot_bottom), (x, plot_bottom + plot_h), 0.35, RULE);
-        let label = win_ansi(&percent.to_string());
+        let label = clean(&percent.to_string());
         let w = Font::Regular.width(&label, 6.5);
         doc.text(x - w / 2.0, plot_bottom - 9.0, Font::Regular, 6.5, MUTED, &label);
     }
     doc.line((plot_left, plot_bottom), (plot_right, plot_bottom), 0.8, DARK);
     doc.line((plot_left, plot_bottom), (plot_left, plot_bottom + plot_h), 0.8, DARK);
-    doc.text_right(plot_left - 4.0, legend_y, Font::Bold, 6.5, MUTED, b"MB/s");
-    let axis = win_ansi("Position on the disk (% of capacity)");
+    doc.text_right(plot_left - 4.0, legend_y, Font::Bold, 6.5, MUTED, "MB/s");
+    let axis = clean("Position on the disk (% of capacity)");
     let w = Font::Regular.width(&axis, 7.0);
     doc.text(plot_left + (plot_w - w) / 2.0, plot_bottom - 19.0, Font::Regular, 7.0, MUTED, &axis);
 
@@ -1317,7 +1324,10 @@ fn mb_s_tick(value: f64, step: f64) -> String {
     if step >= 1.0 { format!("{value:.0}") } else { format!("{value:.1}") }
 }
 
-fn counters(doc: &mut Doc, cert: &Certificate) {
+fn counters(doc: &mut Doc<'_>, cert: &Certificate, which: Counters) {
+    if which == Counters::Left {
+        return;
+    }
     if cert.counters.is_empty() {
         doc.heading("SMART counters before and after", 14.0);
         doc.paragraph("No SMART counters compared.", Font::Regular, 8.0, MUTED);
@@ -1329,9 +1339,10 @@ fn counters(doc: &mut Doc, cert: &Certificate) {
         col("After", 80.0, Align::Right),
         col("Change", 105.0, Align::Right),
     ];
-    let rows = cert
+    let mut rows: Vec<Vec<Cell>> = cert
         .counters
         .iter()
+        .filter(|c| which == Counters::All || c.changed)
         .map(|c| {
             let value = |v: Option<u64>| v.map_or_else(|| "–".to_owned(), grouped);
             let change = match (c.before, c.after) {
@@ -1360,6 +1371,21 @@ fn counters(doc: &mut Doc, cert: &Certificate) {
             }
         })
         .collect();
+    let unchanged = cert.counters.len() - rows.len();
+    if unchanged > 0 {
+        let text = match (rows.is_empty(), unchanged) {
+            (true, 1) => "The one counter".to_owned(),
+            (true, n) => format!("All {n} counters"),
+            (false, 1) => "The one other".to_owned(),
+            (false, n) => format!("The {n} others"),
+        };
+        rows.push(vec![
+            Cell::new(&text).colour(MUTED),
+            Cell::new(""),
+            Cell::new(""),
+            Cell::new("unchanged").colour(MUTED),
+        ]);
+    }
     doc.table("SMART counters before and after", &columns, rows);
 }
 
@@ -1367,7 +1393,7 @@ fn counters(doc: &mut Doc, cert: &Certificate) {
 /// evidence bundle has that).
 const DEFECTS_LISTED: usize = 60;
 
-fn defects(doc: &mut Doc, cert: &Certificate) {
+fn defects(doc: &mut Doc<'_>, cert: &Certificate) {
     let total = cert.bad_blocks.max(cert.defects.len() as u64);
     doc.heading("Defects", 30.0);
     if total == 0 {
@@ -1389,12 +1415,12 @@ fn defects(doc: &mut Doc, cert: &Certificate) {
         let offset_w = listed.iter().map(|d| grouped(d.byte_offset).len()).max().unwrap_or(11);
         let offset_w = offset_w.max(11);
         let chars = block_w + 2 + offset_w;
-        let column_width = Font::Mono.width(&vec![b'0'; chars], size) + 14.0;
+        let column_width = Font::Mono.width(&"0".repeat(chars), size) + 14.0;
         let columns = ((doc.text_width() / column_width).floor() as usize).clamp(1, 4);
         let column_width = doc.text_width() / columns as f32;
         let entry =
             |d: &Defect| format!("{:>block_w$}  {:>offset_w$}", d.block, grouped(d.byte_offset));
-        let header = win_ansi(&format!("{:>block_w$}  {:>offset_w$}", "block", "byte offset"));
+        let header = clean(&format!("{:>block_w$}  {:>offset_w$}", "block", "byte offset"));
         let mut start = 0;
         while start < listed.len() {
             if doc.room(leading * 2.0 + 4.0) {
@@ -1413,7 +1439,7 @@ fn defects(doc: &mut Doc, cert: &Certificate) {
                     // Down the columns, then across, like a printed listing.
                     if let Some(d) = here.get(c * rows + r) {
                         let x = doc.left() + c as f32 * column_width;
-                        let text = fit(&win_ansi(&entry(d)), Font::Mono, size, column_width - 4.0);
+                        let text = fit(&clean(&entry(d)), Font::Mono, size, column_width - 4.0);
                         doc.text(x, doc.y - 7.0, Font::Mono, size, DARK, &text);
                     }
                 }
@@ -1434,21 +1460,44 @@ fn defects(doc: &mut Doc, cert: &Certificate) {
     }
 }
 
-fn temperature(doc: &mut Doc, cert: &Certificate) {
+fn temperature(doc: &mut Doc<'_>, cert: &Certificate) {
+    doc.heading("Temperature", 14.0);
+    doc.paragraph(&temperature_text(cert), Font::Regular, 8.5, DARK);
+}
+
+fn temperature_text(cert: &Certificate) -> String {
     let degrees = |t: f64| format!("{t:.0} °C");
-    let text = match (cert.temperature_min_c, cert.temperature_max_c) {
+    match (cert.temperature_min_c, cert.temperature_max_c) {
         (Some(lo), Some(hi)) => {
             format!("Lowest {}, highest {} during the burn-in.", degrees(lo), degrees(hi))
         }
         (None, Some(hi)) => format!("Highest {} during the burn-in.", degrees(hi)),
         (Some(lo), None) => format!("Lowest {} during the burn-in.", degrees(lo)),
         (None, None) => "No temperature readings recorded.".to_owned(),
-    };
-    doc.heading("Temperature", 14.0);
-    doc.paragraph(&text, Font::Regular, 8.5, DARK);
+    }
 }
 
-fn thresholds(doc: &mut Doc, cert: &Certificate) {
+/// A batch page's last section: the surface test's and the temperatures' outcome in words.
+fn outline(doc: &mut Doc<'_>, cert: &Certificate) {
+    let total = cert.bad_blocks.max(cert.defects.len() as u64);
+    let (surface, colour) = match total {
+        0 => ("No bad blocks found.".to_owned(), DARK),
+        1 => ("1 bad block found by the surface test.".to_owned(), RED),
+        n => (format!("{} bad blocks found by the surface test.", grouped(n)), RED),
+    };
+    doc.heading("Surface and temperature", 30.0);
+    doc.paragraph(&surface, if total == 0 { Font::Regular } else { Font::Bold }, 8.5, colour);
+    doc.paragraph(&temperature_text(cert), Font::Regular, 8.5, DARK);
+    doc.paragraph(
+        "Timings, throughput, the bad block list and the thresholds are in this job's own \
+         certificate (its page, through the QR code) and in its evidence bundle.",
+        Font::Regular,
+        7.5,
+        MUTED,
+    );
+}
+
+fn thresholds(doc: &mut Doc<'_>, cert: &Certificate) {
     if cert.thresholds.is_empty() {
         doc.heading("Thresholds judged with", 14.0);
         doc.paragraph("No thresholds recorded.", Font::Regular, 8.0, MUTED);
@@ -1466,18 +1515,18 @@ fn thresholds(doc: &mut Doc, cert: &Certificate) {
     );
 }
 
-fn footer(doc: &mut Doc, cert: &Certificate, page: usize, pages: usize) {
+fn footer(doc: &mut Doc<'_>, cert: &Certificate, page: usize, pages: usize) {
     let (left, right) = (doc.left(), doc.right());
     let top = MARGIN + FOOTER - 8.0;
     doc.line((left, top), (right, top), 0.6, RULE);
     // Courier at 7.4 pt puts the 25-character label and the 64-digit hash in 395 pt, well
     // inside the narrowest text width (A4, 515 pt): one unbroken line that copies and greps
     // as a single token.
-    let hash = win_ansi(&format!("Evidence bundle SHA-256: {}", cert.bundle_hash.trim()));
+    let hash = clean(&format!("Evidence bundle SHA-256: {}", cert.bundle_hash.trim()));
     let width = doc.text_width();
     doc.text(left, top - 10.0, Font::Mono, 7.4, DARK, &fit(&hash, Font::Mono, 7.4, width));
-    let key = win_ansi(&format!("Signing key (Ed25519): {}", cert.public_key.trim()));
-    let sealed = win_ansi(&format!("Sealed {}", when(&cert.sealed_at)));
+    let key = clean(&format!("Signing key (Ed25519): {}", cert.public_key.trim()));
+    let sealed = clean(&format!("Sealed {}", when(&cert.sealed_at)));
     let sealed_width = Font::Regular.width(&sealed, 7.0);
     doc.text(
         left,
@@ -1488,9 +1537,9 @@ fn footer(doc: &mut Doc, cert: &Certificate, page: usize, pages: usize) {
         &fit(&key, Font::Mono, 7.0, width - sealed_width - 12.0),
     );
     doc.text_right(right, top - 20.0, Font::Regular, 7.0, MUTED, &sealed);
-    let verify = b"Verify: burnin-server verify bundle.json";
+    let verify = "Verify: burnin-server verify bundle.json";
     doc.text(left, top - 30.0, Font::Regular, 7.0, MUTED, verify);
-    let number = win_ansi(&format!("Page {page} of {pages}"));
+    let number = clean(&format!("Page {page} of {pages}"));
     doc.text_right(right, top - 30.0, Font::Bold, 7.0, MUTED, &number);
 }
 
@@ -1563,8 +1612,8 @@ mod tests {
             power_on_hours: Some(12_345),
             kind: "HDD".to_owned(),
             host_name: "nas-01.lab".to_owned(),
-            location: "Rack 2 · Bay 7 (Gebäude Süd)".to_owned(),
-            operator: "René Müller".to_owned(),
+            location: "Rack 2 · Bay 7 (Gebäude Süd, стойка 3)".to_owned(),
+            operator: "René Müller-Łukasiewicz".to_owned(),
             created_at: "2026-03-01T07:55:00Z".to_owned(),
             started_at: Some("2026-03-01T08:00:00Z".to_owned()),
             finished_at: Some("2026-03-04T11:12:00Z".to_owned()),
@@ -1688,7 +1737,7 @@ mod tests {
 
     #[test]
     fn the_failed_certificate_reads_back_with_serial_verdict_and_the_whole_hash() {
-        let text = text_of(&pdf(&failed(), Paper::A4));
+        let text = text_of(&pdf(&failed(), Paper::A4).expect("a PDF"));
         assert!(text.contains("ZL2ABC123"), "{text}");
         assert!(text.contains("FAIL"), "{text}");
         assert!(text.contains("Burn-in certificate"), "{text}");
@@ -1703,8 +1752,10 @@ mod tests {
         let pages = text.lines().filter(|l| l.contains("Page ") && l.contains(" of ")).count();
         assert!(text.contains("Page 1 of"), "{text}");
         assert_eq!(hash_lines.len(), pages, "{text}");
-        // WinAnsi text comes back as the characters it was written as.
-        for expected in ["52 °C", "René Müller", "café (test) \\ ?", "0 -> 8", "Gebäude"] {
+        // Text in any script the embedded faces cover comes back as written; a character they
+        // lack (here a CJK one) prints as `?`.
+        let written = ["52 °C", "René Müller-Łukasiewicz", "café (test) \\ ?", "0 → 8", "стойка 3"];
+        for expected in written {
             assert!(text.contains(expected), "missing {expected:?}:\n{text}");
         }
         assert!(text.contains("and 240 more"), "{text}");
@@ -1715,7 +1766,7 @@ mod tests {
 
     #[test]
     fn a_passed_certificate_says_pass_and_that_no_samples_were_kept() {
-        let text = text_of(&pdf(&passed(), Paper::Letter));
+        let text = text_of(&pdf(&passed(), Paper::Letter).expect("a PDF"));
         assert!(text.contains("PASS"), "{text}");
         assert!(!text.contains("FAIL"), "{text}");
         assert!(text.contains("No throughput samples kept"), "{text}");
@@ -1726,12 +1777,26 @@ mod tests {
     fn both_papers_render_at_their_size_with_title_and_producer() {
         for (paper, size) in [(Paper::A4, "595 x 842 pts"), (Paper::Letter, "612 x 792 pts")] {
             let dir = tempfile::tempdir().expect("a temporary directory");
-            let path = write_pdf(dir.path(), &pdf(&failed(), paper));
+            let bytes = pdf(&failed(), paper).expect("a PDF");
+            // Subsets, not the whole faces (1.8 MB of them).
+            assert!(bytes.len() < 120_000, "{} bytes", bytes.len());
+            let path = write_pdf(dir.path(), &bytes);
             let info = poppler("pdfinfo", &[path.as_os_str()]);
             let info = String::from_utf8_lossy(&info.stdout);
             assert!(info.contains(size), "{paper:?}: {info}");
             assert!(info.contains("Burn-in certificate ZL2ABC123"), "{info}");
             assert!(info.contains("burn-in dashboard"), "{info}");
+            // Every font is embedded as a subset: the page prints the same everywhere.
+            let fonts = poppler("pdffonts", &[path.as_os_str()]);
+            let fonts = String::from_utf8_lossy(&fonts.stdout);
+            let rows: Vec<&str> = fonts.lines().skip(2).collect();
+            assert_eq!(rows.len(), 3, "{fonts}");
+            for row in &rows {
+                let cols: Vec<&str> = row.split_whitespace().collect();
+                // name, type (2 words), encoding, emb, sub, uni, object, id
+                assert!(cols[0].len() > 7 && cols[0].as_bytes()[6] == b'+', "{row}");
+                assert_eq!(&cols[cols.len() - 5..cols.len() - 2], ["yes", "yes", "yes"], "{row}");
+            }
             let prefix = dir.path().join("page");
             let args = ["-r", "50", "-png", "-f", "1", "-l", "1", "-singlefile"];
             let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
@@ -1780,50 +1845,114 @@ mod tests {
         assert_eq!(qr_svg(&long), Err(CertificateError::QrTooLong { len: long.len() }));
         let mut cert = failed();
         cert.job_url = long;
-        let text = text_of(&pdf(&cert, Paper::A4));
+        let text = text_of(&pdf(&cert, Paper::A4).expect("a PDF"));
         assert!(text.contains("No QR code"), "{text}");
     }
 
     #[test]
-    fn text_maps_to_win_ansi_and_degrades_to_look_alikes_or_question_marks() {
-        assert_eq!(win_ansi("°é–•€"), vec![0xb0, 0xe9, 0x96, 0x95, 0x80]);
-        assert_eq!(win_ansi("a→b ≥ 日本\n"), b"a->b >= ?? ".to_vec());
+    fn text_is_shown_in_the_faces_glyphs_or_as_a_question_mark() {
+        assert_eq!(clean("a\tb\nc\u{7}"), "a b c ");
+        for font in Font::ALL {
+            let face = fonts::typeface(font);
+            let question = face.glyph('?');
+            assert_ne!(question, 0, "{font:?} has a ?");
+            for c in ['é', 'Ł', 'ж', 'Ω', '°', '→', '≥', '…', '€', '–'] {
+                assert_ne!(face.glyph(c), question, "{font:?} lacks {c}");
+                assert!(font.advance(c) > 0.0, "{font:?} {c}");
+            }
+            assert_eq!(face.glyph('日'), question, "{font:?}");
+        }
+        // Mono is monospaced, the others are not.
+        assert_eq!(Font::Mono.width("iiii", 10.0), Font::Mono.width("MMMM", 10.0));
+        assert!(Font::Regular.width("iiii", 10.0) < Font::Regular.width("MMMM", 10.0));
+        // Each face's glyphs are numbered in the order first used, after .notdef, and the
+        // same glyph keeps its number across a document.
+        let mut used = fonts::Used::default();
+        assert_eq!(used.encode(Font::Bold, "ab"), vec![0, 1, 0, 2]);
+        assert_eq!(used.encode(Font::Bold, "ba日?"), vec![0, 2, 0, 1, 0, 3, 0, 3]);
+        assert_eq!(used.encode(Font::Regular, "b"), vec![0, 1]);
+        assert_eq!(used.fonts(), vec![Font::Regular, Font::Bold]);
     }
 
     #[test]
     fn long_text_wraps_inside_its_width_and_is_cut_with_an_ellipsis() {
-        let text = win_ansi(&format!("see {HASH} and {URL} for the details of this run"));
+        let text = format!("see {HASH} and {URL} for the details of this run");
         let lines = wrap(&text, Font::Regular, 8.0, 100.0, 3);
         assert_eq!(lines.len(), 3);
         assert!(lines.iter().all(|l| Font::Regular.width(l, 8.0) <= 100.01), "{lines:?}");
-        assert_eq!(lines.last().and_then(|l| l.last()), Some(&ELLIPSIS));
-        assert_eq!(fit(b"short", Font::Bold, 8.0, 100.0), b"short".to_vec());
+        assert_eq!(lines.last().and_then(|l| l.chars().last()), Some(ELLIPSIS));
+        assert_eq!(fit("short", Font::Bold, 8.0, 100.0), "short");
         assert!(Font::Bold.width(&fit(&text, Font::Bold, 8.0, 60.0), 8.0) <= 60.01);
+        // A word of wide characters splits between characters, never inside one.
+        let cyrillic = "Ж".repeat(40);
+        let lines = wrap(&cyrillic, Font::Bold, 8.0, 50.0, 20);
+        assert!(lines.len() > 1 && lines.concat() == cyrillic, "{lines:?}");
+        // A column narrower than one character still makes progress.
+        assert_eq!(wrap("ЖЖ", Font::Bold, 8.0, 1.0, 5), vec!["Ж", "Ж"]);
     }
 
     #[test]
     fn a_long_certificate_continues_on_more_pages_each_with_its_footer() {
         let mut cert = failed();
         cert.reasons = (0..80).map(|i| ("WARN".to_owned(), format!("reason number {i}"))).collect();
-        let text = text_of(&pdf(&cert, Paper::Letter));
+        let text = text_of(&pdf(&cert, Paper::Letter).expect("a PDF"));
         let pages = text.matches(HASH).count();
         assert!(pages >= 3, "{pages} pages");
         assert!(text.contains(&format!("Page {pages} of {pages}")), "{text}");
         assert!(text.contains("Verdict reasons (continued)"), "{text}");
     }
 
-    /// Writes page 1 of the failed certificate to docs/certificate-example.png for review:
+    #[test]
+    fn a_batch_gives_each_certificate_one_page_with_its_verdict_and_hash() {
+        let mut long = failed();
+        long.serial = "LONG0001".to_owned();
+        long.reasons = (0..80).map(|i| ("WARN".to_owned(), format!("reason number {i}"))).collect();
+        let mut passed = passed();
+        passed.serial = "PASS0001".to_owned();
+        let batch = batch_pdf(&[failed(), passed, long], Paper::A4).expect("a PDF");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = write_pdf(dir.path(), &batch);
+        let info = poppler("pdfinfo", &[path.as_os_str()]);
+        let info = String::from_utf8_lossy(&info.stdout);
+        assert!(info.lines().any(|l| l.starts_with("Pages:") && l.ends_with(" 3")), "{info}");
+        let text = text_of(&batch);
+        let pages: Vec<&str> = text.split('\u{c}').filter(|p| !p.trim().is_empty()).collect();
+        assert_eq!(pages.len(), 3, "{text}");
+        for (page, (serial, verdict)) in
+            pages.iter().zip([("ZL2ABC123", "FAIL"), ("PASS0001", "PASS"), ("LONG0001", "FAIL")])
+        {
+            assert!(page.contains(serial) && page.contains(verdict), "{page}");
+            assert!(page.contains(HASH) && page.contains("Page 1 of 1"), "{page}");
+            assert!(page.contains("Surface and temperature"), "{page}");
+        }
+        // The counters that changed are on the page; the unchanged are counted.
+        assert!(pages[0].contains("Current pending sectors (197)"), "{}", pages[0]);
+        assert!(pages[0].contains("The 4 others"), "{}", pages[0]);
+        assert!(pages[0].contains("300 bad blocks found"), "{}", pages[0]);
+        // Some reasons and a count of the rest: shown + counted = 80.
+        let shown = pages[2].lines().filter(|l| l.contains("reason number ")).count();
+        let counted = format!("and {} more in the job's own certificate", 80 - shown);
+        assert!(shown >= 2 && pages[2].contains(&counted), "{shown}: {}", pages[2]);
+    }
+
+    /// Writes page 1 of the failed certificate to docs/certificate-example.png, and its batch
+    /// page to docs/certificate-batch-page.png, for review:
     /// `cargo test -p burnin-server --lib certificate -- --ignored`.
     #[test]
     #[ignore = "writes docs/certificate-example.png"]
     fn write_the_example_page() {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = write_pdf(dir.path(), &pdf(&failed(), Paper::A4));
-        let _ = std::fs::copy(&path, "/tmp/cert-review.pdf"); // DEVHACK
+        let path = write_pdf(dir.path(), &pdf(&failed(), Paper::A4).expect("a PDF"));
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
         std::fs::create_dir_all(&docs).expect("docs/");
         let prefix = docs.join("certificate-example");
         let args = ["-r", "100", "-png", "-f", "1", "-l", "1", "-singlefile"];
+        let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        all.extend([path.as_os_str(), prefix.as_os_str()]);
+        poppler("pdftoppm", &all);
+        // And a batch's page for the same job.
+        let path = write_pdf(dir.path(), &batch_pdf(&[failed()], Paper::A4).expect("a PDF"));
+        let prefix = docs.join("certificate-batch-page");
         let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
         all.extend([path.as_os_str(), prefix.as_os_str()]);
         poppler("pdftoppm", &all);

@@ -500,7 +500,8 @@ impl crate::notify::CertificateSource for Services {
         Box::pin(async move {
             let caller = Principal::system("notifications");
             let certificate = self.certificate(&caller, job_id).await.map_err(|e| e.message)?;
-            let pdf = crate::certificate::pdf(&certificate, crate::certificate::Paper::A4);
+            let pdf = crate::certificate::pdf(&certificate, crate::certificate::Paper::A4)
+                .map_err(|e| e.to_string())?;
             Ok((crate::certificate::file_name(&certificate), pdf))
         })
     }

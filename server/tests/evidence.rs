@@ -216,7 +216,7 @@ async fn the_pdf_holds_the_serial_verdict_and_hash_and_renders() {
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("letter"));
 
-    // A lot in one PDF: every finished job the history filters match, each on its own pages.
+    // A lot in one PDF: every finished job the history filters match, a page each.
     let second = surface_test_to_end(&server, &fleet, "ZDH1X2Y3").await;
     let second = second["id"].as_i64().unwrap();
     let pages_of = |path: &std::path::Path| -> usize {
@@ -239,14 +239,18 @@ async fn the_pdf_holds_the_serial_verdict_and_hash_and_renders() {
     let one = pages_of(&fetch(format!("/api/v1/burnin/{id}/certificate.pdf"), "one.pdf").await);
     let two = pages_of(&fetch(format!("/api/v1/burnin/{second}/certificate.pdf"), "two.pdf").await);
     let batch = fetch("/api/v1/burnin/certificates.pdf?paper=letter".into(), "batch.pdf").await;
-    assert_eq!(pages_of(&batch), one + two, "each certificate keeps its own pages");
+    assert!(one >= 1 && two >= 1, "{one} and {two} pages");
+    assert_eq!(pages_of(&batch), 2, "a page per certificate");
     let text = Command::new("pdftotext").arg(&batch).arg("-").output().unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("FAIL001") && text.contains("ZDH1X2Y3"), "{text}");
     let info = Command::new("pdfinfo").arg(&batch).output().unwrap();
     assert!(String::from_utf8_lossy(&info.stdout).contains("letter"));
     let only = fetch("/api/v1/burnin/certificates.pdf?serial=FAIL001".into(), "only.pdf").await;
-    assert_eq!(pages_of(&only), one, "the filters choose the jobs");
+    assert_eq!(pages_of(&only), 1, "the filters choose the jobs");
+    let only = Command::new("pdftotext").arg(&only).arg("-").output().unwrap();
+    let only = String::from_utf8_lossy(&only.stdout);
+    assert!(only.contains("FAIL001") && !only.contains("ZDH1X2Y3"), "{only}");
     for (query, status, says) in [
         ("serial=NOSUCH", 404, "no finished job"),
         ("paper=tabloid", 400, "letter"),

@@ -735,7 +735,8 @@ async fn batch_certificates_pdf(
     params.cursor = None;
     let query = params.parse().map_err(param_error)?;
     let certificates = services.certificates(&caller, &query).await?;
-    let pdf = crate::certificate::batch_pdf(&certificates, paper);
+    let pdf = crate::certificate::batch_pdf(&certificates, paper)
+        .map_err(|e| AppError::internal(e.to_string()))?;
     let name = format!("burnin-certificates-{}-jobs.pdf", certificates.len());
     Ok((
         [
@@ -763,7 +764,8 @@ async fn job_certificate_pdf(
     let paper = paper_of(query.paper.as_deref())?;
     let id = parse_id(&id)?;
     let certificate = services.certificate(&caller, id).await?;
-    let pdf = crate::certificate::pdf(&certificate, paper);
+    let pdf = crate::certificate::pdf(&certificate, paper)
+        .map_err(|e| AppError::internal(e.to_string()))?;
     let name = crate::certificate::file_name(&certificate);
     Ok((
         [
