@@ -122,6 +122,10 @@ db.executemany(
     "bad_blocks, outcome, reallocated_rise, surface_state, surface_bad_blocks) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", job_rows)
 db.executemany("INSERT INTO job_stages (job_id, position, kind, state, bad_blocks) VALUES (?, ?, ?, ?, ?)", stage_rows)
+# Every job sealed, as on a server that sealed each job as it ended: otherwise the sealer
+# would spend the benchmark catching up on 100,000 jobs (placeholders: nothing reads them).
+db.execute("INSERT INTO job_evidence (job_id, manifest_json, signature, sha256, parts_json) "
+           "SELECT id, '{}', 'bench', printf('%064d', id), '{}' FROM jobs")
 db.commit()
 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 db.close()
