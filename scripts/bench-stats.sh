@@ -73,7 +73,8 @@ for d in range(1, max(total // 20, 50) + 1):
         "VALUES (?, ?, ?, ?, ?, ?, ?, 'free')",
         (d, host, f"BENCH{d:07d}", f"sd{d % 26 + 1}", model, size, kind),
     )
-    drives.append((d, host, size))
+    # One drive in fifty is slow against its peers: a weak head, a bad port.
+    drives.append((d, host, size, 0.8 if d % 50 == 0 else 1.0))
 
 def stamp(secs):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + ".000Z"
@@ -81,7 +82,7 @@ def stamp(secs):
 now = int(time.time())
 job_rows, stage_rows = [], []
 for j in range(1, total + 1):
-    drive, host, size = drives[rng.randrange(len(drives))]
+    drive, host, size, pace = drives[rng.randrange(len(drives))]
     roll = rng.random()
     state, outcome = ("passed", "pass") if roll < 0.86 else ("passed", "warn") if roll < 0.91 \
         else ("failed", "fail") if roll < 0.97 else ("cancelled", None)
@@ -113,15 +114,16 @@ for j in range(1, total + 1):
     # The outcome and the reallocation rise beside the verdict, as the engine writes them.
     rise = realloc[1] - realloc[0] if outcome else None
     surface = "failed" if bad else ("passed" if outcome else "cancelled")
+    mb_s = round(rng.gauss(150 + size / 1e12 * 8, 4) * pace, 1) if surface == "passed" else None
     job_rows.append((j, drive, host, state, "bench", stamp(started), stamp(started), stamp(finished),
-                     verdict, bad, outcome, rise, surface, bad))
+                     verdict, bad, outcome, rise, surface, bad, mb_s))
     for position, kind, st in ((0, "precheck", "passed"), (1, "surface", surface), (2, "final_check", "passed" if outcome else "skipped")):
-        stage_rows.append((j, position, kind, st, bad if kind == "surface" else 0))
+        stage_rows.append((j, position, kind, st, bad if kind == "surface" else 0, mb_s if kind == "surface" else None))
 db.executemany(
     "INSERT INTO jobs (id, drive_id, host_id, state, operator, created_at, started_at, finished_at, verdict_json, "
-    "bad_blocks, outcome, reallocated_rise, surface_state, surface_bad_blocks) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", job_rows)
-db.executemany("INSERT INTO job_stages (job_id, position, kind, state, bad_blocks) VALUES (?, ?, ?, ?, ?)", stage_rows)
+    "bad_blocks, outcome, reallocated_rise, surface_state, surface_bad_blocks, surface_mb_s) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", job_rows)
+db.executemany("INSERT INTO job_stages (job_id, position, kind, state, bad_blocks, throughput_mb_s) VALUES (?, ?, ?, ?, ?, ?)", stage_rows)
 # Every job sealed, as on a server that sealed each job as it ended: otherwise the sealer
 # would spend the benchmark catching up on 100,000 jobs (placeholders: nothing reads them).
 db.execute("INSERT INTO job_evidence (job_id, manifest_json, signature, sha256, parts_json) "

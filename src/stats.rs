@@ -67,6 +67,52 @@ pub struct Rows {
     pub bad_blocks: Vec<(u64, u64)>,
     /// Jobs by how much their reallocation counter rose (before → after): `(rise, jobs)`.
     pub reallocations: Vec<(u64, u64)>,
+    /// Each drive with a passed surface test: its mean surface test rate over those jobs.
+    pub drive_rates: Vec<DriveRate>,
+}
+
+/// A drive's surface test rate: the mean of its passed surface tests' closing rates (MB/s over
+/// the last measuring window, the same pass and the same end of the disk for every drive).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriveRate {
+    pub serial: String,
+    pub model: String,
+    pub mb_s: f64,
+    /// Passed surface tests the mean is over.
+    pub jobs: u64,
+}
+
+/// A drive slower than this share of its model's median is marked slow, and faster than
+/// [`FAST_ABOVE`] fast: jgreco's solnet-array-test tags (`--SLOW--` under 92 %, `++FAST++`
+/// over 107 %), the reference FreeNAS and TrueNAS users compare disks of one array by.
+pub const SLOW_BELOW: f64 = 0.92;
+pub const FAST_ABOVE: f64 = 1.07;
+/// A model's drives are compared once this many have a rate: with fewer, the median is one
+/// of the drives being judged.
+pub const PEERS_MIN: usize = 3;
+
+/// One model's drives against each other.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelRates {
+    pub model: String,
+    pub drives: u64,
+    pub median_mb_s: f64,
+    pub min_mb_s: f64,
+    pub max_mb_s: f64,
+    pub slow: u64,
+    pub fast: u64,
+}
+
+/// A drive outside its peers' band.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outlier {
+    pub serial: String,
+    pub model: String,
+    pub mb_s: f64,
+    /// Its rate as a percentage of its model's median.
+    pub percent_of_median: f64,
+    /// True for slow, false for fast.
+    pub slow: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -163,6 +209,10 @@ pub struct Statistics {
     pub bad_blocks: Vec<Count>,
     /// In the order of [`COUNT_BUCKETS`].
     pub reallocations: Vec<Count>,
+    /// Models with at least [`PEERS_MIN`] drives measured, most drives first.
+    pub model_rates: Vec<ModelRates>,
+    /// The drives outside their model's band, the furthest out first.
+    pub outliers: Vec<Outlier>,
     /// The figures in the page's order.
     pub figures: Vec<Figure>,
 }
@@ -290,8 +340,11 @@ pub fn statistics(rows: &Rows) -> Statistics {
         failure_reasons: failure_reasons(&rows.failure_rules),
         bad_blocks: buckets(&rows.bad_blocks),
         reallocations: buckets(&rows.reallocations),
+        model_rates: Vec::new(),
+        outliers: Vec::new(),
         figures: Vec::new(),
     };
+    (stats.model_rates, stats.outliers) = peers(&rows.drive_rates);
     stats.figures = figures(&stats);
     stats
 }
@@ -394,6 +447,64 @@ fn failure_reasons(rules: &[(i64, String)]) -> Vec<Count> {
     }
     counts.sort_by(|a, b| b.jobs.cmp(&a.jobs).then_with(|| a.label.cmp(&b.label)));
     counts
+}
+
+/// Each model's drives against their median: the models with enough drives measured, and the
+/// drives outside [`SLOW_BELOW`]..=[`FAST_ABOVE`] of it.
+pub fn peers(rates: &[DriveRate]) -> (Vec<ModelRates>, Vec<Outlier>) {
+    let mut models: Vec<(&str, Vec<&DriveRate>)> = Vec::new();
+    for rate in rates.iter().filter(|r| r.mb_s.is_finite() && r.mb_s > 0.0) {
+        let model = rate.model.trim();
+        match models.iter_mut().find(|(m, _)| *m == model) {
+            Some((_, drives)) => drives.push(rate),
+            None => models.push((model, vec![rate])),
+        }
+    }
+    let mut summaries = Vec::new();
+    let mut outliers = Vec::new();
+    for (model, mut drives) in models.into_iter().filter(|(_, d)| d.len() >= PEERS_MIN) {
+        drives.sort_by(|a, b| a.mb_s.total_cmp(&b.mb_s));
+        let sorted: Vec<f64> = drives.iter().map(|d| d.mb_s).collect();
+        let median_mb_s = median(&sorted);
+        let mut summary = ModelRates {
+            model: if model.is_empty() { "unknown model".to_owned() } else { model.to_owned() },
+            drives: drives.len() as u64,
+            median_mb_s,
+            min_mb_s: sorted.first().copied().unwrap_or(0.0),
+            max_mb_s: sorted.last().copied().unwrap_or(0.0),
+            slow: 0,
+            fast: 0,
+        };
+        for drive in drives {
+            let share = drive.mb_s / median_mb_s;
+            let slow = share < SLOW_BELOW;
+            if slow || share > FAST_ABOVE {
+                if slow {
+                    summary.slow += 1;
+                } else {
+                    summary.fast += 1;
+                }
+                outliers.push(Outlier {
+                    serial: drive.serial.clone(),
+                    model: summary.model.clone(),
+                    mb_s: drive.mb_s,
+                    percent_of_median: share * 100.0,
+                    slow,
+                });
+            }
+        }
+        summaries.push(summary);
+    }
+    summaries.sort_by(|a, b| b.drives.cmp(&a.drives).then_with(|| a.model.cmp(&b.model)));
+    // The furthest from 100 % first; slow before fast at equal distance.
+    outliers.sort_by(|a, b| {
+        let off = |o: &Outlier| (o.percent_of_median - 100.0).abs();
+        off(b)
+            .total_cmp(&off(a))
+            .then_with(|| b.slow.cmp(&a.slow))
+            .then_with(|| a.serial.cmp(&b.serial))
+    });
+    (summaries, outliers)
 }
 
 fn buckets(values: &[(u64, u64)]) -> Vec<Count> {
@@ -537,11 +648,101 @@ fn figures(stats: &Statistics) -> Vec<Figure> {
             })
             .collect(),
     };
+    let mb_s = |v: f64| format!("{v:.0} MB/s");
+    let band = format!("{:.0}–{:.0} %", SLOW_BELOW * 100.0, FAST_ABOVE * 100.0);
+    let model_rates = Figure {
+        id: "throughput-by-model".to_owned(),
+        title: "Surface test rate by model".to_owned(),
+        note: format!(
+            "Each drive's surface test rate (the mean over its passed surface tests of the closing rate, measured on the same pass at the same end of the disk), for models with at least {PEERS_MIN} drives measured: the median, the range, and how many drives fall outside {band} of the median."
+        ),
+        chart: chart::bars(&chart::BarChart {
+            title: "Median surface test rate by model".to_owned(),
+            unit: "MB/s".to_owned(),
+            bars: stats
+                .model_rates
+                .iter()
+                .take(CHART_GROUPS)
+                .map(|m| chart::Bar {
+                    label: m.model.clone(),
+                    value: m.median_mb_s.round(),
+                    note: format!(
+                        "{} drives, {}–{}, {} slow, {} fast",
+                        m.drives,
+                        mb_s(m.min_mb_s),
+                        mb_s(m.max_mb_s),
+                        m.slow,
+                        m.fast
+                    ),
+                })
+                .collect(),
+        }),
+        columns: ["Model", "Drives", "Median", "Slowest", "Fastest", "Slow", "Fast"]
+            .map(String::from)
+            .to_vec(),
+        rows: stats
+            .model_rates
+            .iter()
+            .map(|m| {
+                vec![
+                    m.model.clone(),
+                    m.drives.to_string(),
+                    mb_s(m.median_mb_s),
+                    mb_s(m.min_mb_s),
+                    mb_s(m.max_mb_s),
+                    m.slow.to_string(),
+                    m.fast.to_string(),
+                ]
+            })
+            .collect(),
+    };
+    let outliers = Figure {
+        id: "throughput-outliers".to_owned(),
+        title: "Drives slower or faster than their peers".to_owned(),
+        note: format!(
+            "Drives whose surface test rate is outside {band} of their model's median (solnet-array-test's slow and fast marks), the furthest out first. A slow drive passed its burn-in but may have weak heads, a bad cable or port, or be a different (SMR) drive under the same name; test it again on another port before it joins a pool."
+        ),
+        chart: chart::bars(&chart::BarChart {
+            title: "Rate as a share of the model's median".to_owned(),
+            unit: "%".to_owned(),
+            bars: stats
+                .outliers
+                .iter()
+                .take(CHART_GROUPS)
+                .map(|o| chart::Bar {
+                    label: o.serial.clone(),
+                    value: o.percent_of_median.round(),
+                    note: format!(
+                        "{}, {}, {}",
+                        if o.slow { "slow" } else { "fast" },
+                        mb_s(o.mb_s),
+                        o.model
+                    ),
+                })
+                .collect(),
+        }),
+        columns: ["Serial", "Model", "Rate", "Of the median", "Mark"].map(String::from).to_vec(),
+        rows: stats
+            .outliers
+            .iter()
+            .map(|o| {
+                vec![
+                    o.serial.clone(),
+                    o.model.clone(),
+                    mb_s(o.mb_s),
+                    format!("{:.0} %", o.percent_of_median),
+                    if o.slow { "slow" } else { "fast" }.to_owned(),
+                ]
+            })
+            .collect(),
+    };
     vec![
         rate_figure("by-vendor", "Pass rate by vendor", "vendor", &stats.by_vendor),
         rate_figure("by-model", "Pass rate by model", "drive model", &stats.by_model),
         per_day,
         duration,
+        model_rates,
+        outliers,
         count_figure(
             "failed-stage",
             "Failures by stage",
@@ -619,7 +820,56 @@ mod tests {
             ],
             bad_blocks: vec![(0, 5), (24, 1), (3, 2), (1000, 1)],
             reallocations: vec![(0, 6), (8, 1)],
+            drive_rates: [
+                ("A1", "ST8000VN004", 200.0),
+                ("A2", "ST8000VN004", 205.0),
+                ("A3", "ST8000VN004 ", 210.0),
+                ("A4", "ST8000VN004", 180.0),
+                ("A5", "ST8000VN004", 235.0),
+                ("A6", "ST8000VN004", f64::NAN),
+                ("B1", "WDC WD80EFAX", 190.0),
+                ("B2", "WDC WD80EFAX", 90.0),
+            ]
+            .into_iter()
+            .map(|(serial, model, mb_s)| DriveRate {
+                serial: serial.into(),
+                model: model.into(),
+                mb_s,
+                jobs: 1,
+            })
+            .collect(),
         }
+    }
+
+    #[test]
+    fn each_model_s_drives_are_judged_against_their_median_with_solnet_s_marks() {
+        let (models, outliers) = peers(&fixture().drive_rates);
+        // Two drives of a model are not enough peers; a rate that is not a number is no rate.
+        assert_eq!(models.len(), 1, "{models:?}");
+        let m = &models[0];
+        assert_eq!((m.model.as_str(), m.drives, m.slow, m.fast), ("ST8000VN004", 5, 1, 1));
+        assert_eq!((m.median_mb_s, m.min_mb_s, m.max_mb_s), (205.0, 180.0, 235.0));
+        // 235 / 205 = 114.6 % is further out than 180 / 205 = 87.8 %.
+        let found: Vec<(&str, bool, i64)> = outliers
+            .iter()
+            .map(|o| (o.serial.as_str(), o.slow, (o.percent_of_median * 10.0).round() as i64))
+            .collect();
+        assert_eq!(found, vec![("A5", false, 1146), ("A4", true, 878)]);
+        // At the marks themselves a drive is in the band.
+        let at = |mb_s: f64, serial: &str| DriveRate {
+            serial: serial.into(),
+            model: "M".into(),
+            mb_s,
+            jobs: 1,
+        };
+        let (_, none) =
+            peers(&[at(100.0, "x"), at(100.0 * SLOW_BELOW, "y"), at(100.0 * FAST_ABOVE, "z")]);
+        assert!(none.is_empty(), "{none:?}");
+        let stats = statistics(&fixture());
+        let figure = stats.figures.iter().find(|f| f.id == "throughput-outliers").expect("figure");
+        assert_eq!(figure.rows.len(), 2);
+        assert_eq!(figure.rows[0][0], "A5");
+        assert!(figure.chart.contains("<svg"), "{}", figure.chart);
     }
 
     fn figure<'a>(stats: &'a Statistics, id: &str) -> &'a Figure {

@@ -78,6 +78,9 @@ test('the statistics page counts finished burn-ins in its tables and charts', as
   await page.getByRole('link', { name: 'Statistics' }).click();
   await expect(page).toHaveURL(/\/stats$/);
   await expect(page.getByTestId('figure-by-vendor')).toBeVisible();
+  // Each model's drives against their peers has its place, filled or not.
+  await expect(page.getByTestId('figure-throughput-by-model')).toBeVisible();
+  await expect(page.getByTestId('figure-throughput-outliers')).toBeVisible();
   const after = await figures(page);
 
   expect(after.seagateJobs - before.seagateJobs).toBe(1);

@@ -350,6 +350,93 @@ async fn a_demo_burn_in_shows_in_the_figures() {
     let capacities: Vec<(&str, u64)> =
         stats.durations.iter().map(|d| (d.capacity.as_str(), d.jobs)).collect();
     assert_eq!(capacities, [("8 TB", 1), ("12 TB", 1)]);
+    // The engine kept each surface test's closing rate beside its job, as it kept its stage's.
+    let pool = sqlx::SqlitePool::connect(&server.database_url()).await.expect("the database");
+    let rates: Vec<(Option<f64>, Option<f64>)> = sqlx::query_as(
+        "SELECT j.surface_mb_s, s.throughput_mb_s FROM jobs j
+           JOIN job_stages s ON s.job_id = j.id AND s.kind = 'surface' ORDER BY j.id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("the rates");
+    assert_eq!(rates.len(), 3);
+    assert!(rates.iter().all(|(job, stage)| job.is_some() && job == stage), "{rates:?}");
+    pool.close().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn each_model_s_drives_are_compared_with_their_peers() {
+    let server = TestServer::start().await;
+    let pool = sqlx::SqlitePool::connect(&server.database_url()).await.expect("the database");
+    sqlx::query("INSERT INTO hosts (id, name) VALUES (1, 'nas')")
+        .execute(&pool)
+        .await
+        .expect("a host");
+    // (serial, model, [(surface state, MB/s)]): M1's two passes average 180; M4 is slow at
+    // 150 of a 181 median (83 %); its failed surface test does not count; the two drives of
+    // another model are too few to compare.
+    let drives: [(&str, &str, &[(&str, f64)]); 6] = [
+        ("M1", "ST4000VN008-2DR166", &[("passed", 176.0), ("passed", 184.0)]),
+        ("M2", "ST4000VN008-2DR166", &[("passed", 182.0)]),
+        ("M3", "ST4000VN008-2DR166", &[("passed", 185.0)]),
+        ("M4", "ST4000VN008-2DR166", &[("passed", 150.0), ("failed", 30.0)]),
+        ("W1", "WDC WD40EFRX-68N32N0", &[("passed", 150.0)]),
+        ("W2", "WDC WD40EFRX-68N32N0", &[("passed", 60.0)]),
+    ];
+    for (serial, model, jobs) in drives {
+        let drive = sqlx::query(
+            "INSERT INTO drives (host_id, serial, devname, model, size_bytes, kind, pool_kind)
+             VALUES (1, $1, 'sdx', $2, 4000787030016, 'HDD', 'free')",
+        )
+        .bind(serial)
+        .bind(model)
+        .execute(&pool)
+        .await
+        .expect("a drive")
+        .last_insert_rowid();
+        for (surface, mb_s) in jobs.iter().copied() {
+            let (state, outcome) =
+                if surface == "passed" { ("passed", "pass") } else { ("failed", "fail") };
+            sqlx::query(
+                "INSERT INTO jobs (drive_id, host_id, state, operator, started_at, finished_at, outcome, surface_state, surface_bad_blocks, surface_mb_s)
+                 VALUES ($1, 1, $2, 'tests', '2026-12-01T00:00:00.000Z', '2026-12-02T00:00:00.000Z', $3, $4, 0, $5)",
+            )
+            .bind(drive)
+            .bind(state)
+            .bind(outcome)
+            .bind(surface)
+            .bind(mb_s)
+            .execute(&pool)
+            .await
+            .expect("a job");
+        }
+    }
+    pool.close().await;
+    let stats = server
+        .services
+        .statistics(&Principal::system("tests"), &Default::default())
+        .await
+        .expect("the statistics");
+    let models: Vec<(&str, u64, f64, u64, u64)> = stats
+        .model_rates
+        .iter()
+        .map(|m| (m.model.as_str(), m.drives, m.median_mb_s, m.slow, m.fast))
+        .collect();
+    assert_eq!(models, [("ST4000VN008-2DR166", 4, 181.0, 1, 0)]);
+    let outliers: Vec<(&str, bool, i64)> = stats
+        .outliers
+        .iter()
+        .map(|o| (o.serial.as_str(), o.slow, o.percent_of_median.round() as i64))
+        .collect();
+    assert_eq!(outliers, [("M4", true, 83)]);
+    assert_eq!(
+        figure(&stats, "throughput-outliers").rows,
+        [["M4", "ST4000VN008-2DR166", "150 MB/s", "83 %", "slow"]]
+    );
+    // The API answers the same.
+    let answer = server.get_json("/api/v1/stats").await;
+    assert_eq!(answer["outliers"][0]["serial"], "M4", "{answer}");
     server.stop().await;
 }
 

@@ -521,7 +521,8 @@ async fn end_in(
     sqlx::query(
         "UPDATE jobs SET
             surface_state = (SELECT s.state FROM job_stages s WHERE s.job_id = $1 AND s.kind = $2),
-            surface_bad_blocks = (SELECT s.bad_blocks FROM job_stages s WHERE s.job_id = $1 AND s.kind = $2)
+            surface_bad_blocks = (SELECT s.bad_blocks FROM job_stages s WHERE s.job_id = $1 AND s.kind = $2),
+            surface_mb_s = (SELECT s.throughput_mb_s FROM job_stages s WHERE s.job_id = $1 AND s.kind = $2)
           WHERE id = $1",
     )
     .bind(id)
