@@ -1024,7 +1024,7 @@ mod tests {
     fn an_empty_record_gives_figures_that_say_no_data() {
         let stats = statistics(&Rows { today: 20_000, ..Rows::default() });
         assert_eq!(stats.judged, 0);
-        assert_eq!(stats.figures.len(), 8);
+        assert_eq!(stats.figures.len(), 10);
         for figure in &stats.figures {
             assert!(figure.rows.is_empty(), "{}", figure.id);
             assert!(figure.chart.contains("No data"), "{}", figure.id);

@@ -79,6 +79,7 @@ pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<R
     // drive lookup per job, took three times as long at 100,000 jobs.
     // Without `sqlite_stat1` the planner would take `jobs_judged` and sort; one host's jobs are
     // few, and there it may choose.
+    let clock = std::time::Instant::now();
     let walk = if scope.host_id.is_none() { "INDEXED BY jobs_by_drive" } else { "" };
     let per_drive: Vec<PerDrive> = sqlx::query_as(&format!(
         "WITH x AS MATERIALIZED (
@@ -106,6 +107,8 @@ pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<R
     ))
     .fetch_all(pool)
     .await?;
+    let per_drive_ms = clock.elapsed().as_millis() as u64;
+    let clock = std::time::Instant::now();
 
     // Days since the epoch of the day a job ended; `julianday` of the epoch is 2440587.5.
     let first_day = today - (burnin::stats::DAYS - 1);
@@ -120,6 +123,8 @@ pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<R
     .bind(burnin::format::utc(first_day * 86_400))
     .fetch_all(pool)
     .await?;
+    let days_ms = clock.elapsed().as_millis() as u64;
+    let clock = std::time::Instant::now();
 
     // Failed jobs by the stage that failed, and (kind NULL) those with none. The outcome rule
     // read as its two cases, each an index seek: a stored outcome of `fail`, and the rule
@@ -135,6 +140,8 @@ pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<R
     ))
     .fetch_all(pool)
     .await?;
+    let stages_ms = clock.elapsed().as_millis() as u64;
+    let clock = std::time::Instant::now();
     let failed_without_stage = by_stage.iter().filter(|(k, _)| k.is_none()).map(|(_, n)| *n).sum();
     let failed_stages: Vec<(String, i64)> =
         by_stage.into_iter().filter_map(|(kind, n)| Some((kind?, n))).collect();
@@ -150,7 +157,16 @@ pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<R
     ))
     .fetch_all(pool)
     .await?;
+    let rules_ms = clock.elapsed().as_millis() as u64;
 
+    // Which read costs what, for anyone tuning this on a large record.
+    tracing::debug!(
+        stats.per_drive_ms = per_drive_ms,
+        stats.days_ms = days_ms,
+        stats.stages_ms = stages_ms,
+        stats.rules_ms = rules_ms,
+        "statistics read"
+    );
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     // By model, then in this order.
     const OUTCOMES: [Outcome; 3] = [Outcome::Pass, Outcome::Warn, Outcome::Fail];

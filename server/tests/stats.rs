@@ -376,7 +376,8 @@ async fn each_model_s_drives_are_compared_with_their_peers() {
     // (serial, model, [(surface state, MB/s)]): M1's two passes average 180; M4 is slow at
     // 150 of a 181 median (83 %); its failed surface test does not count; the two drives of
     // another model are too few to compare.
-    let drives: [(&str, &str, &[(&str, f64)]); 6] = [
+    type Seeded<'a> = (&'a str, &'a str, &'a [(&'a str, f64)]);
+    let drives: [Seeded<'_>; 6] = [
         ("M1", "ST4000VN008-2DR166", &[("passed", 176.0), ("passed", 184.0)]),
         ("M2", "ST4000VN008-2DR166", &[("passed", 182.0)]),
         ("M3", "ST4000VN008-2DR166", &[("passed", 185.0)]),
