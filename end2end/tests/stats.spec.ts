@@ -1,5 +1,9 @@
 import { test, expect, type APIRequestContext, type Page } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { driveId, hydrated, watchErrors } from './helpers';
+
+const screens = path.resolve(__dirname, '../../reports/screens');
 
 // The statistics page against the demo fleet: two burn-ins run to their end (FAIL001, a
 // Seagate that fails its surface test with 24 bad blocks, and VGH1K2L3, a Western Digital that
@@ -136,6 +140,11 @@ test('the statistics page counts finished burn-ins in its tables and charts', as
   await refused.close();
   await page.goto('/stats');
   await expect(page.getByTestId('stats-summary')).toHaveText(everywhere);
+
+  // The whole page as a desktop shows it, for the README's screenshots.
+  fs.mkdirSync(screens, { recursive: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: path.join(screens, 'stats-1280.png'), fullPage: true });
 
   // On a phone each chart stacks above its table and stays within the screen.
   await page.setViewportSize({ width: 390, height: 800 });
