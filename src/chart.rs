@@ -569,6 +569,8 @@ pub fn bars(chart: &BarChart) -> String {
     let (left, right) = (LABEL_WIDTH + 8.0, WIDTH - VALUE_WIDTH);
     let lo = bars.iter().map(|b| b.value).fold(0.0, f64::min);
     let hi = bars.iter().map(|b| b.value).fold(0.0, f64::max);
+    // Bars grow from zero: with every value zero the axis is 0 to 1, not centred on zero.
+    let hi = if lo == 0.0 && hi == 0.0 { 1.0 } else { hi };
     let unit = Axis::Number { unit: chart.unit.clone() };
     let scale = Scale::new(&unit, lo, hi, 5);
     let px = |v: f64| scale.at(v, left, right);
@@ -864,6 +866,17 @@ mod tests {
         let scale = Scale::new(&Axis::Elapsed, 0.0, 5.0 * 3600.0, 5);
         let labels: Vec<&str> = scale.ticks.iter().map(|(_, l)| l.as_str()).collect();
         assert_eq!(labels, ["0:00", "1:00", "2:00", "3:00", "4:00", "5:00"]);
+    }
+
+    #[test]
+    fn bars_that_are_all_zero_draw_an_axis_from_zero() {
+        let svg = bars(&BarChart {
+            title: "Durations".into(),
+            unit: "h".into(),
+            bars: vec![Bar { label: "8 TB".into(), value: 0.0, note: String::new() }],
+        });
+        assert!(svg.contains("data-value=\"0\""), "{svg}");
+        assert!(!svg.contains(">-"), "a negative tick: {svg}");
     }
 
     #[test]
