@@ -18,6 +18,8 @@ use crate::service::Services;
 
 // A job's outcome as the history filters by it: the one rule, `engine::store`'s.
 use crate::engine::store::VERDICT_SQL as OUTCOME_SQL;
+// A job's seconds from start to end (NULL unless it has both), as the history shows them.
+use crate::engine::store::DURATION_SQL;
 
 impl Services {
     /// The figures over the finished jobs `scope` chooses. The per-day figure ends on `to`'s
@@ -87,9 +89,7 @@ pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<R
                     SUM(j.o = 'pass') AS passed, SUM(j.o = 'warn') AS warned,
                     SUM(j.o = 'fail') AS failed,
                     group_concat(CASE WHEN j.o IN ('pass', 'warn') AND j.surface_state = 'passed'
-                                       AND j.started_at IS NOT NULL AND j.finished_at IS NOT NULL
-                         THEN CAST(ROUND((julianday(j.finished_at) - julianday(j.started_at))
-                                         * 86400.0) AS INTEGER) END) AS seconds,
+                         THEN {DURATION_SQL} END) AS seconds,
                     group_concat(CASE WHEN j.o IN ('pass', 'warn', 'fail')
                                        AND j.surface_state IN ('passed', 'failed')
                          THEN j.surface_bad_blocks END) AS bad_blocks,

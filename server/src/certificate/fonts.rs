@@ -120,7 +120,7 @@ impl Used {
         out
     }
 
-    /// The fonts used, each with its resource name and its Type0 font object to be written.
+    /// The faces this document shows text in, in `Font::ALL`'s order.
     pub(super) fn fonts(&self) -> Vec<Font> {
         Font::ALL.into_iter().filter(|f| self.subsets[f.index()].is_some()).collect()
     }

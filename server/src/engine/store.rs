@@ -853,7 +853,7 @@ pub(crate) const VERDICT_SQL: &str =
 const WHEN_SQL: &str = "COALESCE(j.started_at, j.created_at)";
 
 /// Seconds from start to end, for a job that has both.
-const DURATION_SQL: &str = "CASE WHEN j.started_at IS NOT NULL AND j.finished_at IS NOT NULL THEN CAST(ROUND((julianday(j.finished_at) - julianday(j.started_at)) * 86400) AS INTEGER) END";
+pub(crate) const DURATION_SQL: &str = "CASE WHEN j.started_at IS NOT NULL AND j.finished_at IS NOT NULL THEN CAST(ROUND((julianday(j.finished_at) - julianday(j.started_at)) * 86400) AS INTEGER) END";
 
 /// The history's sort keys as text that sorts as the key does (the cursor holds one of these
 /// values). Never NULL: a missing end sorts before every end, a missing duration before every
