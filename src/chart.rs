@@ -72,6 +72,8 @@ const MARGIN_RIGHT: f64 = 20.0;
 const MARGIN_TOP: f64 = 34.0;
 const MARGIN_BOTTOM: f64 = 48.0;
 const LEGEND_ROW: f64 = 20.0;
+/// Room between the x axis' caption and the legend's first row, so they never overlap.
+const LEGEND_GAP: f64 = 8.0;
 /// Classes `chart-line-0` … `chart-line-5`, reused in turn.
 const PALETTE: [&str; 6] = ["#58a6ff", "#f0a030", "#3fb970", "#c297ff", "#f0524f", "#39c5cf"];
 /// Above this many points a line shows no dots; each point keeps an invisible hover target.
@@ -258,6 +260,15 @@ impl Scale {
                 }
             }
             Axis::Time => {
+                // A span too short to hold two minute marks (runs seconds apart, as in a fast
+                // demo) widens to the whole minutes around it, so the axis still reads a time.
+                let minute = TIME_STEPS[0];
+                let (min, max) = if max - min < 2.0 * minute {
+                    let lo = (min / minute).floor() * minute;
+                    (lo, ((max / minute).ceil() * minute).max(lo + minute))
+                } else {
+                    (min, max)
+                };
                 let (step, ticks) = time_ticks(min, max, target);
                 let ticks = ticks
                     .iter()
@@ -301,8 +312,10 @@ fn widen(axis: &Axis, min: f64, max: f64) -> (f64, f64) {
         return (min, max);
     }
     match axis {
+        // Counts that are all zero read from 0 up, not around a zero in the middle.
+        Axis::Number { .. } if min == 0.0 => (0.0, 1.0),
         Axis::Number { .. } => {
-            let pad = if min == 0.0 { 1.0 } else { min.abs() * 0.1 };
+            let pad = min.abs() * 0.1;
             (min - pad, max + pad)
         }
         Axis::Time => (min - 1800.0, max + 1800.0),
@@ -389,7 +402,7 @@ fn draw_line(chart: &LineChart, from_zero: bool) -> String {
         at += width;
     }
     let rows = if legend { row + 1 } else { 0 };
-    let height = LINE_HEIGHT + rows as f64 * LEGEND_ROW;
+    let height = LINE_HEIGHT + if legend { LEGEND_GAP } else { 0.0 } + rows as f64 * LEGEND_ROW;
     let (top, bottom) = (MARGIN_TOP, LINE_HEIGHT - MARGIN_BOTTOM);
     let x = Scale::new(&chart.x, x_min, x_max, 6);
     let y = Scale::new(&chart.y, y_min, y_max, 5);
@@ -503,7 +516,7 @@ fn draw_line(chart: &LineChart, from_zero: bool) -> String {
         out.push_str("<g class=\"chart-legend\">");
         for (index, (series, place)) in chart.series.iter().zip(&places).enumerate() {
             let Some((at, line)) = *place else { continue };
-            let row = LINE_HEIGHT - 4.0 + line as f64 * LEGEND_ROW;
+            let row = LINE_HEIGHT + LEGEND_GAP + 4.0 + line as f64 * LEGEND_ROW;
             let colour = index % PALETTE.len();
             let _ = write!(
                 out,
@@ -815,8 +828,38 @@ mod tests {
             rows.insert(y.to_owned());
         }
         assert!(rows.len() > 1, "eight long labels take more than one row");
-        let height = LINE_HEIGHT + rows.len() as f64 * LEGEND_ROW;
+        // The legend starts a whole line below the x axis' caption.
+        let caption_y: f64 = svg
+            .split("class=\"chart-axis-label\" x=\"")
+            .nth(1)
+            .and_then(|t| t.split("y=\"").nth(1))
+            .and_then(|t| t.split('"').next())
+            .and_then(|y| y.parse().ok())
+            .expect("the x caption's y");
+        let first_row: f64 = rows.iter().filter_map(|y| y.parse().ok()).fold(f64::MAX, f64::min);
+        assert!(first_row >= caption_y + 16.0, "legend at {first_row}, caption at {caption_y}");
+        let height = LINE_HEIGHT + LEGEND_GAP + rows.len() as f64 * LEGEND_ROW;
         assert!(svg.contains(&format!("viewBox=\"0 0 640 {height}\"")), "the drawing grows: {svg}");
+    }
+
+    #[test]
+    fn points_seconds_apart_still_get_time_ticks() {
+        // 23:41:11 and 23:41:27 of one day.
+        let at = |s: f64| 1_796_773_260.0 + s;
+        let svg = line(&LineChart {
+            title: "hours".into(),
+            x: Axis::Time,
+            y: Axis::Number { unit: "h".into() },
+            series: vec![series("a", &[(at(11.0), 188.0), (at(27.0), 357.0)])],
+            bands: vec![],
+        });
+        let x_ticks: Vec<&str> = svg
+            .split("<text class=\"chart-tick\" x=\"")
+            .skip(1)
+            .filter(|t| t.contains("text-anchor=\"middle\""))
+            .filter_map(|t| t.split('>').nth(1)?.split('<').next())
+            .collect();
+        assert!(x_ticks.len() >= 2, "minute marks around the points: {x_ticks:?}");
     }
 
     #[test]

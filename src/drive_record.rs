@@ -21,7 +21,8 @@ pub const MAX_JOBS: usize = 500;
 pub struct DriveRecord {
     pub serial: String,
     pub identity: Identity,
-    /// The drive's rows, one per host it has been recorded on, most recently seen first.
+    /// Every host, device name and bay the inventory has seen the drive in, most recent
+    /// first; the first is where it is now (or was last seen).
     pub places: Vec<Place>,
     /// Location edits, newest first.
     pub locations: Vec<LocationChange>,
@@ -53,7 +54,9 @@ pub struct Identity {
     pub source: String,
 }
 
-/// One row the drive has had: a host it sat in, under which device name and location.
+/// A place the drive sat in: a host, a device name and an enclosure bay, from the first poll
+/// that found it there to the last. A move to another bay, device name or host opens a new
+/// place; the old one keeps its dates.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Place {
     pub drive_id: i64,
@@ -61,11 +64,22 @@ pub struct Place {
     /// The host is archived: its record is kept, it is no longer polled.
     pub host_archived: bool,
     pub devname: String,
+    /// The enclosure bay the host reported; `None` where it reports none.
+    pub slot: Option<u32>,
+    /// The operator's location text; only the current place has one (the location history
+    /// lists the edits).
     pub location: String,
-    /// The inventory's state (`idle`, `absent`, …).
+    /// The inventory's state (`idle`, `absent`, …) at the current place; `moved` at a place
+    /// the drive has left.
     pub state: String,
+    /// Where the drive is now (or was last seen): the newest place of its row.
+    pub current: bool,
+    pub first_seen: Option<String>,
     pub last_seen: Option<String>,
 }
+
+/// [`Place::state`] of a place the drive has left.
+pub const MOVED: &str = "moved";
 
 /// A location edit: old → new, who and when.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -99,6 +113,10 @@ pub struct JobLine {
     pub duration_seconds: Option<i64>,
     pub duration: Option<String>,
     pub bad_blocks: u64,
+    /// Where the drive sat when the job was made: the device name and bay of the place that
+    /// covers that instant on the job's host; `None` where no recorded place does.
+    pub devname: Option<String>,
+    pub slot: Option<u32>,
 }
 
 /// A watched counter's column in the trend.
@@ -149,6 +167,20 @@ pub struct DriveSource {
     pub latest: Option<Reading>,
 }
 
+/// A place as the inventory recorded it (`drive_places`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sighting {
+    /// Its order of recording: a later place has a larger id.
+    pub id: i64,
+    pub drive_id: i64,
+    pub host_name: String,
+    pub host_archived: bool,
+    pub devname: String,
+    pub slot: Option<u32>,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
 /// A burn-in with its SMART captures.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
@@ -162,6 +194,9 @@ pub struct Run {
 pub struct Sources {
     pub serial: String,
     pub drives: Vec<DriveSource>,
+    /// Every place of those rows, any order. A row without any (never polled since places
+    /// were recorded) is listed from the row itself.
+    pub sightings: Vec<Sighting>,
     /// Any order; at most [`MAX_JOBS`].
     pub runs: Vec<Run>,
     /// How many burn-ins the drive has in all (more than `runs` when capped).
@@ -194,11 +229,12 @@ pub fn build(src: Sources) -> DriveRecord {
     } else {
         Vec::new()
     };
+    let places = places(&drives, src.sightings);
     DriveRecord {
         identity: identity(&drives, &runs),
-        places: drives.iter().map(place).collect(),
         locations: locations(&src.audit, &drives),
-        jobs: runs.iter().map(|r| job_line(&r.job)).collect(),
+        jobs: runs.iter().map(|r| job_line(&r.job, &places)).collect(),
+        places,
         trend: trend(&runs),
         notes,
         serial: src.serial,
@@ -233,7 +269,13 @@ fn identity(drives: &[DriveSource], runs: &[Run]) -> Identity {
     Identity {
         model: text(|i| &i.model).or_else(|| row.map(|r| r.model.clone())).unwrap_or_default(),
         model_family: text(|i| &i.model_family),
-        vendor: text(|i| &i.vendor),
+        // SMART names the vendor of SCSI drives only; the statistics' mapping reads the rest
+        // from the model.
+        vendor: text(|i| &i.vendor).or_else(|| {
+            let model = text(|i| &i.model).or_else(|| row.map(|r| r.model.clone()))?;
+            let vendor = crate::stats::vendor_of(&model);
+            (vendor != crate::stats::OTHER_VENDOR).then(|| vendor.to_owned())
+        }),
         wwn: text(|i| &i.wwn),
         capacity_bytes: id
             .and_then(|i| i.capacity_bytes)
@@ -254,17 +296,72 @@ fn identity(drives: &[DriveSource], runs: &[Run]) -> Identity {
     }
 }
 
-fn place(drive: &DriveSource) -> Place {
-    let row = &drive.row;
-    Place {
-        drive_id: row.id,
-        host_name: row.host_name.clone(),
-        host_archived: drive.host_archived,
-        devname: row.devname.clone(),
-        location: row.location.clone(),
-        state: row.state.as_str().to_owned(),
-        last_seen: row.seen_at.clone(),
+/// The places, most recently seen first. Each row's newest place is its current one and takes
+/// the row's state and location; a row with no place recorded stands as its own.
+fn places(drives: &[DriveSource], mut sightings: Vec<Sighting>) -> Vec<Place> {
+    sightings.retain(|s| drives.iter().any(|d| d.row.id == s.drive_id));
+    sightings.sort_by_key(|s| std::cmp::Reverse(s.id));
+    let mut places: Vec<(f64, i64, Place)> = Vec::new();
+    for drive in drives {
+        let row = &drive.row;
+        let mut own = sightings.iter().filter(|s| s.drive_id == row.id).peekable();
+        if own.peek().is_none() {
+            let seen = row.seen_at.as_deref().map_or(f64::NEG_INFINITY, instant);
+            places.push((
+                seen,
+                i64::MAX,
+                Place {
+                    drive_id: row.id,
+                    host_name: row.host_name.clone(),
+                    host_archived: drive.host_archived,
+                    devname: row.devname.clone(),
+                    slot: None,
+                    location: row.location.clone(),
+                    state: row.state.as_str().to_owned(),
+                    current: true,
+                    first_seen: None,
+                    last_seen: row.seen_at.clone(),
+                },
+            ));
+            continue;
+        }
+        for (index, s) in own.enumerate() {
+            let current = index == 0;
+            places.push((
+                instant(&s.last_seen),
+                s.id,
+                Place {
+                    drive_id: s.drive_id,
+                    host_name: s.host_name.clone(),
+                    host_archived: s.host_archived,
+                    devname: s.devname.clone(),
+                    slot: s.slot,
+                    location: if current { row.location.clone() } else { String::new() },
+                    state: if current { row.state.as_str().to_owned() } else { MOVED.to_owned() },
+                    current,
+                    first_seen: Some(s.first_seen.clone()),
+                    last_seen: Some(s.last_seen.clone()),
+                },
+            ));
+        }
     }
+    places.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+    places.into_iter().map(|(_, _, p)| p).collect()
+}
+
+/// The place that covers `at` on `host`: the newest one there first seen at or before it.
+/// A job made before the drive's first recorded poll there falls to the oldest place on that
+/// host, since the drive was already in it when the inventory first looked.
+fn place_at<'a>(places: &'a [Place], host: &str, at: &str) -> Option<&'a Place> {
+    let at = instant(at);
+    let on_host = || places.iter().filter(|p| p.host_name == host);
+    on_host()
+        .filter(|p| p.first_seen.as_deref().is_some_and(|f| instant(f) <= at))
+        .max_by(|a, b| {
+            let first = |p: &Place| p.first_seen.as_deref().map_or(f64::NEG_INFINITY, instant);
+            first(a).total_cmp(&first(b))
+        })
+        .or_else(|| on_host().next_back())
 }
 
 fn locations(audit: &[AuditEvent], drives: &[DriveSource]) -> Vec<LocationChange> {
@@ -294,7 +391,8 @@ fn locations(audit: &[AuditEvent], drives: &[DriveSource]) -> Vec<LocationChange
     changes.into_iter().map(|(_, c)| c).collect()
 }
 
-fn job_line(job: &JobView) -> JobLine {
+fn job_line(job: &JobView, places: &[Place]) -> JobLine {
+    let place = place_at(places, &job.host_name, &job.created_at);
     let outcome = job.verdict.as_ref().map_or(crate::verdict::Outcome::Incomplete, |v| v.outcome);
     let duration_seconds = job
         .started_at
@@ -317,6 +415,8 @@ fn job_line(job: &JobView) -> JobLine {
         duration_seconds,
         duration: duration_seconds.map(|s| crate::job::duration_text(s as f64)),
         bad_blocks: job.stages.iter().map(|s| s.bad_blocks).sum(),
+        devname: place.map(|p| p.devname.clone()),
+        slot: place.and_then(|p| p.slot),
     }
 }
 
@@ -532,6 +632,7 @@ mod tests {
                     latest: None,
                 },
             ],
+            sightings: vec![],
             // Listed out of order: the record sorts them.
             runs: vec![
                 Run {
@@ -639,6 +740,11 @@ mod tests {
         assert_eq!(id.kind, "HDD");
         assert_eq!(id.protocol, "ata");
         assert_eq!(id.source, "burn-in #9, after the tests");
+        assert_eq!(
+            id.vendor.as_deref(),
+            Some("Seagate"),
+            "read from the model where SMART is silent"
+        );
         assert!(id.wwn.as_deref().is_some_and(|w| w.starts_with('5')), "{:?}", id.wwn);
 
         // A later reading outside any burn-in wins.
@@ -656,6 +762,7 @@ mod tests {
         assert_eq!(id.capacity_bytes, 1);
         assert_eq!(id.captured_at, None);
         assert_eq!(id.protocol, "unknown");
+        assert_eq!(id.vendor, None, "a model no maker's prefix names");
     }
 
     #[test]
@@ -676,6 +783,112 @@ mod tests {
         );
         assert_eq!(record.locations[0].actor, "ann");
         assert_eq!(record.locations[0].at, "2026-11-10T00:00:00.000Z");
+    }
+
+    fn sighting(
+        id: i64,
+        drive_id: i64,
+        host: &str,
+        dev: &str,
+        slot: u32,
+        from: &str,
+        to: &str,
+    ) -> Sighting {
+        Sighting {
+            id,
+            drive_id,
+            host_name: host.into(),
+            host_archived: host == "old-nas",
+            devname: dev.into(),
+            slot: Some(slot),
+            first_seen: from.into(),
+            last_seen: to.into(),
+        }
+    }
+
+    #[test]
+    fn moves_between_bays_and_hosts_are_each_a_place_with_their_dates() {
+        let mut src = sources();
+        // Listed out of order, with a place of a drive row that is not this serial's.
+        src.sightings = vec![
+            sighting(
+                30,
+                2,
+                "new-nas",
+                "sdc",
+                3,
+                "2026-11-25T00:00:00.000Z",
+                "2026-12-01T00:00:00.000Z",
+            ),
+            sighting(
+                10,
+                1,
+                "old-nas",
+                "sda",
+                1,
+                "2026-11-01T00:00:00.000Z",
+                "2026-11-05T00:00:00.000Z",
+            ),
+            sighting(
+                20,
+                2,
+                "new-nas",
+                "sdb",
+                7,
+                "2026-11-10T00:00:00.000Z",
+                "2026-11-24T00:00:00.000Z",
+            ),
+            sighting(
+                25,
+                99,
+                "new-nas",
+                "sdq",
+                9,
+                "2026-11-10T00:00:00.000Z",
+                "2026-12-02T00:00:00.000Z",
+            ),
+        ];
+        let record = build(src);
+        let places: Vec<(&str, &str, Option<u32>, &str, bool)> = record
+            .places
+            .iter()
+            .map(|p| {
+                (p.host_name.as_str(), p.devname.as_str(), p.slot, p.state.as_str(), p.current)
+            })
+            .collect();
+        assert_eq!(
+            places,
+            [
+                ("new-nas", "sdc", Some(3), "idle", true),
+                ("new-nas", "sdb", Some(7), MOVED, false),
+                ("old-nas", "sda", Some(1), "idle", true),
+            ],
+            "most recently seen first; each row's newest place is current"
+        );
+        assert_eq!(record.places[1].first_seen.as_deref(), Some("2026-11-10T00:00:00.000Z"));
+        assert_eq!(record.places[1].last_seen.as_deref(), Some("2026-11-24T00:00:00.000Z"));
+        assert_eq!(record.places[0].location, "Bay 3", "the row's location is the current place's");
+        assert_eq!(record.places[1].location, "", "a place left keeps no location");
+        assert!(record.places[2].host_archived);
+
+        // Each job sat where the drive was when it was made.
+        let bays: Vec<(i64, Option<&str>, Option<u32>)> =
+            record.jobs.iter().map(|j| (j.id, j.devname.as_deref(), j.slot)).collect();
+        assert_eq!(
+            bays,
+            [(12, Some("sdc"), Some(3)), (9, Some("sdb"), Some(7)), (4, Some("sda"), Some(1))]
+        );
+    }
+
+    #[test]
+    fn a_row_without_recorded_places_stands_as_its_own_place() {
+        let record = build(sources());
+        assert_eq!(record.places.len(), 2);
+        assert!(
+            record.places.iter().all(|p| p.current && p.slot.is_none() && p.first_seen.is_none())
+        );
+        assert_eq!(record.places[0].devname, "sd2");
+        assert_eq!(record.jobs[0].devname.as_deref(), Some("sd2"));
     }
 
     #[test]

@@ -254,8 +254,11 @@ pub fn vendor_of(model: &str) -> &'static str {
     PREFIXES
         .iter()
         .find(|(prefix, _)| model.starts_with(prefix))
-        .map_or("Other", |(_, vendor)| vendor)
+        .map_or(OTHER_VENDOR, |(_, vendor)| vendor)
 }
+
+/// [`vendor_of`] a model no prefix names.
+pub const OTHER_VENDOR: &str = "Other";
 
 /// A failing reason's rule (`ata.5.delta`, `surface.bad_blocks`) as the kind of failure it
 /// names: the grouping is by rule, never by the reason's text, which may change wording.

@@ -3,7 +3,7 @@
 //! only.
 
 use burnin::access::{Action, Principal};
-use burnin::drive_record::{DriveSource, MAX_JOBS, Reading, Run, Sources};
+use burnin::drive_record::{DriveSource, MAX_JOBS, Reading, Run, Sighting, Sources};
 use burnin::history::AuditEvent;
 use burnin_app::AppError;
 use serde_json::Value;
@@ -36,6 +36,7 @@ impl Services {
                  drive burned in. Serials are matched exactly, letter case included"
             )));
         }
+        let sightings = sightings(pool, serial).await?;
         let jobs_total = job_count(pool, serial).await?;
         let mut runs = Vec::new();
         for id in job_ids(pool, serial).await? {
@@ -51,6 +52,7 @@ impl Services {
         tracing::debug!(
             drive.serial = %serial,
             drive.rows = drives.len(),
+            drive.places = sightings.len(),
             drive.jobs = runs.len(),
             drive.jobs_total = jobs_total,
             "read a drive's record"
@@ -58,6 +60,7 @@ impl Services {
         Ok(burnin::drive_record::build(Sources {
             serial: serial.to_owned(),
             drives,
+            sightings,
             runs,
             jobs_total,
             audit,
@@ -84,6 +87,37 @@ async fn drives(pool: &SqlitePool, serial: &str) -> Result<Vec<DriveSource>, App
         drives.push(DriveSource { row, host_archived, latest });
     }
     Ok(drives)
+}
+
+/// Every place the inventory recorded for the serial's rows (`drive_places`).
+async fn sightings(pool: &SqlitePool, serial: &str) -> Result<Vec<Sighting>, AppError> {
+    // id, drive, host name, host archived, device name, bay, first and last seen.
+    type PlaceRow = (i64, i64, String, bool, String, Option<i64>, String, String);
+    let rows: Vec<PlaceRow> = sqlx::query_as(
+        "SELECT p.id, p.drive_id, h.name, h.archived_at IS NOT NULL, p.devname, p.slot,
+                p.first_seen_at, p.last_seen_at
+           FROM drive_places p JOIN drives d ON d.id = p.drive_id JOIN hosts h ON h.id = p.host_id
+          WHERE d.serial = $1 ORDER BY p.id",
+    )
+    .bind(serial)
+    .fetch_all(pool)
+    .await
+    .map_err(DbError::from)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, drive_id, host_name, host_archived, devname, slot, first_seen, last_seen)| {
+            Sighting {
+                id,
+                drive_id,
+                host_name,
+                host_archived,
+                devname,
+                slot: slot.and_then(|s| u32::try_from(s).ok()),
+                first_seen,
+                last_seen,
+            }
+        })
+        .collect())
 }
 
 async fn job_count(pool: &SqlitePool, serial: &str) -> Result<usize, AppError> {

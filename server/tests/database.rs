@@ -196,9 +196,9 @@ async fn older_jobs_get_their_outcome_and_surface_columns_when_migrated() {
         .unwrap();
     }
     sqlx::query(
-        "INSERT INTO job_stages (job_id, position, kind, state, bad_blocks) VALUES
-            (1, 0, 'surface', 'failed', 24), (2, 0, 'precheck', 'passed', 0),
-            (2, 1, 'surface', 'passed', 0), (3, 0, 'precheck', 'cancelled', 0)",
+        "INSERT INTO job_stages (job_id, position, kind, state, bad_blocks, throughput_mb_s) VALUES
+            (1, 0, 'surface', 'failed', 24, 180.5), (2, 0, 'precheck', 'passed', 0, NULL),
+            (2, 1, 'surface', 'passed', 0, 201.25), (3, 0, 'precheck', 'cancelled', 0, NULL)",
     )
     .execute(&pool)
     .await
@@ -206,9 +206,10 @@ async fn older_jobs_get_their_outcome_and_surface_columns_when_migrated() {
     pool.close().await;
 
     let db = Db::open(&url).await.unwrap();
-    type Row = (i64, Option<String>, Option<i64>, Option<String>, Option<i64>);
+    type Row = (i64, Option<String>, Option<i64>, Option<String>, Option<i64>, Option<f64>);
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, outcome, reallocated_rise, surface_state, surface_bad_blocks FROM jobs ORDER BY id",
+        "SELECT id, outcome, reallocated_rise, surface_state, surface_bad_blocks, surface_mb_s
+           FROM jobs ORDER BY id",
     )
     .fetch_all(db.pool())
     .await
@@ -216,9 +217,61 @@ async fn older_jobs_get_their_outcome_and_surface_columns_when_migrated() {
     assert_eq!(
         rows,
         vec![
-            (1, Some("fail".into()), Some(24), Some("failed".into()), Some(24)),
-            (2, Some("warn".into()), Some(0), Some("passed".into()), Some(0)),
-            (3, None, None, None, None),
+            (1, Some("fail".into()), Some(24), Some("failed".into()), Some(24), Some(180.5)),
+            (2, Some("warn".into()), Some(0), Some("passed".into()), Some(0), Some(201.25)),
+            (3, None, None, None, None, None),
+        ]
+    );
+}
+
+/// Drives recorded before places were kept each get one: where their row says they are, since
+/// the row was first made.
+#[tokio::test]
+async fn older_drives_get_their_place_when_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, pool) = migrated_before(&dir, 20261207000014).await;
+    sqlx::query("INSERT INTO hosts (id, name) VALUES (1, 'nas'), (2, 'vault')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO drives (id, host_id, serial, devname, slot, first_seen_at, last_seen_at) VALUES
+            (7, 1, 'S1', 'sda', 4, '2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z'),
+            (8, 2, 'S2', 'ada0', NULL, '2026-11-02T00:00:00.000Z', '2026-11-03T00:00:00.000Z')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let db = Db::open(&url).await.unwrap();
+    type Row = (i64, i64, String, Option<i64>, String, String);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT drive_id, host_id, devname, slot, first_seen_at, last_seen_at
+           FROM drive_places ORDER BY id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                7,
+                1,
+                "sda".into(),
+                Some(4),
+                "2026-11-01T00:00:00.000Z".into(),
+                "2026-12-01T00:00:00.000Z".into()
+            ),
+            (
+                8,
+                2,
+                "ada0".into(),
+                None,
+                "2026-11-02T00:00:00.000Z".into(),
+                "2026-11-03T00:00:00.000Z".into()
+            ),
         ]
     );
 }

@@ -19,6 +19,20 @@ async fn a_drive_burned_in_twice_shows_both_jobs_its_trend_and_its_move() {
     let first = surface_test_to_end(&server, &fleet, SERIAL).await;
     assert_eq!(first["state"], "passed", "{first:#}");
     place(&server, drive_id, "Shelf C, bay 9").await;
+    // A technician moves it from bay 9 to bay 22; the host names it anew.
+    let old_devname = fleet
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["serial"] == SERIAL))
+        .and_then(|d| d["devname"].as_str())
+        .expect("the drive's device name")
+        .to_owned();
+    let devname = server
+        .sim_host("truenas-lab")
+        .with(|state| state.move_drive(SERIAL, 22))
+        .expect("a present drive moves");
+    server
+        .wait_json(&format!("/api/v1/drives/{drive_id}"), |d| d["devname"] == devname.as_str())
+        .await;
     let second = surface_test_to_end(&server, &fleet, SERIAL).await;
     assert_eq!(second["state"], "passed", "{second:#}");
     let ids = [first["id"].as_i64().expect("an id"), second["id"].as_i64().expect("an id")];
@@ -60,9 +74,28 @@ async fn a_drive_burned_in_twice_shows_both_jobs_its_trend_and_its_move() {
     assert!(trend.hours_chart.contains("<svg"), "a power-on hours chart");
     assert!(trend.counters_chart.contains("<svg"), "a counters chart");
 
-    assert_eq!(record.places.len(), 1, "{:?}", record.places);
+    // Both bays, each with its dates; the move is a new place, not an overwrite.
+    let places: Vec<(&str, Option<u32>, bool, &str)> = record
+        .places
+        .iter()
+        .map(|p| (p.devname.as_str(), p.slot, p.current, p.state.as_str()))
+        .collect();
+    assert_eq!(
+        places,
+        [
+            (devname.as_str(), Some(22), true, "passed"),
+            (old_devname.as_str(), Some(9), false, "moved")
+        ],
+        "{:?}",
+        record.places
+    );
     assert_eq!(record.places[0].location, "Shelf C, bay 9");
-    assert!(!record.places[0].host_archived);
+    assert!(record.places.iter().all(|p| p.host_name == "truenas-lab" && !p.host_archived));
+    let left = record.places[1].last_seen.as_deref().expect("a last sighting");
+    let arrived = record.places[0].first_seen.as_deref().expect("a first sighting");
+    assert!(left <= arrived, "left bay 9 ({left}) before it was seen in bay 22 ({arrived})");
+    let bays: Vec<Option<u32>> = record.jobs.iter().map(|j| j.slot).collect();
+    assert_eq!(bays, [Some(22), Some(9)], "each burn-in in the bay it ran in");
     let moves: Vec<(&str, &str)> =
         record.locations.iter().map(|c| (c.from.as_str(), c.to.as_str())).collect();
     assert_eq!(moves, [("Shelf A, bay 2", "Shelf C, bay 9"), ("", "Shelf A, bay 2")]);

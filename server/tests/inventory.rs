@@ -353,3 +353,65 @@ async fn a_sas_drive_the_api_has_no_sensor_for_shows_smartctls_temperature() {
         drive(&later, "VAGX1234")
     );
 }
+
+/// A drive moved between bays and hosts keeps each place with its dates; a poll that finds it
+/// where it was only extends the place.
+#[tokio::test]
+async fn moves_between_bays_and_hosts_are_recorded_not_overwritten() {
+    use burnin_server::inventory::{Reported, apply_report};
+    let dir = tempfile::tempdir().unwrap();
+    let db = burnin_server::db::Db::open(&format!("sqlite://{}/b.db", dir.path().display()))
+        .await
+        .unwrap();
+    let pool = db.pool();
+    sqlx::query("INSERT INTO hosts (id, name) VALUES (1, 'nas'), (2, 'vault')")
+        .execute(pool)
+        .await
+        .unwrap();
+    let drive = |devname: &str, slot: Option<u32>| Reported {
+        serial: "S1".into(),
+        lunid: "5000c500a1b2c3d4".into(),
+        identifier: "{serial_lunid}S1_5000c500a1b2c3d4".into(),
+        devname: devname.into(),
+        model: "ST4000VN008".into(),
+        size_bytes: 4_000_000_000_000,
+        kind: burnin::DriveKind::Hdd,
+        rotation_rpm: Some(5900),
+        bus: "SATA".into(),
+        pool: burnin::PoolMembership::Free,
+        slot,
+        duplicate_serial: vec![],
+    };
+    let places = || async {
+        let rows: Vec<(i64, String, Option<i64>, String, String)> = sqlx::query_as(
+            "SELECT host_id, devname, slot, first_seen_at, last_seen_at FROM drive_places ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        rows
+    };
+
+    apply_report(pool, 1, &[drive("sdc", Some(3))]).await.unwrap();
+    let first = places().await;
+    // Found where it was, and once without a bay (a poll whose details failed): still one place.
+    apply_report(pool, 1, &[drive("sdc", Some(3))]).await.unwrap();
+    apply_report(pool, 1, &[drive("sdc", None)]).await.unwrap();
+    let same = places().await;
+    assert_eq!(same.len(), 1, "{same:?}");
+    assert_eq!(same[0].3, first[0].3, "the place keeps its first sighting");
+    assert!(same[0].4 >= first[0].4, "and extends its last");
+
+    apply_report(pool, 1, &[drive("sdf", Some(7))]).await.unwrap();
+    apply_report(pool, 2, &[drive("ada0", None)]).await.unwrap();
+    let moved: Vec<(i64, String, Option<i64>)> =
+        places().await.into_iter().map(|(h, d, s, _, _)| (h, d, s)).collect();
+    assert_eq!(
+        moved,
+        [(1, "sdc".into(), Some(3)), (1, "sdf".into(), Some(7)), (2, "ada0".into(), None)],
+        "a new bay and a new host each open a place; the old host's bay does not follow it"
+    );
+    let row: (i64, Option<i64>) =
+        sqlx::query_as("SELECT host_id, slot FROM drives").fetch_one(pool).await.unwrap();
+    assert_eq!(row, (2, None), "one row, on its new host, without the old host's bay");
+}

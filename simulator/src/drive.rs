@@ -76,6 +76,10 @@ pub struct DriveSim {
     /// Newest first, as smartctl prints it.
     pub self_test_log: Vec<SelfTestLogEntry>,
     pub power_cycles: u64,
+    /// The last simulated instant a surface test was running on the drive.
+    pub surface_tested_at: Option<SimTime>,
+    /// Its one [`Behaviour::Reseated`] move has happened.
+    pub reseated: bool,
 }
 
 /// Error counters; fractional parts accumulate so slow growth rates still add up.
@@ -122,6 +126,8 @@ impl DriveSim {
             last: 0.0,
             load_seconds: 0.0,
             surface_fraction: None,
+            surface_tested_at: None,
+            reseated: false,
             counters,
             self_test: None,
             self_test_log: Vec::new(),
@@ -211,6 +217,21 @@ impl DriveSim {
     }
 
     /// Brings the drive to `now`. `under_surface_test` says whether badblocks runs on it.
+    /// The bay a [`Behaviour::Reseated`] drive is due to move to at `now`: once, after its
+    /// first surface test, when it has been idle (no surface test, no self-test) that long.
+    pub fn reseat_due(&self, now: SimTime, busy: bool) -> Option<u32> {
+        if self.reseated || busy || !self.present || self.self_test.is_some() {
+            return None;
+        }
+        let tested = self.surface_tested_at?;
+        self.spec.behaviours.iter().find_map(|b| match *b {
+            Behaviour::Reseated { idle_hours, slot } if now - tested >= idle_hours * 3600.0 => {
+                Some(slot)
+            }
+            _ => None,
+        })
+    }
+
     pub fn advance(&mut self, now: SimTime, under_surface_test: bool) {
         let dt = now - self.last;
         if dt <= 0.0 {
@@ -221,6 +242,9 @@ impl DriveSim {
             return;
         }
         self.power_on_seconds += dt;
+        if under_surface_test {
+            self.surface_tested_at = Some(now);
+        }
 
         // Self-test completion.
         if let Some(run) = &self.self_test {

@@ -68,7 +68,12 @@ pub fn demo(api_key_scale: &str, api_key_core: &str, authorized_key: &str) -> Sc
             drive("ZDH1X2Y4", "ST4000VN008-2DR166", 4 * TB, ata, 5900),
             Behaviour::SelfTestStuck { at_percent: 10 },
         ),
-        drive("71T0A0AAFVGG", "TOSHIBA MG06ACA10TE", 10 * TB, ata, 7200),
+        // Moved to bay 24 two idle days after its first burn-in: its drive page shows both
+        // places, and which bay each burn-in ran in.
+        with(
+            drive("71T0A0AAFVGG", "TOSHIBA MG06ACA10TE", 10 * TB, ata, 7200),
+            Behaviour::Reseated { idle_hours: 48.0, slot: 24 },
+        ),
         with(
             drive("71T0A0ABFVGG", "TOSHIBA MG06ACA10TE", 10 * TB, ata, 7200),
             Behaviour::SelfTestAbortedByHost { at_percent: 40 },

@@ -438,19 +438,53 @@ impl HostState {
         if now <= self.now {
             return;
         }
-        let busy: Vec<String> = self
-            .processes
-            .values()
-            .filter(|process| process.state == ProcessState::Running)
-            .map(|process| process.serial.clone())
-            .collect();
+        let busy = self.writing_serials();
         for drive in &mut self.drives {
             let under_surface_test = busy.contains(&drive.spec.serial);
             drive.advance(now, under_surface_test);
         }
         crate::badblocks::advance_processes(self, now);
         crate::api::jobs::advance_jobs(self, now);
+        let still_busy = self.writing_serials();
+        let due: Vec<(String, u32)> = self
+            .drives
+            .iter()
+            .filter_map(|d| {
+                let busy = still_busy.contains(&d.spec.serial);
+                d.reseat_due(now, busy).map(|slot| (d.spec.serial.clone(), slot))
+            })
+            .collect();
+        for (serial, slot) in due {
+            self.move_drive(&serial, slot);
+            if let Some(drive) = self.drives.iter_mut().find(|d| d.spec.serial == serial) {
+                drive.reseated = true;
+            }
+        }
         self.now = now;
+    }
+
+    /// The serials a surface test process is running on.
+    fn writing_serials(&self) -> Vec<String> {
+        self.processes
+            .values()
+            .filter(|process| process.state == ProcessState::Running)
+            .map(|process| process.serial.clone())
+            .collect()
+    }
+
+    /// Moves a present drive to enclosure bay `slot`: the host names it anew, with the first
+    /// device name no drive of the host holds (present or pulled, so a pulled one keeps its
+    /// name for a comeback). Returns the new name; `None` for an unknown or absent drive.
+    pub fn move_drive(&mut self, serial: &str, slot: u32) -> Option<String> {
+        let protocol = self.drive_by_serial(serial).filter(|d| d.present)?.spec.protocol;
+        let mut counters = NameCounters::default();
+        let devname = std::iter::repeat_with(|| counters.next(self.personality, protocol))
+            .find(|name| !self.drives.iter().any(|d| &d.devname == name))?;
+        let drive = self.drives.iter_mut().find(|d| d.spec.serial == serial)?;
+        drive.devname = devname.clone();
+        drive.spec.slot = Some(slot);
+        self.disk_generation += 1;
+        Some(devname)
     }
 
     /// Makes a drive vanish (pulled, or a bus reset); it keeps its state for a comeback.
@@ -600,5 +634,60 @@ mod tests {
         assert_eq!(sd_name(26), "sdaa");
         assert_eq!(sd_name(27), "sdab");
         assert_eq!(sd_name(52), "sdba");
+    }
+
+    #[test]
+    fn a_reseated_drive_moves_once_after_its_idle_time_under_a_free_name() {
+        let scenario = crate::fleet::demo("1-a", "1-b", "");
+        let mut host = HostState::new(&scenario.hosts[0], 1);
+        let serial = "71T0A0AAFVGG";
+        let before = host.drive_by_serial(serial).expect("the demo drive").clone();
+        assert_eq!(before.spec.slot, Some(11));
+        let generation = host.disk_generation;
+
+        // Idle without any surface test: it stays.
+        host.advance(100.0 * 3600.0);
+        assert_eq!(host.drive_by_serial(serial).expect("the demo drive").devname, before.devname);
+
+        // A surface test ended at 100 h: it moves once 48 idle hours have passed, not before.
+        host.drives
+            .iter_mut()
+            .find(|d| d.spec.serial == serial)
+            .expect("the demo drive")
+            .surface_tested_at = Some(100.0 * 3600.0);
+        host.advance(147.0 * 3600.0);
+        assert_eq!(host.drive_by_serial(serial).expect("the demo drive").spec.slot, Some(11));
+        host.advance(148.0 * 3600.0);
+        let moved = host.drive_by_serial(serial).expect("the demo drive").clone();
+        assert_eq!(moved.spec.slot, Some(24));
+        assert_ne!(moved.devname, before.devname);
+        assert!(moved.present);
+        assert_eq!(
+            host.drives.iter().filter(|d| d.devname == moved.devname).count(),
+            1,
+            "a name no other drive holds"
+        );
+        assert!(host.disk_generation > generation, "the host's disk list changed");
+
+        // Once only, whatever runs on it later.
+        host.drives
+            .iter_mut()
+            .find(|d| d.spec.serial == serial)
+            .expect("the demo drive")
+            .surface_tested_at = Some(148.0 * 3600.0);
+        host.advance(400.0 * 3600.0);
+        assert_eq!(host.drive_by_serial(serial).expect("the demo drive").devname, moved.devname);
+    }
+
+    #[test]
+    fn a_moved_drive_never_takes_a_pulled_drive_s_name() {
+        let scenario = crate::fleet::demo("1-a", "1-b", "");
+        let mut host = HostState::new(&scenario.hosts[0], 1);
+        let taken: Vec<String> = host.drives.iter().map(|d| d.devname.clone()).collect();
+        assert!(host.remove_drive("ZJV0A1B2"));
+        let name = host.move_drive("ZJV0A1B3", 30).expect("a present drive moves");
+        assert!(!taken.contains(&name), "{name} was held by a drive, pulled or not");
+        assert_eq!(host.move_drive("ZJV0A1B2", 31), None, "a pulled drive cannot be moved");
+        assert_eq!(host.move_drive("NO-SUCH", 31), None);
     }
 }

@@ -237,4 +237,8 @@ pub enum Behaviour {
     /// The surface test hangs at `at_percent` of the whole test (the drive stops answering
     /// I/O there): badblocks stays alive and prints nothing more.
     SurfaceStuck { at_percent: f64 },
+    /// A technician moves the drive once: after its first surface test has ended and it has
+    /// sat idle for `idle_hours`, it is pulled and put back in bay `slot`, where the host
+    /// names it anew (the next free device name), as a hot-swap bay does.
+    Reseated { idle_hours: f64, slot: u32 },
 }

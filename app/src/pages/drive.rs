@@ -26,6 +26,10 @@ fn when(text: Option<&str>) -> String {
     text.map(|t| t.get(..19).unwrap_or(t).replace('T', " ")).unwrap_or_else(|| "–".into())
 }
 
+fn bay(slot: Option<u32>) -> String {
+    slot.map_or_else(|| "–".into(), |s| s.to_string())
+}
+
 fn or_dash(text: Option<String>) -> String {
     text.filter(|t| !t.is_empty()).unwrap_or_else(|| "–".into())
 }
@@ -87,24 +91,8 @@ fn DriveView(record: DriveRecord) -> impl IntoView {
                 <p class="muted small">{format!("From {}{}.", i.source, i.captured_at.as_deref().map(|at| format!(", {}", when(Some(at)))).unwrap_or_default())}</p>
             </section>
             <section class="panel">
-                <h2>"Where it sits"</h2>
-                <div class="table-wrap">
-                    <table class="record" data-testid="drive-places">
-                        <thead><tr><th scope="col">"Host"</th><th scope="col">"Device"</th><th scope="col">"Location"</th><th scope="col">"State"</th><th scope="col">"Last seen"</th></tr></thead>
-                        <tbody>
-                            {places.into_iter().map(|p| view! {
-                                <tr>
-                                    <td>{p.host_name}{p.host_archived.then(|| view! { <span class="tag muted">" archived"</span> })}</td>
-                                    <td><code>{p.devname}</code></td>
-                                    <td>{if p.location.is_empty() { "–".to_owned() } else { p.location }}</td>
-                                    <td>{p.state}</td>
-                                    <td>{when(p.last_seen.as_deref())}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-                <h3>"Location history"</h3>
+                <h2>"Location history"</h2>
+                <p class="muted small">"Edits of the location text, who made them and when."</p>
                 {if locations.is_empty() {
                     view! { <p class="muted" data-testid="drive-moves-empty">"Its location has never been edited."</p> }.into_any()
                 } else {
@@ -130,6 +118,28 @@ fn DriveView(record: DriveRecord) -> impl IntoView {
             </section>
         </div>
         <section class="panel">
+            <h2>"Where it has been"</h2>
+            <p class="muted small">"Each host, device name and bay the inventory found it in, from the first poll that saw it there to the last."</p>
+            <div class="table-wrap">
+                <table class="record" data-testid="drive-places">
+                    <thead><tr><th scope="col">"Host"</th><th scope="col">"Device"</th><th scope="col">"Bay"</th><th scope="col">"Location"</th><th scope="col">"State"</th><th scope="col">"First seen"</th><th scope="col">"Last seen"</th></tr></thead>
+                    <tbody>
+                        {places.into_iter().map(|p| view! {
+                            <tr data-current=p.current.to_string() data-slot=p.slot.map(|s| s.to_string()).unwrap_or_default()>
+                                <td>{p.host_name}{p.host_archived.then(|| view! { <span class="tag muted">" archived"</span> })}</td>
+                                <td><code>{p.devname}</code></td>
+                                <td class="num">{bay(p.slot)}</td>
+                                <td>{if p.location.is_empty() { "–".to_owned() } else { p.location }}</td>
+                                <td>{p.state}</td>
+                                <td>{when(p.first_seen.as_deref())}</td>
+                                <td>{when(p.last_seen.as_deref())}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+        <section class="panel">
             <h2>{format!("Burn-ins ({runs})")}</h2>
             {if jobs.is_empty() {
                 view! { <p class="muted" data-testid="drive-jobs-empty">"This drive has not been burned in yet."</p> }.into_any()
@@ -138,7 +148,7 @@ fn DriveView(record: DriveRecord) -> impl IntoView {
                     <div class="table-wrap">
                         <table class="record" data-testid="drive-jobs">
                             <thead><tr>
-                                <th scope="col">"Job"</th><th scope="col">"Verdict"</th><th scope="col">"Host"</th>
+                                <th scope="col">"Job"</th><th scope="col">"Verdict"</th><th scope="col">"Host"</th><th scope="col">"Device, bay"</th>
                                 <th scope="col">"Stages"</th><th scope="col">"Started"</th><th scope="col">"Finished"</th>
                                 <th scope="col">"Duration"</th><th scope="col">"Bad blocks"</th><th scope="col">"Operator"</th>
                             </tr></thead>
@@ -148,6 +158,11 @@ fn DriveView(record: DriveRecord) -> impl IntoView {
                                         <td><a href=j.href.clone()>{format!("#{}", j.id)}</a></td>
                                         <td><span class=format!("verdict-tag {}", j.outcome)>{j.outcome_words}</span></td>
                                         <td>{j.host_name}</td>
+                                        <td>{match (j.devname, j.slot) {
+                                            (Some(dev), Some(slot)) => format!("{dev}, bay {slot}"),
+                                            (Some(dev), None) => dev,
+                                            (None, _) => "–".to_owned(),
+                                        }}</td>
                                         <td>{j.stages.join(", ")}</td>
                                         <td>{when(j.started_at.as_deref().or(Some(&j.created_at)))}</td>
                                         <td>{when(j.finished_at.as_deref())}</td>

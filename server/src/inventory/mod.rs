@@ -2,7 +2,8 @@
 //!
 //! A drive is identified by serial plus LUN id (WWN), never by its device name: `sdc` today
 //! is `sdf` after a reboot, and a drive that comes back under a new name keeps its history.
-//! A drive its host stops reporting is marked absent, not deleted.
+//! A drive its host stops reporting is marked absent, not deleted. Where it sat is kept in
+//! `drive_places`: a move to another bay, device name or host opens a new place.
 
 pub mod report;
 mod store;

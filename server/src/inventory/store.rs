@@ -189,7 +189,9 @@ pub async fn apply_report(
                 sqlx::query(
                     "UPDATE drives SET host_id = $2, devname = $3, model = $4, size_bytes = $5, kind = $6,
                             pool_kind = $7, pool_name = $8, identifier = $9, rotation_rpm = $10, bus = $11,
-                            slot = COALESCE($12, slot),
+                            -- A poll without bays keeps the last known on the same host; on
+                            -- another host the old host's bay means nothing.
+                            slot = CASE WHEN host_id = $2 THEN COALESCE($12, slot) ELSE $12 END,
                             state = CASE WHEN state = 'absent' THEN 'idle' ELSE state END,
                             last_seen_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
                             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
@@ -234,6 +236,7 @@ pub async fn apply_report(
             .await?
             .last_insert_rowid(),
         };
+        record_place(&mut tx, id, host_id, &drive.devname).await?;
         present.insert(id);
     }
     let previous: Vec<(i64,)> =
@@ -254,6 +257,43 @@ pub async fn apply_report(
     }
     tx.commit().await?;
     Ok(touched)
+}
+
+/// Extends the drive's newest place while it sits where it sat (same host, device name and
+/// bay) and opens a new one when any of them changed, so a move is recorded, not overwritten.
+/// The bay is the row's after the update: a report without one keeps the last known.
+async fn record_place(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    drive_id: i64,
+    host_id: i64,
+    devname: &str,
+) -> Result<(), DbError> {
+    let extended = sqlx::query(
+        "UPDATE drive_places SET last_seen_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+          WHERE id = (SELECT MAX(id) FROM drive_places WHERE drive_id = $1)
+            AND host_id = $2 AND devname = $3
+            AND slot IS (SELECT slot FROM drives WHERE id = $1)",
+    )
+    .bind(drive_id)
+    .bind(host_id)
+    .bind(devname)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if extended == 0 {
+        sqlx::query(
+            "INSERT INTO drive_places (drive_id, host_id, devname, slot, first_seen_at, last_seen_at)
+             SELECT id, $2, $3, slot, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+                    strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+               FROM drives WHERE id = $1",
+        )
+        .bind(drive_id)
+        .bind(host_id)
+        .bind(devname)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Stores temperatures by device name for one host's present drives; returns the ids

@@ -177,6 +177,19 @@ pub fn details_entry(host: &HostState, drive: &DriveSim) -> Value {
         .collect();
     map.insert("duplicate_serial".into(), json!(duplicates));
     map.insert("unavailable".into(), json!(false));
+    // SCALE names a disk's bay here, not in `disk.query` (reference §3): the shelf's SES
+    // enclosure id and the bay number.
+    map.insert(
+        "enclosure".into(),
+        drive
+            .spec
+            .slot
+            .map(|slot| {
+                let id = format!("{:016x}", crate::clock::hash_str(&host.name));
+                json!({"drive_bay_number": slot, "id": id})
+            })
+            .unwrap_or(Value::Null),
+    );
     entry
 }
 
