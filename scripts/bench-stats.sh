@@ -111,18 +111,20 @@ for j in range(1, total + 1):
         ]
         verdict = json.dumps({"outcome": outcome, "reasons": reasons, "deltas": deltas,
                               "max_temperature_c": round(rng.uniform(32, 48), 1)})
-    # The outcome and the reallocation rise beside the verdict, as the engine writes them.
+    # The outcome, the reallocation rise, the run's seconds and the failing rules beside the
+    # verdict, as the engine writes them.
     rise = realloc[1] - realloc[0] if outcome else None
+    fail_rules = ",".join(r["rule"] for r in reasons if r["level"] == "fail") or None if outcome else None
     surface = "failed" if bad else ("passed" if outcome else "cancelled")
     mb_s = round(rng.gauss(150 + size / 1e12 * 8, 4) * pace, 1) if surface == "passed" else None
     job_rows.append((j, drive, host, state, "bench", stamp(started), stamp(started), stamp(finished),
-                     verdict, bad, outcome, rise, surface, bad, mb_s))
+                     verdict, bad, outcome, rise, surface, bad, mb_s, finished - started, fail_rules))
     for position, kind, st in ((0, "precheck", "passed"), (1, "surface", surface), (2, "final_check", "passed" if outcome else "skipped")):
         stage_rows.append((j, position, kind, st, bad if kind == "surface" else 0, mb_s if kind == "surface" else None))
 db.executemany(
     "INSERT INTO jobs (id, drive_id, host_id, state, operator, created_at, started_at, finished_at, verdict_json, "
-    "bad_blocks, outcome, reallocated_rise, surface_state, surface_bad_blocks, surface_mb_s) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", job_rows)
+    "bad_blocks, outcome, reallocated_rise, surface_state, surface_bad_blocks, surface_mb_s, run_seconds, fail_rules) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", job_rows)
 db.executemany("INSERT INTO job_stages (job_id, position, kind, state, bad_blocks, throughput_mb_s) VALUES (?, ?, ?, ?, ?, ?)", stage_rows)
 # Every job sealed, as on a server that sealed each job as it ended: otherwise the sealer
 # would spend the benchmark catching up on 100,000 jobs (placeholders: nothing reads them).

@@ -33,6 +33,24 @@ pub fn reallocated_rise(verdict: &crate::verdict::Verdict) -> Option<u64> {
         .max()
 }
 
+/// The rules of a verdict's fail-level reasons, in its order, joined by commas: stored with the
+/// verdict (`jobs.fail_rules`) so the failure reasons are counted without parsing verdicts.
+/// `None` when no reason failed. A rule is a dotted name (`ata.5.delta`), never holding a comma.
+pub fn failing_rules(verdict: &crate::verdict::Verdict) -> Option<String> {
+    let rules: Vec<&str> = verdict
+        .reasons
+        .iter()
+        .filter(|r| r.level == crate::verdict::Level::Fail && !r.rule.is_empty())
+        .map(|r| r.rule.as_str())
+        .collect();
+    (!rules.is_empty()).then(|| rules.join(","))
+}
+
+/// The rules [`failing_rules`] joined.
+pub fn split_rules(rules: &str) -> impl Iterator<Item = &str> {
+    rules.split(',').map(str::trim).filter(|r| !r.is_empty())
+}
+
 /// The buckets of a count (bad blocks, reallocated sectors): none, a few, many, very many.
 pub const COUNT_BUCKETS: [&str; 4] = ["0", "1–9", "10–99", "100+"];
 
@@ -900,6 +918,35 @@ mod tests {
         let unread = verdict(vec![delta(REALLOCATED_ATA, None, Some(3))]);
         assert_eq!(reallocated_rise(&unread), None);
         assert_eq!(reallocated_rise(&verdict(Vec::new())), None, "NVMe: nothing watched");
+    }
+
+    #[test]
+    fn failing_rules_keep_the_fail_level_reasons_in_order_and_split_back() {
+        use crate::verdict::{Level, Reason, Verdict};
+        let reason = |level, rule: &str| Reason {
+            level,
+            rule: rule.into(),
+            text: "t".into(),
+            evidence: "e".into(),
+        };
+        let verdict = |reasons| Verdict {
+            outcome: Outcome::Fail,
+            reasons,
+            deltas: Vec::new(),
+            max_temperature_c: None,
+        };
+        let failed = verdict(vec![
+            reason(Level::Fail, "surface.bad_blocks"),
+            reason(Level::Warn, "temperature.max"),
+            reason(Level::Fail, "ata.5.delta"),
+            reason(Level::Fail, ""),
+            reason(Level::Info, "ata.9"),
+        ]);
+        let stored = failing_rules(&failed).expect("two rules failed");
+        assert_eq!(stored, "surface.bad_blocks,ata.5.delta");
+        assert_eq!(split_rules(&stored).collect::<Vec<_>>(), ["surface.bad_blocks", "ata.5.delta"]);
+        assert_eq!(failing_rules(&verdict(vec![reason(Level::Warn, "x.y")])), None);
+        assert_eq!(split_rules(" , ").count(), 0);
     }
 
     #[test]

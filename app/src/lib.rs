@@ -137,8 +137,8 @@ pub fn server_fn_doors() -> Vec<(&'static str, burnin::access::Door)> {
     use burnin::access::{Action, Door};
     use leptos::server_fn::ServerFn;
     use pages::{
-        access::*, alerts::*, burnin::*, dashboard::*, hosts::*, notifications::*, record::*,
-        settings::*,
+        access::*, alerts::*, burnin::*, dashboard::*, history::HostChoices, hosts::*,
+        notifications::*, record::*, settings::*,
     };
     let view = Door::Needs(Action::View);
     vec![
@@ -158,6 +158,7 @@ pub fn server_fn_doors() -> Vec<(&'static str, burnin::access::Door)> {
         (SaveHost::PATH, Door::Needs(Action::ManageHosts)),
         (DeleteHost::PATH, Door::Needs(Action::ManageHosts)),
         (ArchivedHosts::PATH, view),
+        (HostChoices::PATH, view),
         (DeleteHostHistory::PATH, Door::Needs(Action::DeleteHistory)),
         (SetHostEnabled::PATH, Door::Needs(Action::ManageHosts)),
         (TestHost::PATH, Door::Needs(Action::ManageHosts)),

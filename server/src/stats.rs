@@ -18,8 +18,6 @@ use crate::service::Services;
 
 // A job's outcome as the history filters by it: the one rule, `engine::store`'s.
 use crate::engine::store::VERDICT_SQL as OUTCOME_SQL;
-// A job's seconds from start to end (NULL unless it has both), as the history shows them.
-use crate::engine::store::DURATION_SQL;
 
 impl Services {
     /// The figures over the finished jobs `scope` chooses. The per-day figure ends on `to`'s
@@ -77,8 +75,8 @@ pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<R
 
     // One pass over the ended jobs in drive order (the `jobs_by_drive` index): each drive's
     // outcome counts and mean surface test rate, and its jobs' durations, bad block counts and
-    // reallocation rises as lists, named by model and capacity after grouping. Four passes with a sort each, and a
-    // drive lookup per job, took three times as long at 100,000 jobs.
+    // reallocation rises as lists, named by model and capacity after grouping. Four passes with a
+    // sort each, and a drive lookup per job, took three times as long at 100,000 jobs.
     // Without `sqlite_stat1` the planner would take `jobs_judged` and sort; one host's jobs are
     // few, and there it may choose.
     let clock = std::time::Instant::now();
@@ -89,7 +87,7 @@ pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<R
                     SUM(j.o = 'pass') AS passed, SUM(j.o = 'warn') AS warned,
                     SUM(j.o = 'fail') AS failed,
                     group_concat(CASE WHEN j.o IN ('pass', 'warn') AND j.surface_state = 'passed'
-                         THEN {DURATION_SQL} END) AS seconds,
+                         THEN j.run_seconds END) AS seconds,
                     group_concat(CASE WHEN j.o IN ('pass', 'warn', 'fail')
                                        AND j.surface_state IN ('passed', 'failed')
                          THEN j.surface_bad_blocks END) AS bad_blocks,
@@ -146,17 +144,20 @@ pub async fn read(pool: &SqlitePool, today: i64, scope: &StatsScope) -> Result<R
     let failed_stages: Vec<(String, i64)> =
         by_stage.into_iter().filter_map(|(kind, n)| Some((kind?, n))).collect();
 
-    // Only a judged job has reasons: its stored outcome picks the failures from the index
-    // before any verdict is parsed.
-    let failure_rules: Vec<(i64, String)> = sqlx::query_as(&format!(
-        "SELECT j.id, json_extract(r.value, '$.rule')
-           FROM jobs j, json_each(j.verdict_json, '$.reasons') r
-          WHERE {ended} AND j.outcome = 'fail' AND j.verdict_json IS NOT NULL
-            AND json_extract(r.value, '$.level') = 'fail'
-            AND json_extract(r.value, '$.rule') IS NOT NULL"
+    // Only a judged job has reasons: its stored outcome picks the failures from the index,
+    // and their failing rules are a column (no verdict is parsed).
+    let failed_rules: Vec<(i64, String)> = sqlx::query_as(&format!(
+        "SELECT j.id, j.fail_rules FROM jobs j
+          WHERE {ended} AND j.outcome = 'fail' AND j.fail_rules IS NOT NULL"
     ))
     .fetch_all(pool)
     .await?;
+    let failure_rules: Vec<(i64, String)> = failed_rules
+        .iter()
+        .flat_map(|(id, rules)| {
+            burnin::stats::split_rules(rules).map(move |rule| (*id, rule.to_owned()))
+        })
+        .collect();
     let rules_ms = clock.elapsed().as_millis() as u64;
 
     // Which read costs what, for anyone tuning this on a large record.

@@ -168,7 +168,16 @@ async fn older_jobs_get_their_outcome_and_surface_columns_when_migrated() {
     let dir = tempfile::tempdir().unwrap();
     let (url, pool) = migrated_before(&dir, 20261207000012).await;
     let verdict = |outcome: &str, before: u64, after: u64| {
-        serde_json::json!({"outcome": outcome, "reasons": [], "max_temperature_c": null, "deltas": [
+        let reasons = if outcome == "fail" {
+            serde_json::json!([
+                {"level": "fail", "rule": "surface.bad_blocks", "text": "t", "evidence": "e"},
+                {"level": "warn", "rule": "temperature.max", "text": "t", "evidence": "e"},
+                {"level": "fail", "rule": "ata.5.delta", "text": "t", "evidence": "e"},
+            ])
+        } else {
+            serde_json::json!([])
+        };
+        serde_json::json!({"outcome": outcome, "reasons": reasons, "max_temperature_c": null, "deltas": [
             {"name": "Reallocated sectors (x)", "before": 0, "after": 99},
             {"name": burnin::stats::REALLOCATED_ATA, "before": before, "after": after},
         ]})
@@ -185,8 +194,8 @@ async fn older_jobs_get_their_outcome_and_surface_columns_when_migrated() {
         (3, "cancelled", None),
     ] {
         sqlx::query(
-            "INSERT INTO jobs (id, drive_id, host_id, operator, state, finished_at, verdict_json)
-             VALUES ($1, 7, 1, 't', $2, '2026-12-01T00:00:00.000Z', $3)",
+            "INSERT INTO jobs (id, drive_id, host_id, operator, state, started_at, finished_at, verdict_json)
+             VALUES ($1, 7, 1, 't', $2, '2026-11-30T22:30:00.000Z', '2026-12-01T00:00:00.000Z', $3)",
         )
         .bind(id)
         .bind(state)
@@ -221,6 +230,20 @@ async fn older_jobs_get_their_outcome_and_surface_columns_when_migrated() {
             (2, Some("warn".into()), Some(0), Some("passed".into()), Some(0), Some(201.25)),
             (3, None, None, None, None, None),
         ]
+    );
+    let ends: Vec<(Option<i64>, Option<String>)> =
+        sqlx::query_as("SELECT run_seconds, fail_rules FROM jobs ORDER BY id")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        ends,
+        vec![
+            (Some(5400), Some("surface.bad_blocks,ata.5.delta".into())),
+            (Some(5400), None),
+            (Some(5400), None),
+        ],
+        "the run's seconds, and the failing rules of the failed job only"
     );
 }
 

@@ -179,13 +179,16 @@ async fn seed(server: &TestServer) {
         let finished = noon - job.days_ago * 86_400;
         let started = finished - job.hours * 3600;
         // The verdict and its columns, as `engine::store::end_in` writes them.
-        let rise = verdict(job)
-            .and_then(|text| serde_json::from_str::<burnin::verdict::Verdict>(&text).ok())
-            .and_then(|v| burnin::stats::reallocated_rise(&v))
+        let judged = verdict(job)
+            .and_then(|text| serde_json::from_str::<burnin::verdict::Verdict>(&text).ok());
+        let rise = judged
+            .as_ref()
+            .and_then(burnin::stats::reallocated_rise)
             .and_then(|n| i64::try_from(n).ok());
+        let fail_rules = judged.as_ref().and_then(burnin::stats::failing_rules);
         let id = sqlx::query(
-            "INSERT INTO jobs (drive_id, host_id, state, operator, created_at, started_at, finished_at, verdict_json, outcome, reallocated_rise, surface_state, surface_bad_blocks)
-             VALUES ($1, 1, $2, 'tests', $3, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO jobs (drive_id, host_id, state, operator, created_at, started_at, finished_at, verdict_json, outcome, reallocated_rise, surface_state, surface_bad_blocks, run_seconds, fail_rules)
+             VALUES ($1, 1, $2, 'tests', $3, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(drive_ids[job.drive])
         .bind(job.state)
@@ -196,6 +199,8 @@ async fn seed(server: &TestServer) {
         .bind(rise)
         .bind(job.surface.map(|(state, _)| state))
         .bind(job.surface.map(|(_, bad)| bad))
+        .bind(finished - started)
+        .bind(fail_rules)
         .execute(&pool)
         .await
         .expect("a job")
@@ -361,6 +366,26 @@ async fn a_demo_burn_in_shows_in_the_figures() {
     .expect("the rates");
     assert_eq!(rates.len(), 3);
     assert!(rates.iter().all(|(job, stage)| job.is_some() && job == stage), "{rates:?}");
+    // …and its run's seconds and failing rules, as the history and the verdict tell them.
+    let ends: Vec<(Option<i64>, i64, Option<String>, String)> = sqlx::query_as(
+        "SELECT run_seconds,
+                CAST(ROUND((julianday(finished_at) - julianday(started_at)) * 86400) AS INTEGER),
+                fail_rules, outcome
+           FROM jobs ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("the ends");
+    assert!(ends.iter().all(|(stored, run, _, _)| *stored == Some(*run)), "{ends:?}");
+    for (_, _, rules, outcome) in &ends {
+        match outcome.as_str() {
+            "fail" => assert!(
+                rules.as_deref().is_some_and(|r| r.split(',').any(|r| r == "surface.bad_blocks")),
+                "{ends:?}"
+            ),
+            _ => assert_eq!(rules, &None, "{ends:?}"),
+        }
+    }
     pool.close().await;
     server.stop().await;
 }

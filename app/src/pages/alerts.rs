@@ -199,7 +199,7 @@ pub fn AlertsPage() -> impl IntoView {
             }
         },
     );
-    let hosts = Resource::new(|| (), |_| crate::pages::dashboard::dashboard_snapshot());
+    let hosts = Resource::new(|| (), |_| crate::pages::history::host_choices());
     let notice = RwSignal::new(None::<Result<String, String>>);
     let may_handle = crate::pages::access::may(Action::HandleAlerts);
     let navigate = leptos_router::hooks::use_navigate();
@@ -257,8 +257,9 @@ pub fn AlertsPage() -> impl IntoView {
                 <select name="host_id" prop:value=move || current("host_id") on:change={let set = set.clone(); move |ev| set("host_id", event_target_value(&ev))}>
                     <option value="">"Any"</option>
                     <Suspense fallback=|| ()>
-                        {move || hosts.get().and_then(Result::ok).map(|s| s.hosts.into_iter().map(|h| view! {
-                            <option value=h.id.to_string()>{h.name}</option>
+                        {move || hosts.get().and_then(Result::ok).map(|hosts| hosts.into_iter().map(|h| {
+                            let name = if h.archived { format!("{} (archived)", h.name) } else { h.name };
+                            view! { <option value=h.id.to_string()>{name}</option> }
                         }).collect_view())}
                     </Suspense>
                 </select>

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::record::{fetch_audit, fetch_history};
+use crate::AppError;
 
 /// `key=value` pairs of an address's query, in order.
 type Pairs = Vec<(String, String)>;
@@ -367,22 +368,55 @@ pub fn AuditDetail(detail: serde_json::Value) -> impl IntoView {
     .into_any()
 }
 
-/// A filter form's host choice: `host_id` from the address, among every host the dashboard
+/// A host a record filter can choose: its id and name, archived ones marked.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HostChoice {
+    pub id: i64,
+    pub name: String,
+    pub archived: bool,
+}
+
+/// The hosts a record filter offers: those in service, then the archived ones whose jobs the
+/// record keeps. Names only: the page carries no drive list for a host menu.
+#[server]
+pub async fn host_choices() -> Result<Vec<HostChoice>, AppError> {
+    crate::backend::reply(
+        async {
+            let backend = crate::backend::backend()?;
+            let caller = crate::backend::principal().await?;
+            let active = backend.list_hosts(caller.clone()).await?;
+            let archived = backend.archived_hosts(caller).await?;
+            Ok(active
+                .into_iter()
+                .map(|h| HostChoice { id: h.id, name: h.name, archived: false })
+                .chain(archived.into_iter().map(|h| HostChoice {
+                    id: h.id,
+                    name: h.name,
+                    archived: true,
+                }))
+                .collect())
+        }
+        .await,
+    )
+}
+
+/// A filter form's host choice: `host_id` from the address, among every host the record
 /// knows; `any` names the empty choice.
 #[component]
 pub fn HostFilter(any: &'static str) -> impl IntoView {
     let query = use_query_map();
     let chosen = move || query.with(|q| q.get("host_id").unwrap_or_default());
-    let hosts = Resource::new(|| (), |_| crate::pages::dashboard::dashboard_snapshot());
+    let hosts = Resource::new(|| (), |_| host_choices());
     view! {
         <label class="field"><span>"Host"</span>
             <select name="host_id" prop:value=chosen>
                 <option value="">{any}</option>
                 <Suspense fallback=|| ()>
-                    {move || hosts.get().and_then(Result::ok).map(|s| s.hosts.into_iter().map(|h| {
+                    {move || hosts.get().and_then(Result::ok).map(|hosts| hosts.into_iter().map(|h| {
                         let id = h.id.to_string();
                         let selected = chosen() == id;
-                        view! { <option value=id selected=selected>{h.name}</option> }
+                        let name = if h.archived { format!("{} (archived)", h.name) } else { h.name };
+                        view! { <option value=id selected=selected>{name}</option> }
                     }).collect_view())}
                 </Suspense>
             </select></label>

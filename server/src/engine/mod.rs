@@ -66,6 +66,10 @@ enum Reach {
     Other,
 }
 
+/// How many drives of a host the idle SMART sweep tries before it takes the host's SSH for
+/// unreachable this sweep.
+const SWEEP_TRIES: u32 = 2;
+
 /// An SSH session no command used for this long is logged out (see [`nas::Nas::close_idle`]).
 const SSH_IDLE: Duration = Duration::from_secs(60);
 
@@ -210,8 +214,15 @@ impl Engine {
             if let Ok(drives) =
                 crate::inventory::list_drives(&self.pool, &burnin::DriveFilter::default()).await
             {
-                // Per host: its name, whether SSH answered once, and why it could not be used.
+                // Per host: its name, whether SSH answered once, and why it could not be used
+                // (with how many tries failed so).
                 let mut reach: std::collections::BTreeMap<i64, (String, bool, Option<String>)> =
+                    std::collections::BTreeMap::new();
+                let mut refused: std::collections::BTreeMap<i64, u32> =
+                    std::collections::BTreeMap::new();
+                // Per host, read once a sweep: its TrueNAS version (which decides the device
+                // names smartctl takes).
+                let mut versions: std::collections::BTreeMap<i64, Option<String>> =
                     std::collections::BTreeMap::new();
                 for drive in drives {
                     if drive.state == DriveState::Absent
@@ -219,13 +230,38 @@ impl Engine {
                     {
                         continue;
                     }
-                    let seen = self.read_idle_smart(&drive).await;
+                    // A host whose SSH could not be reached twice is not tried again for each
+                    // of its other drives this sweep: sixty drives behind a dead link would be
+                    // sixty connection timeouts. (Twice, so one dropped attempt is not taken
+                    // for a dead link when the next drive would have answered.)
+                    let answered =
+                        reach.get(&drive.host_id).is_some_and(|(_, answered, _)| *answered);
+                    if !answered && refused.get(&drive.host_id).is_some_and(|n| *n >= SWEEP_TRIES) {
+                        continue;
+                    }
+                    let version = match versions.get(&drive.host_id) {
+                        Some(version) => version.clone(),
+                        None => {
+                            let version = self
+                                .hosts
+                                .get(drive.host_id)
+                                .await
+                                .ok()
+                                .and_then(|h| h.truenas_version);
+                            versions.insert(drive.host_id, version.clone());
+                            version
+                        }
+                    };
+                    let seen = self.read_idle_smart(&drive, version.as_deref()).await;
                     let host = reach
                         .entry(drive.host_id)
                         .or_insert_with(|| (drive.host_name.clone(), false, None));
                     match seen {
                         Reach::Answered => host.1 = true,
-                        Reach::CannotConnect(why) => host.2 = Some(why),
+                        Reach::CannotConnect(why) => {
+                            host.2 = Some(why);
+                            *refused.entry(drive.host_id).or_default() += 1;
+                        }
                         Reach::Other => {}
                     }
                 }
@@ -254,9 +290,8 @@ impl Engine {
         }
     }
 
-    async fn read_idle_smart(&self, drive: &burnin::DriveRow) -> Reach {
-        let version = self.hosts.get(drive.host_id).await.ok().and_then(|h| h.truenas_version);
-        let os = nas::os_of(version.as_deref());
+    async fn read_idle_smart(&self, drive: &burnin::DriveRow, version: Option<&str>) -> Reach {
+        let os = nas::os_of(version);
         let name = match (os, drive.devname.strip_prefix("nvd")) {
             (burnin::remote::Os::FreeBsd, Some(number)) => format!("nvme{number}"),
             _ => drive.devname.clone(),

@@ -480,21 +480,23 @@ async fn end_in(
     reason: &str,
     judged: Option<(&burnin::verdict::Verdict, &burnin::verdict::Thresholds)>,
 ) -> Result<(), DbError> {
-    let (verdict, thresholds, outcome, rise) = match judged {
+    let (verdict, thresholds, outcome, rise, fail_rules) = match judged {
         Some((verdict, thresholds)) => (
             serde_json::to_string(verdict).ok(),
             serde_json::to_string(thresholds).ok(),
             Some(verdict.outcome.as_str()),
             burnin::stats::reallocated_rise(verdict).map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+            burnin::stats::failing_rules(verdict),
         ),
-        None => (None, None, None, None),
+        None => (None, None, None, None, None),
     };
     sqlx::query(
         "UPDATE jobs SET state = $2, reason = $3,
                 finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
                 percent = CASE WHEN $2 = 'passed' THEN 100 ELSE percent END,
                 eta_seconds = NULL, current_stage = NULL,
-                verdict_json = $4, thresholds_json = $5, outcome = $6, reallocated_rise = $7
+                verdict_json = $4, thresholds_json = $5, outcome = $6, reallocated_rise = $7,
+                fail_rules = $8
           WHERE id = $1",
     )
     .bind(id)
@@ -504,6 +506,7 @@ async fn end_in(
     .bind(thresholds)
     .bind(outcome)
     .bind(rise)
+    .bind(fail_rules)
     .execute(&mut *tx)
     .await?;
     // Stages the job never reached: cancelled with it, or skipped when it ended otherwise.
@@ -517,14 +520,16 @@ async fn end_in(
     .bind(left)
     .execute(&mut *tx)
     .await?;
-    // The surface stage's end beside the job, for the statistics' narrow index.
-    sqlx::query(
-        "UPDATE jobs SET
+    // The surface stage's end beside the job, for the statistics' narrow index, and the run's
+    // seconds by the history's own rule (after the end above is written).
+    sqlx::query(&format!(
+        "UPDATE jobs AS j SET
             surface_state = (SELECT s.state FROM job_stages s WHERE s.job_id = $1 AND s.kind = $2),
             surface_bad_blocks = (SELECT s.bad_blocks FROM job_stages s WHERE s.job_id = $1 AND s.kind = $2),
-            surface_mb_s = (SELECT s.throughput_mb_s FROM job_stages s WHERE s.job_id = $1 AND s.kind = $2)
-          WHERE id = $1",
-    )
+            surface_mb_s = (SELECT s.throughput_mb_s FROM job_stages s WHERE s.job_id = $1 AND s.kind = $2),
+            run_seconds = {DURATION_SQL}
+          WHERE j.id = $1"
+    ))
     .bind(id)
     .bind(StageKind::Surface.as_str())
     .execute(&mut *tx)
@@ -853,7 +858,7 @@ pub(crate) const VERDICT_SQL: &str =
 const WHEN_SQL: &str = "COALESCE(j.started_at, j.created_at)";
 
 /// Seconds from start to end, for a job that has both.
-pub(crate) const DURATION_SQL: &str = "CASE WHEN j.started_at IS NOT NULL AND j.finished_at IS NOT NULL THEN CAST(ROUND((julianday(j.finished_at) - julianday(j.started_at)) * 86400) AS INTEGER) END";
+const DURATION_SQL: &str = "CASE WHEN j.started_at IS NOT NULL AND j.finished_at IS NOT NULL THEN CAST(ROUND((julianday(j.finished_at) - julianday(j.started_at)) * 86400) AS INTEGER) END";
 
 /// The history's sort keys as text that sorts as the key does (the cursor holds one of these
 /// values). Never NULL: a missing end sorts before every end, a missing duration before every
