@@ -370,3 +370,39 @@ async fn ssh_that_cannot_connect_raises_after_its_damping() {
     let others = alerts_of(&server, "ssh_unreachable").await;
     assert!(others.iter().all(|a| a["host_id"].as_i64() != Some(lab)), "{others:?}");
 }
+
+/// The idle SMART sweep gives a host whose SSH refuses two tries, not one per drive: behind a
+/// dead link each try may wait out a connection timeout. The simulator notes when each refused
+/// connection came in; a sweep's tries come together, the next sweep's seconds later.
+#[tokio::test]
+async fn a_host_whose_ssh_refuses_is_tried_twice_a_sweep_not_once_per_drive() {
+    let server = demo(|config| config.smart_interval_secs = 5).await;
+    drives(&server).await;
+    let core = server.sim_host("core-vault");
+    let idle_drives = core.with(|state| state.drives.len());
+    assert!(idle_drives > 2, "the CORE host has more drives than tries");
+    core.set_faults(burnin_simulator::Faults { ssh_refuse: true, ..Default::default() });
+    core.drop_ssh_connections();
+    // Three sweeps' tries: bursts of refused connections seconds apart.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let bursts = loop {
+        let at = core.refused_ssh_connections();
+        let mut bursts: Vec<usize> = Vec::new();
+        for (i, when) in at.iter().enumerate() {
+            let apart = i == 0 || when.duration_since(at[i - 1]) > Duration::from_millis(1000);
+            if apart {
+                bursts.push(1);
+            } else if let Some(last) = bursts.last_mut() {
+                *last += 1;
+            }
+        }
+        // The last burst may still be under way: only those before it are whole.
+        if bursts.len() > 3 {
+            bursts.pop();
+            break bursts;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "three sweeps within 90 s: {bursts:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(bursts.iter().all(|tries| *tries <= 2), "tries per sweep: {bursts:?}");
+}

@@ -80,10 +80,19 @@ pub struct HostCore {
     hold: watch::Sender<Option<host::CommandKind>>,
     /// How many commands are waiting on the hold now.
     held: std::sync::atomic::AtomicUsize,
+    /// When each SSH connection the faults refused came in, for tests of how often a client
+    /// retries a host that does not answer.
+    refused_ssh: std::sync::Mutex<Vec<Instant>>,
     started: Instant,
 }
 
 impl HostCore {
+    pub(crate) fn note_refused_ssh(&self) {
+        if let Ok(mut at) = self.refused_ssh.lock() {
+            at.push(Instant::now());
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HostState> {
         // A panic while holding the lock leaves consistent-enough state for a simulator;
         // keep serving rather than poisoning every later call.
@@ -159,6 +168,11 @@ impl SimHost {
     /// Drops every open API WebSocket (the "WebSocket dropped" fault).
     pub fn drop_api_connections(&self) {
         self.core.api_kill.send_modify(|n| *n += 1);
+    }
+
+    /// When each SSH connection refused by [`Faults`] (offline, `ssh_refuse`) came in.
+    pub fn refused_ssh_connections(&self) -> Vec<Instant> {
+        self.core.refused_ssh.lock().map(|at| at.clone()).unwrap_or_default()
     }
 
     /// Drops every open SSH connection.
@@ -274,6 +288,7 @@ pub async fn start(config: Config) -> Result<Simulator, SimError> {
             ssh_kill: watch::channel(0).0,
             hold: watch::channel(None).0,
             held: std::sync::atomic::AtomicUsize::new(0),
+            refused_ssh: std::sync::Mutex::new(Vec::new()),
             started: Instant::now(),
         });
         tracing::info!(host.name = %spec.name, api.address = %api_addr, ssh.address = %ssh_addr, "simulated host listening");

@@ -70,6 +70,7 @@ pub async fn serve(host: Arc<HostCore>, listener: TcpListener, key: HostKey) {
         let faults = host.faults();
         if faults.offline || faults.ssh_refuse {
             drop(tcp);
+            host.note_refused_ssh();
             continue;
         }
         // russh runs on one end of a pipe and a relay copies to the socket, so a fault can cut
