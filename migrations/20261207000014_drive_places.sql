@@ -2,7 +2,8 @@
 -- from the first poll that found it there to the last. The drive's own row follows it (one row
 -- per serial and WWN, updated in place), so without this a move between bays or hosts was
 -- overwritten. `inventory::store::apply_report` extends the newest place while the drive stays
--- put and opens a new one when any of the three changes; rows are never edited otherwise.
+-- put and opens a new one when any of the three changes or the drive returns from absent; rows
+-- are never edited otherwise.
 CREATE TABLE drive_places (
     id            INTEGER PRIMARY KEY,
     drive_id      INTEGER NOT NULL REFERENCES drives (id) ON DELETE CASCADE,

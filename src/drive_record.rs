@@ -17,6 +17,9 @@ pub const EDIT_ACTION: &str = "drive.edit";
 /// The most burn-ins a record reads; a drive has tens, and the history has the rest.
 pub const MAX_JOBS: usize = 500;
 
+/// The most places a record reads, newest first; a drive is moved a handful of times.
+pub const MAX_PLACES: usize = 500;
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DriveRecord {
     pub serial: String,
@@ -349,12 +352,13 @@ fn places(drives: &[DriveSource], mut sightings: Vec<Sighting>) -> Vec<Place> {
     places.into_iter().map(|(_, _, p)| p).collect()
 }
 
-/// The place that covers `at` on `host`: the newest one there first seen at or before it.
+/// The place of drive row `drive_id` that covers `at` on `host`: the newest one there first
+/// seen at or before it.
 /// A job made before the drive's first recorded poll there falls to the oldest place on that
 /// host, since the drive was already in it when the inventory first looked.
-fn place_at<'a>(places: &'a [Place], host: &str, at: &str) -> Option<&'a Place> {
+fn place_at<'a>(places: &'a [Place], drive_id: i64, host: &str, at: &str) -> Option<&'a Place> {
     let at = instant(at);
-    let on_host = || places.iter().filter(|p| p.host_name == host);
+    let on_host = || places.iter().filter(|p| p.drive_id == drive_id && p.host_name == host);
     on_host()
         .filter(|p| p.first_seen.as_deref().is_some_and(|f| instant(f) <= at))
         .max_by(|a, b| {
@@ -392,7 +396,7 @@ fn locations(audit: &[AuditEvent], drives: &[DriveSource]) -> Vec<LocationChange
 }
 
 fn job_line(job: &JobView, places: &[Place]) -> JobLine {
-    let place = place_at(places, &job.host_name, &job.created_at);
+    let place = place_at(places, job.drive_id, &job.host_name, &job.created_at);
     let outcome = job.verdict.as_ref().map_or(crate::verdict::Outcome::Incomplete, |v| v.outcome);
     let duration_seconds = job
         .started_at
@@ -557,7 +561,8 @@ mod tests {
     fn job(id: i64, host: &str, start: &str, end: &str, bad_blocks: u64) -> JobView {
         JobView {
             id,
-            drive_id: 1,
+            // The fixture's rows: 1 on old-nas, 2 on new-nas.
+            drive_id: if host == "new-nas" { 2 } else { 1 },
             drive_serial: "ZA1".into(),
             host_name: host.into(),
             state: if bad_blocks > 0 { JobState::Failed } else { JobState::Passed },

@@ -3,7 +3,7 @@
 //! only.
 
 use burnin::access::{Action, Principal};
-use burnin::drive_record::{DriveSource, MAX_JOBS, Reading, Run, Sighting, Sources};
+use burnin::drive_record::{DriveSource, MAX_JOBS, MAX_PLACES, Reading, Run, Sighting, Sources};
 use burnin::history::AuditEvent;
 use burnin_app::AppError;
 use serde_json::Value;
@@ -89,7 +89,8 @@ async fn drives(pool: &SqlitePool, serial: &str) -> Result<Vec<DriveSource>, App
     Ok(drives)
 }
 
-/// Every place the inventory recorded for the serial's rows (`drive_places`).
+/// The newest [`MAX_PLACES`] places the inventory recorded for the serial's rows
+/// (`drive_places`).
 async fn sightings(pool: &SqlitePool, serial: &str) -> Result<Vec<Sighting>, AppError> {
     // id, drive, host name, host archived, device name, bay, first and last seen.
     type PlaceRow = (i64, i64, String, bool, String, Option<i64>, String, String);
@@ -97,9 +98,10 @@ async fn sightings(pool: &SqlitePool, serial: &str) -> Result<Vec<Sighting>, App
         "SELECT p.id, p.drive_id, h.name, h.archived_at IS NOT NULL, p.devname, p.slot,
                 p.first_seen_at, p.last_seen_at
            FROM drive_places p JOIN drives d ON d.id = p.drive_id JOIN hosts h ON h.id = p.host_id
-          WHERE d.serial = $1 ORDER BY p.id",
+          WHERE d.serial = $1 ORDER BY p.id DESC LIMIT $2",
     )
     .bind(serial)
+    .bind(i64::try_from(MAX_PLACES).unwrap_or(i64::MAX))
     .fetch_all(pool)
     .await
     .map_err(DbError::from)?;

@@ -402,14 +402,27 @@ async fn moves_between_bays_and_hosts_are_recorded_not_overwritten() {
     assert_eq!(same[0].3, first[0].3, "the place keeps its first sighting");
     assert!(same[0].4 >= first[0].4, "and extends its last");
 
+    // Pulled, then back in the same bay: where it was meanwhile is unknown, so a new place.
+    apply_report(pool, 1, &[]).await.unwrap();
+    apply_report(pool, 1, &[drive("sdc", Some(3))]).await.unwrap();
+    // Listed twice by one report (two paths to one disk), twice over: one place, extended.
+    apply_report(pool, 1, &[drive("sdc", Some(3)), drive("sdd", Some(3))]).await.unwrap();
+    apply_report(pool, 1, &[drive("sdc", Some(3)), drive("sdd", Some(3))]).await.unwrap();
     apply_report(pool, 1, &[drive("sdf", Some(7))]).await.unwrap();
     apply_report(pool, 2, &[drive("ada0", None)]).await.unwrap();
     let moved: Vec<(i64, String, Option<i64>)> =
         places().await.into_iter().map(|(h, d, s, _, _)| (h, d, s)).collect();
     assert_eq!(
         moved,
-        [(1, "sdc".into(), Some(3)), (1, "sdf".into(), Some(7)), (2, "ada0".into(), None)],
-        "a new bay and a new host each open a place; the old host's bay does not follow it"
+        [
+            (1, "sdc".into(), Some(3)),
+            (1, "sdc".into(), Some(3)),
+            (1, "sdd".into(), Some(3)),
+            (1, "sdf".into(), Some(7)),
+            (2, "ada0".into(), None)
+        ],
+        "a return, a new name, a new bay and a new host each open a place; the old host's bay \
+         does not follow it"
     );
     let row: (i64, Option<i64>) =
         sqlx::query_as("SELECT host_id, slot FROM drives").fetch_one(pool).await.unwrap();

@@ -216,7 +216,6 @@ impl DriveSim {
         self.counters.pending as u64
     }
 
-    /// Brings the drive to `now`. `under_surface_test` says whether badblocks runs on it.
     /// The bay a [`Behaviour::Reseated`] drive is due to move to at `now`: once, after its
     /// first surface test, when it has been idle (no surface test, no self-test) that long.
     pub fn reseat_due(&self, now: SimTime, busy: bool) -> Option<u32> {
@@ -232,6 +231,7 @@ impl DriveSim {
         })
     }
 
+    /// Brings the drive to `now`. `under_surface_test` says whether badblocks runs on it.
     pub fn advance(&mut self, now: SimTime, under_surface_test: bool) {
         let dt = now - self.last;
         if dt <= 0.0 {

@@ -176,22 +176,28 @@ pub async fn apply_report(
 ) -> Result<Vec<i64>, DbError> {
     let mut tx = crate::db::begin_write(pool).await?;
     let mut present = BTreeSet::new();
+    // Drives this report brings back from absent: they open a new place even in their old bay,
+    // since where they were meanwhile is not known.
+    let mut returned = BTreeSet::new();
     for drive in reported {
         let (pool_kind, pool_name) = pool_columns(&drive.pool);
-        let existing: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM drives WHERE serial = $1 AND lunid = $2")
+        let existing: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, state FROM drives WHERE serial = $1 AND lunid = $2")
                 .bind(&drive.serial)
                 .bind(&drive.lunid)
                 .fetch_optional(&mut *tx)
                 .await?;
         let id = match existing {
-            Some((id,)) => {
+            Some((id, state)) => {
+                if state == "absent" {
+                    returned.insert(id);
+                }
                 sqlx::query(
                     "UPDATE drives SET host_id = $2, devname = $3, model = $4, size_bytes = $5, kind = $6,
                             pool_kind = $7, pool_name = $8, identifier = $9, rotation_rpm = $10, bus = $11,
-                            -- A poll without bays keeps the last known on the same host; on
-                            -- another host the old host's bay means nothing.
-                            slot = CASE WHEN host_id = $2 THEN COALESCE($12, slot) ELSE $12 END,
+                            -- A poll without bays keeps the last known for the drive where
+                            -- it was; under another name or host the old bay means nothing.
+                            slot = CASE WHEN host_id = $2 AND devname = $3 THEN COALESCE($12, slot) ELSE $12 END,
                             state = CASE WHEN state = 'absent' THEN 'idle' ELSE state END,
                             last_seen_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
                             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
@@ -236,8 +242,12 @@ pub async fn apply_report(
             .await?
             .last_insert_rowid(),
         };
-        record_place(&mut tx, id, host_id, &drive.devname).await?;
         present.insert(id);
+    }
+    // Once per drive, after every entry is written: a report that lists a drive twice (two
+    // paths to one disk) leaves one place, not a new one each poll.
+    for id in &present {
+        record_place(&mut tx, *id, returned.contains(id)).await?;
     }
     let previous: Vec<(i64,)> =
         sqlx::query_as("SELECT id FROM drives WHERE host_id = $1 AND state != 'absent'")
@@ -259,37 +269,36 @@ pub async fn apply_report(
     Ok(touched)
 }
 
-/// Extends the drive's newest place while it sits where it sat (same host, device name and
-/// bay) and opens a new one when any of them changed, so a move is recorded, not overwritten.
-/// The bay is the row's after the update: a report without one keeps the last known.
+/// Extends the drive's newest place while it sits where it sat (the row's host, device name
+/// and bay, as just written) and opens a new one when any of them changed, so a move is
+/// recorded, not overwritten. A drive `returned` from absent opens a new place in any case.
 async fn record_place(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     drive_id: i64,
-    host_id: i64,
-    devname: &str,
+    returned: bool,
 ) -> Result<(), DbError> {
-    let extended = sqlx::query(
-        "UPDATE drive_places SET last_seen_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-          WHERE id = (SELECT MAX(id) FROM drive_places WHERE drive_id = $1)
-            AND host_id = $2 AND devname = $3
-            AND slot IS (SELECT slot FROM drives WHERE id = $1)",
-    )
-    .bind(drive_id)
-    .bind(host_id)
-    .bind(devname)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+    let extended = if returned {
+        0
+    } else {
+        sqlx::query(
+            "UPDATE drive_places SET last_seen_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+              WHERE id = (SELECT MAX(id) FROM drive_places WHERE drive_id = $1)
+                AND EXISTS (SELECT 1 FROM drives d WHERE d.id = $1 AND d.host_id = drive_places.host_id
+                               AND d.devname = drive_places.devname AND d.slot IS drive_places.slot)",
+        )
+        .bind(drive_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+    };
     if extended == 0 {
         sqlx::query(
             "INSERT INTO drive_places (drive_id, host_id, devname, slot, first_seen_at, last_seen_at)
-             SELECT id, $2, $3, slot, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+             SELECT id, host_id, devname, slot, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
                     strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                FROM drives WHERE id = $1",
         )
         .bind(drive_id)
-        .bind(host_id)
-        .bind(devname)
         .execute(&mut **tx)
         .await?;
     }
