@@ -23,6 +23,10 @@ pub enum DbError {
     BadUrl { url: String, source: sqlx::Error },
     #[error("cannot create the database folder {path}: {source}. Check that the path is writable")]
     CreateDir { path: String, source: std::io::Error },
+    #[error(
+        "cannot create the database file {location}: {source}. Check that the folder is writable"
+    )]
+    CreateFile { location: String, source: std::io::Error },
     #[error("cannot open the database at {location}: {source}")]
     Open { location: String, source: sqlx::Error },
     #[error(
@@ -65,10 +69,17 @@ impl Db {
             && !parent.as_os_str().is_empty()
             && location != ":memory:"
         {
-            std::fs::create_dir_all(parent).map_err(|source| DbError::CreateDir {
+            create_private_dir(parent).map_err(|source| DbError::CreateDir {
                 path: parent.display().to_string(),
                 source,
             })?;
+        }
+        // The record, the audit log and the encrypted secrets are the server's alone: a new
+        // database file is made readable by its user only (SQLite gives its WAL and shared
+        // memory files the database file's mode). An existing file keeps the mode it has.
+        if location != ":memory:" && !location.is_empty() && !Path::new(&location).exists() {
+            create_private_file(Path::new(&location))
+                .map_err(|source| DbError::CreateFile { location: location.clone(), source })?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -112,6 +123,35 @@ impl Db {
             Some(database) if database > binary => Err(DbError::SchemaNewer { database, binary }),
             _ => Ok(()),
         }
+    }
+}
+
+/// Creates `path` and the folders above it that are missing, each readable by this user only.
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// Creates an empty file readable and writable by this user only; one that appeared meanwhile
+/// is left as it is.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
     }
 }
 

@@ -13,6 +13,18 @@ async fn a_missing_file_and_folder_are_created_and_migrated() {
         .await
         .unwrap();
     assert_eq!(version, binary_schema_version());
+    // The record is the server's user's alone: the folders it made, the file and its WAL.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600, "the database file");
+        assert_eq!(mode(&dir.path().join("nested/folder")), 0o700, "its folder");
+        assert_eq!(mode(&dir.path().join("nested")), 0o700, "the folder above");
+        let wal = dir.path().join("nested/folder/burnin.db-wal");
+        assert!(wal.exists(), "WAL mode");
+        assert_eq!(mode(&wal), 0o600, "the WAL");
+    }
     // Opening again is a no-op, not an error.
     drop(db);
     Db::open(&format!("sqlite://{}", path.display())).await.unwrap();

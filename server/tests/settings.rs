@@ -278,6 +278,11 @@ async fn clients_outside_the_allowed_networks_are_refused() {
     assert_eq!(refused.status(), 403);
     let body: Value = refused.json().await.unwrap();
     assert!(body["error"]["message"].as_str().unwrap().contains("203.0.113.5"), "{body}");
+    // A proxy that writes ports: its entry names the client, not an earlier one the client
+    // sent itself; in either form of address.
+    assert_eq!(from("203.0.113.5, 10.9.9.7:51234").await.unwrap().status(), 200);
+    assert_eq!(from("10.9.9.7, [2001:db8::5]:443").await.unwrap().status(), 403);
+    assert_eq!(from("10.9.9.7, 203.0.113.5:443").await.unwrap().status(), 403);
     // Loopback itself (health checks, the machine's own browser) always is.
     assert_eq!(server.client.get(server.url("/api/v1/hosts")).send().await.unwrap().status(), 200);
     // A bad network in the flag stops the start with the flag's name.

@@ -69,16 +69,14 @@ impl Gate {
         if !self.auth.trusted(peer) {
             return (peer, false);
         }
-        let forwarded = request
+        let entries: Vec<&str> = request
             .headers()
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.to_str().unwrap_or(""))
             .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-            .collect::<Vec<_>>();
-        let client =
-            forwarded.iter().rev().find(|a| !self.auth.trusted(**a)).copied().unwrap_or(peer);
+            .collect();
+        let client = forwarded_client(peer, &entries, |a| self.auth.trusted(a));
         let https = request
             .headers()
             .get("x-forwarded-proto")
@@ -86,6 +84,35 @@ impl Gate {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
         (client, https)
     }
+}
+
+/// Walks `X-Forwarded-For` from the nearest hop: each trusted proxy's entry names the hop
+/// before it, until one that is not a trusted proxy (the client). An entry that does not read
+/// as an address (`ip`, `ip:port`, `[v6]`, `[v6]:port`) stops the walk at the hop that wrote
+/// it: skipping it would let the client's own, earlier entries choose its address.
+fn forwarded_client(peer: IpAddr, entries: &[&str], trusted: impl Fn(IpAddr) -> bool) -> IpAddr {
+    let mut client = peer;
+    for entry in entries.iter().rev() {
+        let Some(address) = forwarded_address(entry) else { break };
+        client = address;
+        if !trusted(address) {
+            break;
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` entry as an address: `192.0.2.7`, `192.0.2.7:51234`, `2001:db8::5`,
+/// `[2001:db8::5]` or `[2001:db8::5]:443`.
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(address) = entry.parse::<IpAddr>() {
+        return Some(address);
+    }
+    if let Ok(socket) = entry.parse::<std::net::SocketAddr>() {
+        return Some(socket.ip());
+    }
+    entry.strip_prefix('[')?.strip_suffix(']')?.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
 }
 
 fn refuse(error: AppError) -> Response {
@@ -255,4 +282,54 @@ pub fn encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an address")
+    }
+
+    #[test]
+    fn forwarded_entries_read_with_or_without_a_port() {
+        for (entry, address) in [
+            ("192.0.2.7", "192.0.2.7"),
+            (" 192.0.2.7:51234 ", "192.0.2.7"),
+            ("2001:db8::5", "2001:db8::5"),
+            ("[2001:db8::5]", "2001:db8::5"),
+            ("[2001:db8::5]:443", "2001:db8::5"),
+        ] {
+            assert_eq!(forwarded_address(entry), Some(ip(address)), "{entry}");
+        }
+        for entry in ["", "unknown", "_hidden", "192.0.2", "[192.0.2.7]", "2001:db8::5:443x"] {
+            assert_eq!(forwarded_address(entry), None, "{entry}");
+        }
+    }
+
+    #[test]
+    fn the_client_is_the_nearest_untrusted_hop_and_an_unreadable_entry_is_its_writer() {
+        let proxy = ip("127.0.0.1");
+        let trusted = |a: IpAddr| a == ip("127.0.0.1") || a == ip("10.0.0.2");
+        // A proxy that writes ports: the client's own earlier entry does not win.
+        assert_eq!(
+            forwarded_client(proxy, &["203.0.113.5", "198.51.100.9:51234"], trusted),
+            ip("198.51.100.9")
+        );
+        // Through two proxies.
+        assert_eq!(
+            forwarded_client(proxy, &["198.51.100.9", "10.0.0.2"], trusted),
+            ip("198.51.100.9")
+        );
+        assert_eq!(forwarded_client(proxy, &["[2001:db8::5]:443"], trusted), ip("2001:db8::5"));
+        // An entry that is not an address: the address is the hop that wrote it.
+        assert_eq!(forwarded_client(proxy, &["203.0.113.5", "unknown"], trusted), proxy);
+        assert_eq!(
+            forwarded_client(proxy, &["203.0.113.5", "garbage", "10.0.0.2"], trusted),
+            ip("10.0.0.2")
+        );
+        // No header: the peer.
+        assert_eq!(forwarded_client(proxy, &[], trusted), proxy);
+    }
 }
