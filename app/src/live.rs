@@ -208,17 +208,33 @@ impl LiveStore {
     }
 }
 
-/// Opens the live channel and keeps it open (browser only; a no-op during server rendering).
+/// Opens the live channel and keeps it open while the page that owns `store` lives (browser
+/// only; a no-op during server rendering). Once the page is gone (another page was opened in
+/// the app), the channel stops: a message after that would write to the page's disposed
+/// signals, which panics.
 pub fn connect(store: LiveStore) {
     #[cfg(feature = "hydrate")]
-    socket::open(store, 0);
+    {
+        let stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = stopped.clone();
+        on_cleanup(move || stop.store(true, std::sync::atomic::Ordering::Relaxed));
+        socket::open(store, 0, stopped);
+    }
     #[cfg(not(feature = "hydrate"))]
     let _ = store;
 }
 
 #[cfg(feature = "hydrate")]
 mod socket {
-    use std::{cell::RefCell, rc::Rc, time::Duration};
+    use std::{
+        cell::RefCell,
+        rc::Rc,
+        sync::{
+            Arc,
+            atomic::{AtomicBool, Ordering},
+        },
+        time::Duration,
+    };
 
     use burnin::live::{Assembler, Fed, ServerMessage};
     use leptos::prelude::*;
@@ -233,20 +249,36 @@ mod socket {
         Some(format!("{scheme}://{}/live", location.host().ok()?))
     }
 
-    pub fn open(store: LiveStore, attempt: u32) {
+    /// Set once the page that opened the channel is gone: nothing is applied any more, the
+    /// socket is closed at its next message and not opened again.
+    pub type Stopped = Arc<AtomicBool>;
+
+    fn is_stopped(stopped: &Stopped) -> bool {
+        stopped.load(Ordering::Relaxed)
+    }
+
+    pub fn open(store: LiveStore, attempt: u32, stopped: Stopped) {
+        if is_stopped(&stopped) {
+            return;
+        }
         let Some(url) = url() else { return };
         let Ok(socket) = WebSocket::new(&url) else {
-            retry(store, attempt);
+            retry(store, attempt, stopped);
             return;
         };
         store.link.set(Link::Connecting);
         let inbox = Inbox::default();
         let on_message = {
             let socket = socket.clone();
+            let stopped = stopped.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                if is_stopped(&stopped) {
+                    let _ = socket.close();
+                    return;
+                }
                 let Some(text) = event.data().as_string() else { return };
                 match serde_json::from_str::<ServerMessage>(&text) {
-                    Ok(message) => inbox.push(message, store, &socket),
+                    Ok(message) => inbox.push(message, store, &socket, &stopped),
                     Err(error) => leptos::logging::warn!("live: unreadable message ({error})"),
                 }
             })
@@ -254,7 +286,9 @@ mod socket {
         socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         on_message.forget();
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_event: CloseEvent| {
-            retry(store, attempt + 1);
+            if !is_stopped(&stopped) {
+                retry(store, attempt + 1, stopped.clone());
+            }
         });
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         on_close.forget();
@@ -279,7 +313,13 @@ mod socket {
     impl Inbox {
         const LIMIT: usize = 10_000;
 
-        fn push(&self, message: ServerMessage, store: LiveStore, socket: &WebSocket) {
+        fn push(
+            &self,
+            message: ServerMessage,
+            store: LiveStore,
+            socket: &WebSocket,
+            stopped: &Stopped,
+        ) {
             let mut inbox = self.0.borrow_mut();
             let message = match inbox.assembler.feed(message) {
                 Fed::Ready(message) => *message,
@@ -298,16 +338,20 @@ mod socket {
                 return;
             }
             inbox.scheduled = true;
-            let (inbox, socket) = (self.clone(), socket.clone());
-            request_animation_frame(move || inbox.flush(store, &socket));
+            let (inbox, socket, stopped) = (self.clone(), socket.clone(), stopped.clone());
+            request_animation_frame(move || inbox.flush(store, &socket, &stopped));
         }
 
-        fn flush(&self, store: LiveStore, socket: &WebSocket) {
+        fn flush(&self, store: LiveStore, socket: &WebSocket, stopped: &Stopped) {
             let messages = {
                 let mut inbox = self.0.borrow_mut();
                 inbox.scheduled = false;
                 std::mem::take(&mut inbox.messages)
             };
+            // The page left between the message and this frame.
+            if is_stopped(stopped) {
+                return;
+            }
             for message in messages {
                 let snapshot = matches!(message, ServerMessage::Snapshot(_));
                 if store.apply(message) {
@@ -333,12 +377,15 @@ mod socket {
     }
 
     /// 1, 2, 4 … 30 seconds, with jitter so a restarted server is not stormed by every tab.
-    fn retry(store: LiveStore, attempt: u32) {
+    fn retry(store: LiveStore, attempt: u32, stopped: Stopped) {
+        if is_stopped(&stopped) {
+            return;
+        }
         let base = 2u32.saturating_pow(attempt.min(5)).min(30);
         let jitter = (js_sys_random() * f64::from(base) * 0.3) as u32;
         let seconds = base.max(1) + jitter;
         store.link.set(Link::Retrying(seconds));
-        set_timeout(move || open(store, attempt), Duration::from_secs(u64::from(seconds)));
+        set_timeout(move || open(store, attempt, stopped), Duration::from_secs(u64::from(seconds)));
     }
 
     fn js_sys_random() -> f64 {
