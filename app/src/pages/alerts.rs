@@ -257,9 +257,8 @@ pub fn AlertsPage() -> impl IntoView {
                 <select name="host_id" prop:value=move || current("host_id") on:change={let set = set.clone(); move |ev| set("host_id", event_target_value(&ev))}>
                     <option value="">"Any"</option>
                     <Suspense fallback=|| ()>
-                        {move || hosts.get().and_then(Result::ok).map(|hosts| hosts.into_iter().map(|h| {
-                            let name = if h.archived { format!("{} (archived)", h.name) } else { h.name };
-                            view! { <option value=h.id.to_string()>{name}</option> }
+                        {move || hosts.get().and_then(Result::ok).map(|hosts| hosts.into_iter().map(|h| view! {
+                            <option value=h.id.to_string()>{h.label()}</option>
                         }).collect_view())}
                     </Suspense>
                 </select>

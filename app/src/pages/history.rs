@@ -376,6 +376,13 @@ pub struct HostChoice {
     pub archived: bool,
 }
 
+impl HostChoice {
+    /// How a filter's menu names it: archived hosts say so.
+    pub fn label(&self) -> String {
+        if self.archived { format!("{} (archived)", self.name) } else { self.name.clone() }
+    }
+}
+
 /// The hosts a record filter offers: those in service, then the archived ones whose jobs the
 /// record keeps. Names only: the page carries no drive list for a host menu.
 #[server]
@@ -415,8 +422,7 @@ pub fn HostFilter(any: &'static str) -> impl IntoView {
                     {move || hosts.get().and_then(Result::ok).map(|hosts| hosts.into_iter().map(|h| {
                         let id = h.id.to_string();
                         let selected = chosen() == id;
-                        let name = if h.archived { format!("{} (archived)", h.name) } else { h.name };
-                        view! { <option value=id selected=selected>{name}</option> }
+                        view! { <option value=id selected=selected>{h.label()}</option> }
                     }).collect_view())}
                 </Suspense>
             </select></label>
